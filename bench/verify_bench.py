@@ -1,0 +1,170 @@
+"""Benchmark the offline verifier: a full bundle of N entries (no content), and inclusion proofs.
+
+Run by hand (results go to docs/benchmarks.md):
+
+    .venv/bin/python bench/verify_bench.py --entries 1000000
+
+The bundle is generated once into bench/out/ (reused when present); verification runs in a
+fresh child process so that its peak RSS (ru_maxrss) is the verifier's alone.
+Targets (issue 2): >= 100,000 entries/s, peak memory <= 500 MB, inclusion proof <= 50 us.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from custody.assemble import write_bundle  # noqa: E402
+from custody.checkpoint import Checkpoint  # noqa: E402
+from custody.cosignature import CosignatureSigner  # noqa: E402
+from custody.entry import ZERO_HASH, Actor, Entry, make_entry  # noqa: E402
+from custody.merkle import MemoryTree, verify_inclusion  # noqa: E402
+from custody.note import NoteSigner, sign_note  # noqa: E402
+from custody.policy import build_policy  # noqa: E402
+
+CASE = "5e1f0c3a-9b8d-4e7f-a6c5-b4d3e2f1a0b9"
+ORIGIN = f"jitc.bench/case/{CASE}"
+ACTORS = [
+    Actor("NL", "inv-joris", "investigator", "tok-1"),
+    Actor("BE", "inv-marie", "investigator", "tok-2"),
+    Actor("NL", "tech-anna", "technician", "tok-3"),
+]
+
+
+def generate(n: int, path: Path) -> None:
+    rng = random.Random(1)
+    log_key = NoteSigner.from_seed(ORIGIN, bytes(range(32)))
+    witness = CosignatureSigner.from_seed("witness.nl.example", bytes(range(1, 33)))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    entries: list[Entry] = []
+    heads: dict[str, bytes] = {}
+    exhibits: list[str] = []
+    tree = MemoryTree()
+
+    def add(i: int, actor: Actor, kind: str, exhibit: str | None, data: dict[str, object]) -> None:
+        prev = entries[-1].leaf_hash() if entries else ZERO_HASH
+        ex_prev = None if exhibit is None else heads.get(exhibit, ZERO_HASH)
+        entry = make_entry(
+            case=CASE,
+            seq=i,
+            prev=prev,
+            time=t0 + timedelta(milliseconds=i),
+            actor=actor,
+            type=kind,
+            exhibit=exhibit,
+            exhibit_prev=ex_prev,
+            data=data,
+        )
+        entries.append(entry)
+        tree.append(entry.leaf_hash())
+        if exhibit is not None:
+            heads[exhibit] = entry.leaf_hash()
+
+    add(0, ACTORS[0], "case.created", None, {"title": "bench", "parties": ["NL", "BE"], "agreement": ""})
+    started = time.perf_counter()
+    for i in range(1, n):
+        roll = rng.random()
+        if not exhibits or roll < 0.001:
+            exhibit = f"{len(exhibits):08x}-0000-4000-8000-000000000000"
+            exhibits.append(exhibit)
+            add(i, ACTORS[2], "exhibit.registered", exhibit,
+                {"label": f"EX-{len(exhibits)}", "owner": "NL", "description": "bench",
+                 "acquisition": {"tool": "bench"}})
+        elif roll < 0.01:
+            add(i, ACTORS[0], "exhibit.shared", rng.choice(exhibits),
+                {"jurisdiction": "BE", "conditions": ""})
+        elif roll < 0.05:
+            add(i, ACTORS[0], "note.added", rng.choice(exhibits), {"sha256": "ab" * 32})
+        else:
+            add(i, ACTORS[0], "exhibit.accessed", rng.choice(exhibits),
+                {"purpose": "analysis", "range": None})
+    checkpoint = Checkpoint(ORIGIN, tree.size, tree.root())
+    note = sign_note(checkpoint.body(), [log_key])
+    note = note.with_signatures([witness.cosign(checkpoint.body(), int(t0.timestamp()))])
+    policy = build_policy(log_key.vkey(), [("NL-1", witness.vkey())], quorum="all").to_text()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bundle(
+        path,
+        entries=entries,
+        checkpoint_note=note,
+        policy_text=policy,
+        created="2026-01-02T00:00:00.000000Z",
+        recipient="bench",
+        disclosure="full",
+        exhibits=None,
+        contents={},
+        get_node=tree.get_node,
+    )
+    print(f"generated {n} entries in {time.perf_counter() - started:.1f}s -> {path}")
+
+
+def verify_child(path: Path) -> None:
+    from custody.verify import verify_bundle
+
+    started = time.perf_counter()
+    report = verify_bundle(path)
+    elapsed = time.perf_counter() - started
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent.
+    status = Path("/proc/self/status").read_text()
+    peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+    print(json.dumps({"ok": report.ok, "entries": report.entries, "seconds": elapsed,
+                      "peak_rss_mib": peak_kib / 1024}))
+
+
+def inclusion_bench(n: int, samples: int) -> float:
+    rng = random.Random(2)
+    tree = MemoryTree()
+    for i in range(n):
+        tree.append(i.to_bytes(32, "big"))
+    root = tree.root()
+    cases = []
+    for _ in range(samples):
+        index = rng.randrange(n)
+        cases.append((index, tree.inclusion_proof(index)))
+    started = time.perf_counter()
+    for index, proof in cases:
+        verify_inclusion(index.to_bytes(32, "big"), index, n, proof, root)
+    return (time.perf_counter() - started) / samples * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--verify-only", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.verify_only:
+        verify_child(args.verify_only)
+        return 0
+    path = args.out / f"full-{args.entries}.zip"
+    if not path.exists():
+        generate(args.entries, path)
+    print(f"bundle: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    for run in range(args.runs):
+        out = subprocess.run(
+            [sys.executable, __file__, "--verify-only", str(path)],
+            check=True, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+        ).stdout
+        result = json.loads(out)
+        rate = result["entries"] / result["seconds"]
+        print(f"run {run + 1}: ok={result['ok']} {result['entries']} entries in "
+              f"{result['seconds']:.2f}s = {rate:,.0f} entries/s, peak RSS "
+              f"{result['peak_rss_mib']:.0f} MiB")
+    micro = inclusion_bench(args.entries, 20_000)
+    print(f"inclusion proof verification (tree of {args.entries}): {micro:.1f} us each")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The JIT Custody workspace server: routes -> services -> repositories -> models; auth; CLI."""

@@ -1,0 +1,221 @@
+"""Custody entries (spec 2): building, canonical bytes, leaf hashes and strict parsing."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from custody.canonical import canonical_bytes
+from custody.entry import (
+    EVENT_TYPES,
+    SYSTEM_ACTOR,
+    ZERO_HASH,
+    ZERO_HEX,
+    Actor,
+    Entry,
+    format_time,
+    make_entry,
+)
+from custody.errors import EntryFormatError
+
+CASE = "0b6d7a52-3c1e-4f0a-9b8e-2d4c6a8e0f13"
+EXHIBIT = "c0ffee00-1111-4222-8333-444455556666"
+ACTOR = Actor("NL", "tech-anna", "technician", "jti-1")
+WHEN = datetime(2026, 11, 27, 20, 13, 57, 123456, tzinfo=UTC)
+
+
+def _entry(**overrides: Any) -> Entry:
+    fields: dict[str, Any] = {
+        "case": CASE,
+        "seq": 0,
+        "prev": ZERO_HASH,
+        "time": WHEN,
+        "actor": ACTOR,
+        "type": "exhibit.sealed",
+        "exhibit": EXHIBIT,
+        "exhibit_prev": ZERO_HASH,
+        "data": {"reason": "analysis complete"},
+    }
+    fields.update(overrides)
+    return make_entry(**fields)
+
+
+def test_entry_bytes_are_canonical_and_leaf_hash_is_rfc9162() -> None:
+    entry = _entry()
+    expected = (
+        b'{"actor":{"jurisdiction":"NL","role":"technician","sub":"tech-anna","token":"jti-1"},'
+        b'"case":"0b6d7a52-3c1e-4f0a-9b8e-2d4c6a8e0f13","data":{"reason":"analysis complete"},'
+        b'"exhibit":"c0ffee00-1111-4222-8333-444455556666","exhibit_prev":"' + b"0" * 64 + b'",'
+        b'"prev":"' + b"0" * 64 + b'","seq":0,"time":"2026-11-27T20:13:57.123456Z",'
+        b'"type":"exhibit.sealed","v":1}'
+    )
+    assert entry.canonical_bytes() == expected
+    assert entry.leaf_hash() == hashlib.sha256(b"\x00" + expected).digest()
+    assert Entry.parse(expected) == entry
+    assert Entry.parse(expected).leaf_hash() == entry.leaf_hash()
+
+
+def test_time_is_utc_with_microseconds_and_z() -> None:
+    cet = timezone(timedelta(hours=1))
+    assert format_time(datetime(2026, 1, 2, 3, 4, 5, tzinfo=cet)) == "2026-01-02T02:04:05.000000Z"
+    with pytest.raises(EntryFormatError, match="timezone-aware"):
+        format_time(datetime(2026, 1, 2, 3, 4, 5))
+
+
+def test_system_actor_has_null_token() -> None:
+    entry = _entry(actor=SYSTEM_ACTOR)
+    assert entry.to_json()["actor"] == {
+        "jurisdiction": "-",
+        "sub": "system",
+        "role": "system",
+        "token": None,
+    }
+
+
+def test_every_spec_event_type_is_known() -> None:
+    assert set(EVENT_TYPES) == {
+        "case.created",
+        "case.party_added",
+        "case.party_removed",
+        "case.access_granted",
+        "case.access_revoked",
+        "exhibit.registered",
+        "exhibit.ingested",
+        "exhibit.ingest_rejected",
+        "exhibit.accessed",
+        "exhibit.verified",
+        "exhibit.shared",
+        "exhibit.share_revoked",
+        "exhibit.sealed",
+        "exhibit.hold_set",
+        "exhibit.hold_released",
+        "exhibit.disposed",
+        "note.added",
+        "export.created",
+    }
+
+
+def test_unknown_event_types_are_kept() -> None:
+    entry = _entry(type="exhibit.tagged", data={"tag": "x"})
+    assert not entry.known_type
+    assert Entry.parse(entry.canonical_bytes()).data == {"tag": "x"}
+
+
+def test_unknown_data_fields_are_kept() -> None:
+    entry = _entry(data={"reason": "r", "extra": [1, 2]})
+    assert Entry.parse(entry.canonical_bytes()).data["extra"] == [1, 2]
+
+
+def _line(**changes: Any) -> bytes:
+    obj = _entry().to_json()
+    for key, value in changes.items():
+        if value is _DELETE:
+            del obj[key]
+        else:
+            obj[key] = value
+    return canonical_bytes(obj)
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"v": 2}, "v must be 1"),
+        ({"seq": -1}, "seq must be a non-negative integer"),
+        ({"seq": "0"}, "seq must be"),
+        ({"seq": True}, "seq must be"),
+        ({"case": CASE.upper()}, "lowercase canonical UUID"),
+        ({"prev": "ab" * 31}, "prev must be 64 lowercase hex"),
+        ({"prev": "AB" * 32}, "prev must be 64 lowercase hex"),
+        ({"seq": 0, "prev": "ab" * 32}, "first entry must be 64 zeros"),
+        ({"time": "2026-11-27T20:13:57Z"}, "microseconds"),
+        ({"time": "2026-11-27T20:13:57.123456+00:00"}, "microseconds and Z"),
+        ({"time": "2026-02-30T20:13:57.123456Z"}, "not a valid date"),
+        ({"actor": {"jurisdiction": "NL", "sub": "x", "role": "r"}}, "actor must be an object"),
+        (
+            {"actor": {"jurisdiction": "", "sub": "x", "role": "r", "token": None}},
+            "actor.jurisdiction",
+        ),
+        ({"actor": {"jurisdiction": "NL", "sub": "x", "role": "r", "token": 5}}, "actor.token"),
+        ({"type": ""}, "type must be"),
+        ({"exhibit": None}, "exhibit_prev must be null"),
+        ({"exhibit_prev": None}, "exhibit_prev must be 64"),
+        ({"data": []}, "data must be an object"),
+        ({"data": {}}, "data.reason is missing"),
+        ({"data": {"reason": 5}}, "data.reason must be a string"),
+        ({"extra": 1}, "unknown field"),
+        ({"time": _DELETE}, "missing field"),
+    ],
+)
+def test_malformed_entries_name_the_field(changes: dict[str, Any], reason: str) -> None:
+    with pytest.raises(EntryFormatError, match=reason):
+        Entry.parse(_line(**changes))
+
+
+@pytest.mark.parametrize(
+    ("kind", "exhibit", "data", "reason"),
+    [
+        ("case.created", EXHIBIT, {"title": "t", "parties": [], "agreement": ""}, "exhibit null"),
+        ("exhibit.sealed", None, {"reason": "r"}, "must name an exhibit"),
+        ("exhibit.accessed", EXHIBIT, {"purpose": "p", "range": [5, 1]}, "range must be"),
+        ("exhibit.accessed", EXHIBIT, {"purpose": "p", "range": [0, -1]}, "range must be"),
+        (
+            "exhibit.ingested",
+            EXHIBIT,
+            {
+                "size": -1,
+                "sha256": "0" * 64,
+                "blake3": "0" * 64,
+                "filename": "f",
+                "media_type": "m",
+            },
+            "data.size",
+        ),
+        ("exhibit.verified", EXHIBIT, {"ok": 1, "sha256": "0" * 64, "blake3": "0" * 64}, "data.ok"),
+        (
+            "export.created",
+            None,
+            {"bundle_sha256": "0" * 64, "exhibits": [], "disclosure": "some", "recipient": "r"},
+            "data.disclosure",
+        ),
+        (
+            "case.created",
+            None,
+            {"title": "t", "parties": ["NL", 1], "agreement": ""},
+            "data.parties",
+        ),
+    ],
+)
+def test_type_specific_data_is_checked(
+    kind: str, exhibit: str | None, data: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(EntryFormatError, match=reason):
+        _entry(
+            type=kind,
+            exhibit=exhibit,
+            exhibit_prev=None if exhibit is None else ZERO_HASH,
+            data=data,
+        )
+
+
+def test_floats_and_big_integers_are_refused_in_data() -> None:
+    with pytest.raises(EntryFormatError, match="floating-point"):
+        _entry(data={"reason": "r", "score": 0.5})
+    with pytest.raises(EntryFormatError, match="2\\^53"):
+        _entry(data={"reason": "r", "n": 2**60})
+
+
+def test_non_canonical_line_is_refused() -> None:
+    line = _entry().canonical_bytes().replace(b'"seq":0', b'"seq": 0')
+    with pytest.raises(EntryFormatError, match="canonical"):
+        Entry.parse(line)
+
+
+def test_zero_hex_is_64_zeros() -> None:
+    assert ZERO_HEX == "0" * 64
+    assert _entry().prev == ZERO_HEX
