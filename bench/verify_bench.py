@@ -31,6 +31,7 @@ from custody.entry import ZERO_HASH, Actor, Entry, make_entry  # noqa: E402
 from custody.merkle import MemoryTree, verify_inclusion  # noqa: E402
 from custody.note import NoteSigner, sign_note  # noqa: E402
 from custody.policy import build_policy  # noqa: E402
+from custody.verify import verify_bundle  # noqa: E402
 
 CASE = "5e1f0c3a-9b8d-4e7f-a6c5-b4d3e2f1a0b9"
 ORIGIN = f"jitc.bench/case/{CASE}"
@@ -70,24 +71,49 @@ def generate(n: int, path: Path) -> None:
         if exhibit is not None:
             heads[exhibit] = entry.leaf_hash()
 
-    add(0, ACTORS[0], "case.created", None, {"title": "bench", "parties": ["NL", "BE"], "agreement": ""})
+    add(
+        0,
+        ACTORS[0],
+        "case.created",
+        None,
+        {"title": "bench", "parties": ["NL", "BE"], "agreement": ""},
+    )
     started = time.perf_counter()
     for i in range(1, n):
         roll = rng.random()
         if not exhibits or roll < 0.001:
             exhibit = f"{len(exhibits):08x}-0000-4000-8000-000000000000"
             exhibits.append(exhibit)
-            add(i, ACTORS[2], "exhibit.registered", exhibit,
-                {"label": f"EX-{len(exhibits)}", "owner": "NL", "description": "bench",
-                 "acquisition": {"tool": "bench"}})
+            add(
+                i,
+                ACTORS[2],
+                "exhibit.registered",
+                exhibit,
+                {
+                    "label": f"EX-{len(exhibits)}",
+                    "owner": "NL",
+                    "description": "bench",
+                    "acquisition": {"tool": "bench"},
+                },
+            )
         elif roll < 0.01:
-            add(i, ACTORS[0], "exhibit.shared", rng.choice(exhibits),
-                {"jurisdiction": "BE", "conditions": ""})
+            add(
+                i,
+                ACTORS[0],
+                "exhibit.shared",
+                rng.choice(exhibits),
+                {"jurisdiction": "BE", "conditions": ""},
+            )
         elif roll < 0.05:
             add(i, ACTORS[0], "note.added", rng.choice(exhibits), {"sha256": "ab" * 32})
         else:
-            add(i, ACTORS[0], "exhibit.accessed", rng.choice(exhibits),
-                {"purpose": "analysis", "range": None})
+            add(
+                i,
+                ACTORS[0],
+                "exhibit.accessed",
+                rng.choice(exhibits),
+                {"purpose": "analysis", "range": None},
+            )
     checkpoint = Checkpoint(ORIGIN, tree.size, tree.root())
     note = sign_note(checkpoint.body(), [log_key])
     note = note.with_signatures([witness.cosign(checkpoint.body(), int(t0.timestamp()))])
@@ -109,16 +135,24 @@ def generate(n: int, path: Path) -> None:
 
 
 def verify_child(path: Path) -> None:
-    from custody.verify import verify_bundle
-
     started = time.perf_counter()
     report = verify_bundle(path)
     elapsed = time.perf_counter() - started
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent.
     status = Path("/proc/self/status").read_text()
-    peak_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
-    print(json.dumps({"ok": report.ok, "entries": report.entries, "seconds": elapsed,
-                      "peak_rss_mib": peak_kib / 1024}))
+    peak_kib = int(
+        next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+    )
+    print(
+        json.dumps(
+            {
+                "ok": report.ok,
+                "entries": report.entries,
+                "seconds": elapsed,
+                "peak_rss_mib": peak_kib / 1024,
+            }
+        )
+    )
 
 
 def inclusion_bench(n: int, samples: int) -> float:
@@ -154,13 +188,18 @@ def main() -> int:
     for run in range(args.runs):
         out = subprocess.run(
             [sys.executable, __file__, "--verify-only", str(path)],
-            check=True, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
         ).stdout
         result = json.loads(out)
         rate = result["entries"] / result["seconds"]
-        print(f"run {run + 1}: ok={result['ok']} {result['entries']} entries in "
-              f"{result['seconds']:.2f}s = {rate:,.0f} entries/s, peak RSS "
-              f"{result['peak_rss_mib']:.0f} MiB")
+        print(
+            f"run {run + 1}: ok={result['ok']} {result['entries']} entries in "
+            f"{result['seconds']:.2f}s = {rate:,.0f} entries/s, peak RSS "
+            f"{result['peak_rss_mib']:.0f} MiB"
+        )
     micro = inclusion_bench(args.entries, 20_000)
     print(f"inclusion proof verification (tree of {args.entries}): {micro:.1f} us each")
     return 0

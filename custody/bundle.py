@@ -233,6 +233,7 @@ class BundleReader:
             raise BundleFormatError(f"the bundle has more than {MAX_MEMBERS} members")
         by_name: dict[str, zipfile.ZipInfo] = {}
         spans: list[tuple[int, int, str]] = []
+        declared = compressed = 0
         for info in infos:
             # The name as stored: zipfile cuts `filename` at a NUL byte, so "checkpoint\0x"
             # would pass as "checkpoint" here and read as something else in other tools.
@@ -258,6 +259,9 @@ class BundleReader:
                     f"member {name!r} claims {info.file_size} bytes from "
                     f"{info.compress_size} compressed: refused as a zip bomb"
                 )
+            if info.compress_type != zipfile.ZIP_STORED:
+                declared += info.file_size
+                compressed += info.compress_size
             by_name[name] = info
             # A member occupies its local header (30 bytes and the name, at least) and its
             # compressed data; counting the data alone would miss a member nested there.
@@ -268,6 +272,12 @@ class BundleReader:
                 name_size = len(raw_name.encode("utf-8"))
             end = info.header_offset + _LOCAL_HEADER_SIZE + name_size + info.compress_size
             spans.append((info.header_offset, end, name))
+        # Many members each under the floor add up to one bomb: the ratio holds in total too.
+        if declared > RATIO_FLOOR_BYTES and declared > MAX_COMPRESSION_RATIO * max(compressed, 1):
+            raise BundleFormatError(
+                f"compressed members claim {declared} bytes from {compressed} compressed in "
+                "total: refused as a zip bomb"
+            )
         # Overlapping members (one compressed stream referenced many times) are the classic
         # non-recursive zip bomb; a well-formed archive never overlaps.
         spans.sort()

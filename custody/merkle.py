@@ -159,6 +159,17 @@ class CompactRange:
         self._size = index + 1
         return completed
 
+    def push(self, leaf_hash: bytes) -> None:
+        """``append`` without reporting completed nodes: the verifier's per-entry hot path,
+        where the leaf is a SHA-256 digest it just computed."""
+        current = leaf_hash
+        remaining = self._size
+        while remaining & 1:
+            current = node_hash(self._peaks.pop(), current)
+            remaining >>= 1
+        self._peaks.append(current)
+        self._size += 1
+
     def root(self) -> bytes:
         """The Merkle tree hash of all leaves so far: the peaks folded right to left."""
         if not self._peaks:

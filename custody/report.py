@@ -53,7 +53,9 @@ def text_lines(report: VerificationReport) -> list[str]:
         if report.policy_source == "user"
         else "taken from the bundle (the exporter's claim; give --policy to trust your own)"
     )
-    cosigned = f"; cosigned by: {', '.join(report.cosigners)}" if report.cosigners else ""
+    # Witness names come from the policy, which may be the bundle's own: shown safely too.
+    names = ", ".join(visible(name) for name in report.cosigners)
+    cosigned = f"; cosigned by: {names}" if report.cosigners else ""
     lines.append(f"policy: {source}{cosigned}")
     lines.append(f"verdict: {'VERIFIED' if report.ok else 'FAILED'}")
     return lines

@@ -569,7 +569,7 @@ def _walk_entries(
             seq = entry.seq if entry is not None else None
             # spec 6.2, full bundle: seq runs 0..n-1 and prev links each to the one before.
             if not selective:
-                tree.append(leaf)
+                tree.push(leaf)
                 if entry is not None:
                     if entry.seq != count:
                         rec.fail(

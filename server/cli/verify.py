@@ -96,6 +96,12 @@ def run(args: argparse.Namespace) -> int:
         return _unreadable(str(exc), as_json=as_json)
     except (OSError, MemoryError) as exc:
         return _unreadable(f"{type(exc).__name__}: {exc}", as_json=as_json)
+    except Exception as exc:  # noqa: BLE001 - a court gets one line and exit 2, never a traceback
+        return _unreadable(
+            f"unexpected {type(exc).__name__} while reading the input ({exc}); no verdict "
+            "was reached. Please report this with the file.",
+            as_json=as_json,
+        )
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=True, indent=None))
     else:

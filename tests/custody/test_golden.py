@@ -85,7 +85,13 @@ def test_raising_mode_names_the_attack(name: str, error: str, match: str) -> Non
 def test_valid_bundle_report_lists_all_seven_checks() -> None:
     report = verify_bundle(GOLDEN_DIR / "valid-full.zip", policy_text=TRUSTED)
     assert [check.id for check in report.checks] == [
-        "format", "log", "time", "exhibit-chains", "signatures", "content", "replay",
+        "format",
+        "log",
+        "time",
+        "exhibit-chains",
+        "signatures",
+        "content",
+        "replay",
     ]
     assert report.ok
     assert report.cosigners == ("BE-1", "NL-1")

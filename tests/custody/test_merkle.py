@@ -990,3 +990,14 @@ def test_compact_range_rejects_inconsistent_state() -> None:
         CompactRange(3, [EMPTY_ROOT, b"abcd"])
     with pytest.raises(TreeError, match="leaf hash is 0 bytes, not 32"):
         CompactRange().append(b"")
+
+
+def test_push_matches_append() -> None:
+    """CompactRange.push (the verifier's hot path) builds the same tree as append."""
+    pushed, appended = CompactRange(), CompactRange()
+    for i in range(130):
+        leaf = leaf_hash(i.to_bytes(4, "big"))
+        pushed.push(leaf)
+        appended.append(leaf)
+        assert pushed.root() == appended.root()
+        assert pushed.peaks == appended.peaks
