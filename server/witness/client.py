@@ -1,0 +1,88 @@
+"""A log asking a witness for a cosignature (the case server's side of tlog-witness).
+
+The wire format and the status mapping live in `server.witness.protocol` (pure); this
+module only adds the HTTP round trip and the one retry the protocol foresees: a 409
+`text/x.tlog.size` says which size the witness last cosigned, and the log resends with a
+consistency proof from that size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import httpx
+
+from custody.checkpoint import Checkpoint
+from custody.cosignature import CosignatureVerifier
+from custody.errors import NoteFormatError
+from custody.note import Note, NoteSignature
+from server.witness.errors import MalformedRequestError, SizeConflictError, WitnessResponseError
+from server.witness.protocol import (
+    ADD_CHECKPOINT_PATH,
+    MAX_REQUEST_BYTES,
+    build_add_checkpoint_body,
+    cosignature_from_response,
+)
+
+__all__ = ["ProofSource", "request_cosignature"]
+
+ProofSource = Callable[[int, int], Sequence[bytes]]
+"""`(old_size, new_size) -> RFC 9162 consistency proof` from the log's own tree."""
+
+
+async def request_cosignature(
+    http: httpx.AsyncClient,
+    submission_prefix: str,
+    *,
+    note: bytes,
+    witness: CosignatureVerifier,
+    old_size: int,
+    proof_source: ProofSource,
+) -> NoteSignature:
+    """POST the signed checkpoint `note` to `<submission_prefix>/add-checkpoint` and return
+    the witness's verified cosignature line.
+
+    `old_size` is the size the log believes the witness last cosigned (0 if unknown). On a
+    409 naming another size not above the checkpoint's, the request is sent once more with
+    a proof from that size. Raises the WitnessError subclasses of
+    `protocol.cosignature_from_response`, or WitnessResponseError on transport failure.
+    """
+    try:
+        parsed = Note.parse(note)
+        checkpoint = Checkpoint.parse_body(parsed.text)
+    except NoteFormatError as exc:
+        raise MalformedRequestError(f"not a signed checkpoint: {exc}") from exc
+    url = submission_prefix.rstrip("/") + ADD_CHECKPOINT_PATH
+    try:
+        return await _post(http, url, parsed, checkpoint, witness, old_size, proof_source)
+    except SizeConflictError as exc:
+        retry_from = exc.latest_size
+        if retry_from == old_size or retry_from > checkpoint.size:
+            raise  # nothing a proof from our tree can fix
+    return await _post(http, url, parsed, checkpoint, witness, retry_from, proof_source)
+
+
+async def _post(
+    http: httpx.AsyncClient,
+    url: str,
+    note: Note,
+    checkpoint: Checkpoint,
+    witness: CosignatureVerifier,
+    old_size: int,
+    proof_source: ProofSource,
+) -> NoteSignature:
+    proof = proof_source(old_size, checkpoint.size) if 0 < old_size < checkpoint.size else ()
+    body = build_add_checkpoint_body(old_size, proof, note)
+    try:
+        response = await http.post(url, content=body)
+    except httpx.HTTPError as exc:
+        raise WitnessResponseError(f"witness at {url} unreachable: {exc}") from exc
+    if len(response.content) > MAX_REQUEST_BYTES:
+        raise WitnessResponseError(f"witness at {url} sent an oversized answer")
+    return cosignature_from_response(
+        response.status_code,
+        response.headers.get("content-type"),
+        response.content,
+        checkpoint_body=note.text,
+        witness=witness,
+    )
