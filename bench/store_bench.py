@@ -1,0 +1,208 @@
+"""Evidence store throughput and memory: put_stream of 1 GiB / 4 GiB, generated on the fly.
+
+    .venv/bin/python bench/store_bench.py                      # 1 GiB and 4 GiB, every case
+    .venv/bin/python bench/store_bench.py --sizes 1 --cases fs,s3
+    .venv/bin/python bench/store_bench.py --s3-endpoint HOST:PORT  # a real MinIO instead of moto
+
+Cases, each in a fresh child process so its peak RSS is its own:
+
+    hash       SHA-256 + BLAKE3 of the stream only (the CPU ceiling)
+    fs         FilesystemStore.put_stream (hash, write, fsync, link)
+    s3         S3Store.put_stream into the Object Lock bucket (hash, MD5, multipart)
+    s3-direct  minio put_object of the same stream into a plain bucket (no hashing)
+
+The body is one random 1 MiB block yielded again and again: nothing is kept in
+memory, and every byte is still hashed, sent and stored. Without --s3-endpoint a
+moto server is started on loopback; moto keeps objects in memory and on local
+temporary files, so its numbers measure this code plus moto, not MinIO.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from minio import Minio
+
+from evidence.fs import FilesystemStore
+from evidence.hashing import hash_chunks
+from evidence.keys import exhibit_key
+from evidence.s3 import S3Store
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+ACCESS_KEY = "bench"
+SECRET_KEY = "bench-secret"
+REGION = "us-east-1"
+
+
+def body(size: int) -> Iterator[bytes]:
+    block = os.urandom(MiB)
+    full, rest = divmod(size, MiB)
+    for _ in range(full):
+        yield block
+    if rest:
+        yield block[:rest]
+
+
+class _Stream(io.RawIOBase):
+    """The generated body as a file for minio's put_object."""
+
+    def __init__(self, size: int) -> None:
+        self._chunks = body(size)
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if not self._pending:
+            self._pending = memoryview(next(self._chunks, b""))
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def run_case(case: str, size: int, endpoint: str) -> dict[str, float]:
+    key = exhibit_key(uuid.uuid4(), uuid.uuid4())
+    suffix = uuid.uuid4().hex[:10]
+    tracemalloc.start()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="store-bench-", dir=os.environ.get("BENCH_DIR")) as tmp:
+        if case == "hash":
+            hash_chunks(body(size))
+        elif case == "fs":
+            FilesystemStore(Path(tmp)).put_stream(key, body(size))
+        elif case == "s3":
+            store = S3Store(
+                endpoint,
+                ACCESS_KEY,
+                SECRET_KEY,
+                f"bench-evidence-{suffix}",
+                staging_bucket=f"bench-staging-{suffix}",
+                secure=False,
+                region=REGION,
+                retention_days=1,
+            )
+            store.prepare()
+            started = time.perf_counter()
+            store.put_stream(key, body(size))
+        elif case == "s3-direct":
+            client = Minio(
+                endpoint,
+                access_key=ACCESS_KEY,
+                secret_key=SECRET_KEY,
+                secure=False,
+                region=REGION,
+            )
+            bucket = f"bench-plain-{suffix}"
+            client.make_bucket(bucket)
+            started = time.perf_counter()
+            client.put_object(bucket, key.path, io.BufferedReader(_Stream(size)), size)
+        else:
+            raise SystemExit(f"unknown case {case}")
+        elapsed = time.perf_counter() - started
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "seconds": elapsed,
+        "mb_per_s": size / 1e6 / elapsed,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "traced_peak_mib": traced_peak / MiB,
+    }
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=2):
+                return process, f"127.0.0.1:{port}"
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("moto server did not start")
+
+
+def reset_moto(endpoint: str) -> None:
+    request = urllib.request.Request(f"http://{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=60):
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1,4", help="GiB, comma-separated (default 1,4)")
+    parser.add_argument("--cases", default="hash,fs,s3,s3-direct")
+    parser.add_argument("--s3-sizes", help="GiB for the S3 cases if different (moto is slow)")
+    parser.add_argument("--s3-endpoint", help="HOST:PORT of an S3 server (default: start moto)")
+    parser.add_argument(
+        "--child", nargs=3, metavar=("CASE", "BYTES", "ENDPOINT"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+
+    if args.child:
+        case, size, endpoint = args.child
+        print(json.dumps(run_case(case, int(size), endpoint)))
+        return
+
+    cases = args.cases.split(",")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    s3_sizes = [int(s) for s in (args.s3_sizes or args.sizes).split(",")]
+    moto = None
+    endpoint = args.s3_endpoint or "-"
+    if any(c.startswith("s3") for c in cases) and not args.s3_endpoint:
+        moto, endpoint = start_moto()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, S3 at {endpoint}")
+    print("| case | size | seconds | MB/s | peak RSS MiB | traced peak MiB |")
+    print("|---|---|---|---|---|---|")
+    try:
+        for case in cases:
+            for gib in s3_sizes if case.startswith("s3") else sizes:
+                os.sync()  # write back the previous case's files before timing the next
+                result = subprocess.run(
+                    [sys.executable, __file__, "--child", case, str(gib * GiB), endpoint],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                r = json.loads(result.stdout.strip().splitlines()[-1])
+                print(
+                    f"| {case} | {gib} GiB | {r['seconds']:.1f} | {r['mb_per_s']:.0f} "
+                    f"| {r['peak_rss_mib']:.0f} | {r['traced_peak_mib']:.1f} |",
+                    flush=True,
+                )
+                if moto is not None and case.startswith("s3"):
+                    reset_moto(endpoint)
+    finally:
+        if moto is not None:
+            moto.terminate()
+            moto.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Evidence storage and ingest: the BlobStore protocol, its filesystem and S3
+implementations, streaming hashing and resumable uploads.
+
+Imports nothing from the web, the database or server/: the server builds its
+routes (tus 1.0, byte ranges) on this package.
+"""
+
+from evidence.config import open_store
+from evidence.errors import (
+    DigestMismatchError,
+    EvidenceError,
+    InvalidDigestError,
+    InvalidKeyError,
+    LegalHoldActiveError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    OffsetMismatchError,
+    RangeNotSatisfiableError,
+    RejectedContentError,
+    RetentionActiveError,
+    StorageUnavailableError,
+    StoreConfigError,
+    TooLargeError,
+    UploadCorruptError,
+    UploadError,
+    UploadExistsError,
+    UploadIncompleteError,
+    UploadLockedError,
+    UploadNotFoundError,
+)
+from evidence.hashing import CHUNK_SIZE, Digests, StreamHasher, hash_chunks, parse_sha256_hex
+from evidence.keys import ExhibitKey, exhibit_key, parse_id
+from evidence.store import BlobStore, ByteRange, DisposalResult, UploadState, resolve_range
+
+__all__ = [
+    "CHUNK_SIZE",
+    "BlobStore",
+    "ByteRange",
+    "DigestMismatchError",
+    "Digests",
+    "DisposalResult",
+    "EvidenceError",
+    "ExhibitKey",
+    "InvalidDigestError",
+    "InvalidKeyError",
+    "LegalHoldActiveError",
+    "ObjectExistsError",
+    "ObjectNotFoundError",
+    "OffsetMismatchError",
+    "RangeNotSatisfiableError",
+    "RejectedContentError",
+    "RetentionActiveError",
+    "StorageUnavailableError",
+    "StoreConfigError",
+    "StreamHasher",
+    "TooLargeError",
+    "UploadCorruptError",
+    "UploadError",
+    "UploadExistsError",
+    "UploadIncompleteError",
+    "UploadLockedError",
+    "UploadNotFoundError",
+    "UploadState",
+    "exhibit_key",
+    "hash_chunks",
+    "open_store",
+    "parse_id",
+    "parse_sha256_hex",
+    "resolve_range",
+]

@@ -1,0 +1,151 @@
+"""What the evidence tests share: the moto server handle, the store harness, test content."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minio import Minio
+
+from evidence.fs import FilesystemStore
+from evidence.keys import ExhibitKey
+from evidence.s3 import S3Store
+from evidence.store import BlobStore
+
+ACCESS_KEY = "jitc-test"
+SECRET_KEY = "jitc-test-secret"  # moto accepts any credentials
+REGION = "us-east-1"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MotoServer:
+    endpoint: str  # host:port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    def client(self) -> Minio:
+        return Minio(
+            self.endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False, region=REGION
+        )
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+
+@dataclass
+class Harness:
+    """One store under test plus what a test needs to look behind its back."""
+
+    kind: str
+    root: Path | None = None
+    moto: MotoServer | None = None
+    bucket: str = ""
+    staging_bucket: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    store: BlobStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = self.make()
+        self.store.prepare()
+
+    def make(self, **overrides: Any) -> BlobStore:
+        """A new store instance on the same storage (a restarted server)."""
+        options = {**self.options, **overrides}
+        if self.kind == "fs":
+            assert self.root is not None
+            return FilesystemStore(self.root, **options)
+        assert self.moto is not None
+        return S3Store(
+            self.moto.endpoint,
+            ACCESS_KEY,
+            SECRET_KEY,
+            self.bucket,
+            staging_bucket=self.staging_bucket,
+            secure=False,
+            region=REGION,
+            **options,
+        )
+
+    def config(self) -> dict[str, Any]:
+        """How a child process builds the same store (see tests/evidence/_writer.py)."""
+        if self.kind == "fs":
+            return {"kind": "fs", "root": str(self.root)}
+        assert self.moto is not None
+        return {
+            "kind": "s3",
+            "endpoint": self.moto.endpoint,
+            "bucket": self.bucket,
+            "staging_bucket": self.staging_bucket,
+        }
+
+    @property
+    def client(self) -> Minio:
+        assert self.moto is not None
+        return self.moto.client()
+
+    def traces(self) -> list[str]:
+        """Everything stored anywhere: files, object versions, unfinished multipart uploads."""
+        if self.kind == "fs":
+            assert self.root is not None
+            return sorted(
+                str(p.relative_to(self.root)) for p in self.root.rglob("*") if not p.is_dir()
+            )
+        client = self.client
+        found: list[str] = []
+        for bucket in (self.bucket, self.staging_bucket):
+            found.extend(
+                f"{bucket}/{o.object_name}@{o.version_id}"
+                for o in client.list_objects(bucket, recursive=True, include_version=True)
+            )
+            found.extend(
+                f"multipart:{bucket}/{u.object_name}"
+                for u in client._list_multipart_uploads(bucket).uploads
+            )
+        return sorted(found)
+
+    def object_traces(self, key: ExhibitKey) -> list[str]:
+        return [t for t in self.traces() if key.path in t]
+
+    def tamper(self, key: ExhibitKey, offset: int) -> None:
+        """Flip one stored byte behind the store's back."""
+        data = bytearray(b"".join(self.store.open_range(key)))
+        data[offset] ^= 0x01
+        if self.kind == "fs":
+            assert self.root is not None
+            path = self.root / "objects" / key.path
+            path.chmod(0o644)  # stored objects are 0444
+            with path.open("r+b") as f:
+                f.seek(offset)
+                f.write(bytes(data[offset : offset + 1]))
+            path.chmod(0o444)
+            return
+        # Object Lock keeps the first version; a writer with bucket credentials can
+        # still add a new version on top, which is what reads then see.
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        self.client._put_object(self.bucket, key.path, bytes(data), {"Content-MD5": md5})
+
+
+def pattern(size: int, seed: int = 0) -> bytes:
+    """Deterministic, non-repeating-looking test content."""
+    out = io.BytesIO()
+    block = hashlib.sha256(seed.to_bytes(8, "big")).digest()
+    while out.tell() < size:
+        block = hashlib.sha256(block).digest()
+        out.write(block * 32)
+    return out.getvalue()[:size]
+
+
+def chunked(data: bytes, size: int) -> Iterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
