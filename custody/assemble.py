@@ -7,7 +7,6 @@ content. The server's export and the golden-bundle generator both use it.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,10 +24,11 @@ from custody.bundle import (
     safe_content_name,
 )
 from custody.checkpoint import Checkpoint
-from custody.entry import Entry
-from custody.errors import CustodyError
-from custody.merkle import NodeGetter, inclusion_proof
+from custody.entry import Entry, parse_time
+from custody.errors import CustodyError, FormatError
+from custody.merkle import NodeGetter, inclusion_proof, root_from_leaf_hashes
 from custody.note import Note
+from custody.policy import Policy
 from custody.tlogproof import TlogProof
 
 ContentSource = Callable[[], Iterable[bytes]]
@@ -100,6 +100,19 @@ def write_bundle(
         )
     if not entries:
         raise AssemblyError("an empty log has nothing to bundle")
+    # Refuse to write a bundle that could not verify: wrong root, foreign policy, bad time.
+    if root_from_leaf_hashes([entry.leaf_hash() for entry in entries]) != checkpoint.root_hash:
+        raise AssemblyError("the entries' Merkle root is not the checkpoint's root")
+    try:
+        policy = Policy.parse(policy_text)
+    except FormatError as exc:
+        raise AssemblyError(f"the policy does not parse: {exc}") from None
+    if not policy.logs_for_origin(checkpoint.origin):
+        raise AssemblyError(f"the policy has no log key named {checkpoint.origin!r}")
+    try:
+        parse_time(created)
+    except FormatError as exc:
+        raise AssemblyError(f"created: {exc}") from None
     case = entries[0].case
     summaries = summarize_exhibits(entries)
     chosen = list(summaries) if exhibits is None else list(exhibits)
@@ -146,7 +159,8 @@ def write_bundle(
         writer.add_bytes(CHECKPOINT, checkpoint_note.to_bytes())
         writer.add_bytes(POLICY, policy_text.encode("utf-8"))
         if disclosure == "selective":
-            # The proof's checkpoint is the log-signed note; cosignatures live in `checkpoint`.
+            # Each proof carries the same (cosigned) checkpoint note as `checkpoint`, and the
+            # entry's canonical bytes as `extra`, so a proof file can be checked on its own.
             for entry in included:
                 proof = TlogProof(
                     index=entry.seq,
@@ -164,7 +178,3 @@ def write_bundle(
 def add_report(path: str | Path, html: str) -> None:
     """Append the export-time report.html to a written bundle."""
     append_member(path, REPORT, html.encode("utf-8"))
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")

@@ -38,7 +38,10 @@ SYSTEM_ROLE: Final = "system"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # spec 2: UTC, RFC 3339 with microseconds and "Z".
-_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z")
+# [0-9], never \d: \d matches any Unicode digit, and times are compared as text.
+_TIME = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}Z"
+)
 
 ENTRY_KEYS: Final = frozenset(
     {"v", "case", "seq", "prev", "time", "actor", "type", "exhibit", "exhibit_prev", "data"}
@@ -313,7 +316,8 @@ def parse_time(text: str) -> datetime:
 
 
 # Values that recur on every entry of a log (the case id, a handful of dates and actors) are
-# validated once. Pure functions of their input, so caching cannot change a verdict.
+# validated once. Only values that passed the full check are cached, and the check is a
+# pure function of the value, so caching cannot change a verdict.
 _CACHE_LIMIT = 4096
 _valid_cases: set[str] = set()
 _valid_dates: set[str] = set()
@@ -371,7 +375,7 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
     if type(seq) is not int or not 0 <= seq <= MAX_SAFE_INTEGER:
         raise _fail(None, "seq must be a non-negative integer below 2^53")
     case = obj["case"]
-    if case not in _valid_cases:
+    if type(case) is not str or case not in _valid_cases:
         if type(case) is not str or _UUID.fullmatch(case) is None:
             raise _fail(seq, "case must be a lowercase canonical UUID")
         if len(_valid_cases) < _CACHE_LIMIT:

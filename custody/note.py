@@ -253,17 +253,10 @@ class Note:
             raise NoteFormatError("a signed note has at least one signature line")
         if len(self.signatures) > MAX_SIGNATURES:
             raise NoteFormatError(f"more than {MAX_SIGNATURES} signature lines")
-        seen: set[tuple[str, bytes]] = set()
-        for sig in self.signatures:
-            # tlog-checkpoint (editor's copy): there MUST NOT be multiple signature lines
-            # with both the same key name and the same key ID. Refusing them here also
-            # removes any doubt about which of two lines a verifier looked at.
-            ident = (sig.name, sig.key_id)
-            if ident in seen:
-                raise NoteFormatError(
-                    f"duplicate signature lines for key {sig.name}+{sig.key_id.hex()}"
-                )
-            seen.add(ident)
+        # NOTE: several lines with the same key name and key ID are accepted here, as Go's
+        # sumdb/note does: custody-log-v1 6.5 says lines from unknown keys are ignored,
+        # not failed. For a known key, verifiers check every one of its lines
+        # (`signatures_for`), so a duplicate cannot smuggle in a bad signature.
 
     @classmethod
     def parse(cls, data: bytes) -> Note:
@@ -303,11 +296,15 @@ class Note:
         return Note(self.text, kept + tuple(extra))
 
     def signature_for(self, name: str, key_id: bytes) -> NoteSignature | None:
-        """The signature line of the key (name, key ID), if the note has one."""
+        """The first signature line of the key (name, key ID), if the note has one."""
         for sig in self.signatures:
             if sig.name == name and sig.key_id == key_id:
                 return sig
         return None
+
+    def signatures_for(self, name: str, key_id: bytes) -> tuple[NoteSignature, ...]:
+        """Every signature line of the key (name, key ID)."""
+        return tuple(s for s in self.signatures if s.name == name and s.key_id == key_id)
 
 
 # --- Ed25519 keys ---
@@ -519,12 +516,12 @@ def open_note(note: Note, verifier: NoteVerifier) -> None:
     C2SP signed-note: signatures from unknown keys are ignored, even if they share a
     name or an ID (but not both) with the known key; a known key's signature MUST verify.
     """
-    sig = note.signature_for(verifier.name, verifier.key_id)
-    if sig is None:
+    sigs = note.signatures_for(verifier.name, verifier.key_id)
+    if not sigs:
         raise SignatureError(
             f"note has no signature from key {verifier.name}+{verifier.key_id.hex()}"
         )
-    if not verifier.verify(note.text, sig):
+    if not all(verifier.verify(note.text, sig) for sig in sigs):
         raise SignatureError(
             f"signature of key {verifier.name}+{verifier.key_id.hex()} does not verify"
         )

@@ -475,14 +475,16 @@ def verify_cosigned_checkpoint(
     bad: list[str] = []
     for witness in policy.witnesses:
         # C2SP signed-note: lines whose (name, key ID) is not a known key are ignored.
-        sig = note.signature_for(witness.verifier.name, witness.verifier.key_id)
-        if sig is None:
+        sigs = note.signatures_for(witness.verifier.name, witness.verifier.key_id)
+        if not sigs:
             continue
-        timestamp = witness.verifier.verify(note.text, sig)
-        if timestamp is None:
+        stamps = [witness.verifier.verify(note.text, sig) for sig in sigs]
+        if any(stamp is None for stamp in stamps):
             bad.append(witness.name)
         else:
-            cosignatures.append(WitnessCosignature(witness.name, timestamp))
+            cosignatures.append(
+                WitnessCosignature(witness.name, max(s for s in stamps if s is not None))
+            )
     met = policy.quorum_met(frozenset(c.witness for c in cosignatures))
     return CheckpointVerdict(checkpoint, log, tuple(cosignatures), tuple(bad), met)
 
@@ -513,12 +515,12 @@ def _verify_log_signature(note: Note, policy: Policy, origin: str) -> PolicyLog:
         raise SignatureError(f"the policy has no log key for origin {origin!r}")
     verified: PolicyLog | None = None
     for log in logs:
-        sig = note.signature_for(log.verifier.name, log.verifier.key_id)
-        if sig is None:
+        sigs = note.signatures_for(log.verifier.name, log.verifier.key_id)
+        if not sigs:
             continue
         # C2SP signed-note: a known key's signature MUST be verified; if it fails,
         # clients SHOULD reject the whole note.
-        if not log.verifier.verify(note.text, sig):
+        if not all(log.verifier.verify(note.text, sig) for sig in sigs):
             raise SignatureError(f"log signature of {log.vkey} does not verify")
         verified = verified or log
     if verified is None:

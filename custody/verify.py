@@ -29,7 +29,7 @@ from custody.bundle import (
     Manifest,
 )
 from custody.checkpoint import Checkpoint
-from custody.entry import COURT_ROLES, ZERO_HEX, Entry
+from custody.entry import COURT_ROLES, ZERO_HEX, Entry, parse_time
 from custody.errors import (
     BundleFormatError,
     ChainBrokenError,
@@ -47,7 +47,7 @@ from custody.errors import (
 from custody.merkle import CompactRange, leaf_hash, verify_inclusion
 from custody.note import Note
 from custody.policy import Policy, verify_cosigned_checkpoint
-from custody.tlogproof import TlogProof
+from custody.tlogproof import MAX_PROOF_BYTES, TlogProof
 
 Status = Literal["pass", "fail", "skip"]
 PolicySource = Literal["bundle", "user"]
@@ -476,6 +476,22 @@ def verify_bundle(
         )
         if not manifest_canonical:
             rec.fail("format", EntryFormatError, f"{MANIFEST} is not RFC 8785 canonical")
+        try:
+            parse_time(manifest.created)
+        except EntryFormatError:
+            # The stale-cosignature warning compares against `created`; an unreadable one
+            # must not silently switch that warning off.
+            rec.fail(
+                "format",
+                EntryFormatError,
+                f"manifest created {manifest.created!r} is not RFC 3339 UTC with microseconds"
+                " and Z (the format of entry times, spec 2)",
+            )
+        if selective:
+            checks[1].detail = (
+                "each disclosed entry is proven to be in the signed log; a selective bundle "
+                "cannot prove that no later entry was withheld"
+            )
         if not manifest.origin.endswith(f"/case/{manifest.case}"):
             rec.fail(
                 "format",
@@ -681,7 +697,7 @@ def _check_proof(
         rec.fail("log", InclusionProofError, "no tlog-proof for this entry", entry.seq)
         return
     try:
-        proof = TlogProof.parse(reader.read(name))
+        proof = TlogProof.parse(reader.read(name, limit=MAX_PROOF_BYTES))
     except (FormatError, BundleFormatError) as exc:
         rec.fail("log", InclusionProofError, f"{name} is malformed: {exc}", entry.seq)
         return
@@ -741,10 +757,10 @@ def verify_proof(
     except FormatError as exc:
         raise BundleFormatError(f"not a tlog-proof: {exc}") from None
     policy, _ = _load_policy(None, policy_text, rec)
-    origin = _policy_origin(policy)
-    checkpoint, report.cosigners = _check_checkpoint(
-        proof.checkpoint, policy, origin or "", None, rec
-    )
+    # The origin comes from the proof's own checkpoint; the policy must hold a log key for
+    # it (tlog-policy: any of the listed logs is accepted).
+    origin = Checkpoint.parse_body(proof.checkpoint.text).origin
+    checkpoint, report.cosigners = _check_checkpoint(proof.checkpoint, policy, origin, None, rec)
     report.checkpoint = checkpoint
     line = entry_line if entry_line is not None else (proof.extra or None)
     if line is None:
@@ -768,7 +784,7 @@ def verify_proof(
     if checkpoint is None:
         rec.fail("log", InclusionProofError, "no valid checkpoint")
         return report
-    if origin is not None and not origin.endswith(f"/case/{entry.case}"):
+    if not origin.endswith(f"/case/{entry.case}"):
         rec.fail("format", EntryFormatError, f"entry case {entry.case} is not the log's case")
     try:
         verify_inclusion(
@@ -778,12 +794,6 @@ def verify_proof(
         rec.fail("log", InclusionProofError, f"inclusion proof fails: {exc}")
     report.warnings = rec.warnings
     return report
-
-
-def _policy_origin(policy: Policy | None) -> str | None:
-    if policy is None or not policy.logs:
-        return None
-    return policy.logs[0].name
 
 
 __all__ = [
