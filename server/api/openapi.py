@@ -1,0 +1,307 @@
+"""/openapi.json: the OpenAPI 3.1 description of every endpoint (tests check coverage)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from starlette.routing import BaseRoute, Route
+
+from server.api import schemas
+from server.services.pagination import MAX_LIMIT
+
+_ERROR: Final = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+_STR = {"type": "string"}
+_INT = {"type": "integer", "minimum": 0}
+_HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_RECORDED = {"type": "object", "properties": {"seq": _INT, "type": _STR}}
+_REASON = {
+    "type": "object",
+    "required": ["reason"],
+    "properties": {"reason": {**_STR, "maxLength": schemas.MAX_REASON}},
+}
+_GRANT = {
+    "type": "object",
+    "required": ["jurisdiction", "sub", "role"],
+    "properties": {"jurisdiction": _STR, "sub": _STR, "role": {"enum": ["judge", "defence"]}},
+}
+_CASE = {
+    "type": "object",
+    "properties": {
+        "id": _STR,
+        "title": _STR,
+        "agreement": _STR,
+        "created_at": _STR,
+        "created_by": _STR,
+    },
+}
+_EXHIBIT = {
+    "type": "object",
+    "properties": {
+        "id": _STR,
+        "case": _STR,
+        "label": _STR,
+        "description": _STR,
+        "owner": _STR,
+        "acquisition": {"type": "object"},
+        "sealed": {"type": "boolean"},
+        "legal_hold": {"type": "boolean"},
+        "created_at": _STR,
+    },
+}
+_NOTE = {
+    "type": "object",
+    "properties": {"id": _STR, "exhibit": _STR, "text": _STR, "sha256": _HEX, "seq": _INT},
+}
+
+
+def _page(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": item}, "next_cursor": _STR},
+    }
+
+
+def _query(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": _STR if name == "cursor" else _INT,
+    }
+
+
+_PAGING = [
+    _query("limit", f"page size, 1 to {MAX_LIMIT}"),
+    _query("cursor", "next_cursor of the previous page"),
+]
+
+# (method, path) -> summary, request body schema, success status and schema, query params
+_OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
+    ("get", "/openapi.json"): {"summary": "This document", "auth": False},
+    ("get", "/api/log-key"): {
+        "summary": "The log's verifier key (vkey) under the log name",
+        "auth": False,
+        "response": {"type": "object", "properties": {"name": _STR, "vkey": _STR}},
+    },
+    ("post", "/api/cases"): {
+        "summary": "Create a case (prosecutor); appends case.created",
+        "body": {
+            "type": "object",
+            "required": ["title", "parties"],
+            "properties": {
+                "title": _STR,
+                "parties": {"type": "array", "items": _STR, "minItems": 1},
+                "agreement": _STR,
+            },
+        },
+        "status": "201",
+        "response": _CASE,
+    },
+    ("get", "/api/cases"): {
+        "summary": "Cases the caller may see",
+        "query": _PAGING,
+        "response": _page(_CASE),
+    },
+    ("get", "/api/cases/{case_id}"): {"summary": "One case, its parties and grants"},
+    ("post", "/api/cases/{case_id}/parties"): {
+        "summary": "Add a party (prosecutor of a party); appends case.party_added",
+        "body": {
+            "type": "object",
+            "required": ["jurisdiction"],
+            "properties": {"jurisdiction": _STR},
+        },
+        "status": "201",
+        "response": _RECORDED,
+    },
+    ("delete", "/api/cases/{case_id}/parties/{code}"): {
+        "summary": "Remove a party (prosecutor of a party); appends case.party_removed",
+        "response": _RECORDED,
+    },
+    ("post", "/api/cases/{case_id}/grants"): {
+        "summary": "Grant court or defence access; appends case.access_granted",
+        "body": _GRANT,
+        "status": "201",
+        "response": _RECORDED,
+    },
+    ("post", "/api/cases/{case_id}/grants/revoke"): {
+        "summary": "Revoke court or defence access; appends case.access_revoked",
+        "body": _GRANT,
+        "response": _RECORDED,
+    },
+    ("post", "/api/cases/{case_id}/exhibits"): {
+        "summary": "Register an exhibit owned by the caller's state; appends exhibit.registered",
+        "body": {
+            "type": "object",
+            "required": ["label", "acquisition"],
+            "properties": {
+                "label": _STR,
+                "description": _STR,
+                "acquisition": {
+                    "type": "object",
+                    "required": ["tool", "operator", "time"],
+                    "properties": {
+                        "tool": _STR,
+                        "operator": _STR,
+                        "time": {**_STR, "format": "date-time"},
+                        "hashes": {"type": "object", "additionalProperties": _STR},
+                    },
+                },
+            },
+        },
+        "status": "201",
+        "response": {"type": "object", "properties": {"id": _STR, "seq": _INT}},
+    },
+    ("post", "/api/bench/cases/{case_id}/exhibits"): {
+        "summary": "Bench only (JITC_BENCH_PLAIN_INSERT): the same insert, no custody entry",
+        "status": "201",
+    },
+    ("get", "/api/cases/{case_id}/exhibits"): {
+        "summary": "The case's exhibits",
+        "query": _PAGING,
+        "response": _page(_EXHIBIT),
+    },
+    ("get", "/api/cases/{case_id}/exhibits/{exhibit_id}"): {
+        "summary": "One exhibit",
+        "response": _EXHIBIT,
+    },
+    ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/seal"): {
+        "summary": "Seal an exhibit (its owner state); appends exhibit.sealed",
+        "body": _REASON,
+        "response": _RECORDED,
+    },
+    ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/hold"): {
+        "summary": "Set a legal hold; appends exhibit.hold_set",
+        "body": _REASON,
+        "response": _RECORDED,
+    },
+    ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/hold/release"): {
+        "summary": "Release a legal hold; appends exhibit.hold_released",
+        "body": _REASON,
+        "response": _RECORDED,
+    },
+    ("post", "/api/cases/{case_id}/notes"): {
+        "summary": "Add a note; appends note.added with the text's SHA-256",
+        "body": {
+            "type": "object",
+            "required": ["text"],
+            "properties": {"exhibit": {"type": ["string", "null"]}, "text": _STR},
+        },
+        "status": "201",
+        "response": _NOTE,
+    },
+    ("get", "/api/cases/{case_id}/notes"): {
+        "summary": "The case's notes",
+        "query": _PAGING,
+        "response": _page(_NOTE),
+    },
+    ("get", "/api/cases/{case_id}/log"): {
+        "summary": "Custody entries from..to-1 as JSON Lines of canonical entries",
+        "query": [_query("from", "first seq (default 0)"), _query("to", "end seq, exclusive")],
+        "media": "application/jsonl",
+    },
+    ("get", "/api/cases/{case_id}/checkpoint"): {
+        "summary": "The latest signed checkpoint (C2SP signed note), with cosignatures",
+        "media": "text/plain",
+    },
+    ("get", "/api/cases/{case_id}/proof/inclusion"): {
+        "summary": "RFC 9162 inclusion proof of entry seq in the tree of size",
+        "query": [_query("seq", "entry", required=True), _query("size", "tree size")],
+        "response": {
+            "type": "object",
+            "properties": {
+                "seq": _INT,
+                "size": _INT,
+                "leaf_hash": _HEX,
+                "root": _HEX,
+                "proof": {"type": "array", "items": _HEX},
+            },
+        },
+    },
+    ("get", "/api/cases/{case_id}/proof/consistency"): {
+        "summary": "RFC 9162 consistency proof between tree sizes from and to",
+        "query": [_query("from", "old size", required=True), _query("to", "new size")],
+        "response": {
+            "type": "object",
+            "properties": {
+                "from": _INT,
+                "to": _INT,
+                "from_root": _HEX,
+                "to_root": _HEX,
+                "proof": {"type": "array", "items": _HEX},
+            },
+        },
+    },
+}
+
+
+def documented_operations() -> set[tuple[str, str]]:
+    return set(_OPERATIONS)
+
+
+def _operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": _STR}
+        for name in ("case_id", "exhibit_id", "code")
+        if "{" + name + "}" in path
+    ] + list(spec.get("query", []))
+    status = spec.get("status", "200")
+    media = spec.get("media", "application/json")
+    success: dict[str, Any] = {"description": "success"}
+    success["content"] = {media: {"schema": spec.get("response", {"type": "object"})}}
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    responses: dict[str, Any] = {status: success}
+    for code, text in (
+        ("400", "bad input"),
+        ("401", "token refused"),
+        ("403", "not allowed"),
+        ("404", "not found"),
+    ):
+        responses[code] = {"description": text, **error}
+    operation: dict[str, Any] = {
+        "summary": spec["summary"],
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if spec.get("auth", True):
+        operation["security"] = [{"bearer": []}]
+    if "body" in spec:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": spec["body"]}},
+        }
+    return operation
+
+
+def openapi_document(app_routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for route in app_routes:
+        if not isinstance(route, Route):
+            continue
+        for method in sorted(route.methods or ()):
+            key = (method.lower(), route.path)
+            if key in _OPERATIONS:
+                paths.setdefault(route.path, {})[key[0]] = _operation(route.path, _OPERATIONS[key])
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "JIT Custody workspace", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": _ERROR},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }

@@ -1,0 +1,289 @@
+"""HTTP routes. Each one parses its input, authenticates, and calls one service function.
+
+Blocking work (token checks, database, signing) runs on worker threads, in one hop per
+request: `_call` authenticates and runs the service in the same thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from server.api import schemas
+from server.api.http import bearer_token, in_thread, read_body, remote, workspace
+from server.api.responses import json_response
+from server.auth import Principal
+from server.services import cases, exhibits, log_read
+from server.services.pagination import Page, PageRequest
+from server.services.workspace import Workspace
+
+T = TypeVar("T")
+JSONL = "application/jsonl"
+
+
+async def _call(request: Request, work: Callable[[Workspace, Principal], T]) -> T:
+    ws = workspace(request)
+    token = bearer_token(request)
+    client = remote(request)
+
+    def run() -> T:
+        principal = ws.authenticate(token, remote=client)
+        return work(ws, principal)
+
+    return await in_thread(request, run)
+
+
+async def _call_with_body(
+    request: Request, work: Callable[[Workspace, Principal, dict[str, Any]], T]
+) -> T:
+    raw = await read_body(request)
+    return await _call(request, lambda ws, p: work(ws, p, schemas.body_object(raw)))
+
+
+def _case_id(request: Request) -> str:
+    return schemas.uuid_text(request.path_params["case_id"], "case id")
+
+
+def _exhibit_id(request: Request) -> str:
+    return schemas.uuid_text(request.path_params["exhibit_id"], "exhibit id")
+
+
+def _page_json(page: Page[Any]) -> dict[str, Any]:
+    return {"items": [item.to_json() for item in page.items], "next_cursor": page.next_cursor}
+
+
+def _page_request(request: Request) -> PageRequest:
+    return schemas.page_request(
+        request.query_params.get("limit"), request.query_params.get("cursor")
+    )
+
+
+# --- cases ---------------------------------------------------------------------------
+
+
+async def create_case(request: Request) -> Response:
+    created = await _call_with_body(
+        request, lambda ws, p, body: cases.create_case(ws, p, schemas.new_case(body))
+    )
+    return json_response(
+        created.to_json(), status_code=201, headers={"Location": f"/api/cases/{created.id}"}
+    )
+
+
+async def list_cases(request: Request) -> Response:
+    page_request = _page_request(request)
+    page = await _call(request, lambda ws, p: cases.list_cases(ws, p, page_request))
+    return json_response(_page_json(page))
+
+
+async def get_case(request: Request) -> Response:
+    case_id = _case_id(request)
+    detail = await _call(request, lambda ws, p: cases.get_case(ws, p, case_id))
+    return json_response(detail.to_json())
+
+
+async def add_party(request: Request) -> Response:
+    case_id = _case_id(request)
+    recorded = await _call_with_body(
+        request, lambda ws, p, body: cases.add_party(ws, p, case_id, schemas.party(body))
+    )
+    return json_response(recorded.to_json(), status_code=201)
+
+
+async def remove_party(request: Request) -> Response:
+    case_id = _case_id(request)
+    code = schemas.jurisdiction_code(request.path_params["code"])
+    recorded = await _call(request, lambda ws, p: cases.remove_party(ws, p, case_id, code))
+    return json_response(recorded.to_json())
+
+
+async def grant_access(request: Request) -> Response:
+    case_id = _case_id(request)
+    recorded = await _call_with_body(
+        request, lambda ws, p, body: cases.grant_access(ws, p, case_id, schemas.grant(body))
+    )
+    return json_response(recorded.to_json(), status_code=201)
+
+
+async def revoke_access(request: Request) -> Response:
+    case_id = _case_id(request)
+    recorded = await _call_with_body(
+        request, lambda ws, p, body: cases.revoke_access(ws, p, case_id, schemas.grant(body))
+    )
+    return json_response(recorded.to_json())
+
+
+# --- exhibits and notes --------------------------------------------------------------
+
+
+async def register_exhibit(request: Request) -> Response:
+    case_id = _case_id(request)
+    created = await _call_with_body(
+        request,
+        lambda ws, p, body: exhibits.register_exhibit(ws, p, case_id, schemas.new_exhibit(body)),
+    )
+    return json_response(
+        created.to_json(),
+        status_code=201,
+        headers={"Location": f"/api/cases/{case_id}/exhibits/{created.id}"},
+    )
+
+
+async def register_exhibit_plain(request: Request) -> Response:
+    """Bench only (JITC_BENCH_PLAIN_INSERT): the same insert without custody work."""
+    case_id = _case_id(request)
+    created = await _call_with_body(
+        request,
+        lambda ws, p, body: exhibits.register_exhibit_without_custody(
+            ws, p, case_id, schemas.new_exhibit(body)
+        ),
+    )
+    return json_response(created.to_json(), status_code=201)
+
+
+async def list_exhibits(request: Request) -> Response:
+    case_id = _case_id(request)
+    page_request = _page_request(request)
+    page = await _call(request, lambda ws, p: exhibits.list_exhibits(ws, p, case_id, page_request))
+    return json_response(_page_json(page))
+
+
+async def get_exhibit(request: Request) -> Response:
+    case_id, exhibit_id = _case_id(request), _exhibit_id(request)
+    view = await _call(request, lambda ws, p: exhibits.get_exhibit(ws, p, case_id, exhibit_id))
+    return json_response(view.to_json())
+
+
+async def seal_exhibit(request: Request) -> Response:
+    case_id, exhibit_id = _case_id(request), _exhibit_id(request)
+    recorded = await _call_with_body(
+        request,
+        lambda ws, p, body: exhibits.seal_exhibit(ws, p, case_id, exhibit_id, schemas.reason(body)),
+    )
+    return json_response(recorded.to_json())
+
+
+async def set_hold(request: Request) -> Response:
+    case_id, exhibit_id = _case_id(request), _exhibit_id(request)
+    recorded = await _call_with_body(
+        request,
+        lambda ws, p, body: exhibits.set_hold(
+            ws, p, case_id, exhibit_id, schemas.reason(body), hold=True
+        ),
+    )
+    return json_response(recorded.to_json())
+
+
+async def release_hold(request: Request) -> Response:
+    case_id, exhibit_id = _case_id(request), _exhibit_id(request)
+    recorded = await _call_with_body(
+        request,
+        lambda ws, p, body: exhibits.set_hold(
+            ws, p, case_id, exhibit_id, schemas.reason(body), hold=False
+        ),
+    )
+    return json_response(recorded.to_json())
+
+
+async def add_note(request: Request) -> Response:
+    case_id = _case_id(request)
+
+    def work(ws: Workspace, p: Principal, body: dict[str, Any]) -> exhibits.NoteCreated:
+        exhibit_id, text = schemas.note(body)
+        return exhibits.add_note(ws, p, case_id, exhibit_id, text)
+
+    created = await _call_with_body(request, work)
+    return json_response(created.to_json(), status_code=201)
+
+
+async def list_notes(request: Request) -> Response:
+    case_id = _case_id(request)
+    page_request = _page_request(request)
+    page = await _call(request, lambda ws, p: exhibits.list_notes(ws, p, case_id, page_request))
+    return json_response(_page_json(page))
+
+
+# --- the custody log -----------------------------------------------------------------
+
+
+async def read_log(request: Request) -> Response:
+    case_id = _case_id(request)
+    first = schemas.non_negative(request.query_params.get("from"), "from") or 0
+    end = schemas.non_negative(request.query_params.get("to"), "to")
+    page = await _call(request, lambda ws, p: log_read.read_entries(ws, p, case_id, first, end))
+    headers = {"JITC-Log-Size": str(page.size), "JITC-Log-End": str(page.end)}
+    return Response(page.lines, media_type=JSONL, headers=headers)
+
+
+async def checkpoint(request: Request) -> Response:
+    case_id = _case_id(request)
+    note = await _call(request, lambda ws, p: log_read.latest_checkpoint(ws, p, case_id))
+    return Response(note, media_type="text/plain; charset=utf-8")
+
+
+async def inclusion_proof(request: Request) -> Response:
+    case_id = _case_id(request)
+    seq = schemas.non_negative(request.query_params.get("seq"), "seq")
+    if seq is None:
+        seq = -1  # refused by the service with the valid range
+    size = schemas.non_negative(request.query_params.get("size"), "size")
+    proof = await _call(request, lambda ws, p: log_read.inclusion(ws, p, case_id, seq, size))
+    return json_response(proof.to_json())
+
+
+async def consistency_proof(request: Request) -> Response:
+    case_id = _case_id(request)
+    old = schemas.non_negative(request.query_params.get("from"), "from") or 0
+    new = schemas.non_negative(request.query_params.get("to"), "to")
+    proof = await _call(request, lambda ws, p: log_read.consistency(ws, p, case_id, old, new))
+    return json_response(proof.to_json())
+
+
+async def log_key(request: Request) -> Response:
+    ws = workspace(request)
+    return json_response({"name": ws.settings.log_name, "vkey": ws.signer.vkey()})
+
+
+async def openapi(request: Request) -> Response:
+    from server.api.openapi import openapi_document  # noqa: PLC0415 - built on demand
+
+    return json_response(openapi_document(request.app.routes))
+
+
+CASE = "/api/cases/{case_id}"
+EXHIBIT = CASE + "/exhibits/{exhibit_id}"
+
+
+def routes(*, bench_plain_insert: bool) -> list[BaseRoute]:
+    table: list[BaseRoute] = [
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/api/log-key", log_key, methods=["GET"]),
+        Route("/api/cases", create_case, methods=["POST"]),
+        Route("/api/cases", list_cases, methods=["GET"]),
+        Route(CASE, get_case, methods=["GET"]),
+        Route(CASE + "/parties", add_party, methods=["POST"]),
+        Route(CASE + "/parties/{code}", remove_party, methods=["DELETE"]),
+        Route(CASE + "/grants", grant_access, methods=["POST"]),
+        Route(CASE + "/grants/revoke", revoke_access, methods=["POST"]),
+        Route(CASE + "/exhibits", register_exhibit, methods=["POST"]),
+        Route(CASE + "/exhibits", list_exhibits, methods=["GET"]),
+        Route(EXHIBIT, get_exhibit, methods=["GET"]),
+        Route(EXHIBIT + "/seal", seal_exhibit, methods=["POST"]),
+        Route(EXHIBIT + "/hold", set_hold, methods=["POST"]),
+        Route(EXHIBIT + "/hold/release", release_hold, methods=["POST"]),
+        Route(CASE + "/notes", add_note, methods=["POST"]),
+        Route(CASE + "/notes", list_notes, methods=["GET"]),
+        Route(CASE + "/log", read_log, methods=["GET"]),
+        Route(CASE + "/checkpoint", checkpoint, methods=["GET"]),
+        Route(CASE + "/proof/inclusion", inclusion_proof, methods=["GET"]),
+        Route(CASE + "/proof/consistency", consistency_proof, methods=["GET"]),
+    ]
+    if bench_plain_insert:
+        table.append(
+            Route("/api/bench/cases/{case_id}/exhibits", register_exhibit_plain, methods=["POST"])
+        )
+    return table

@@ -1,0 +1,45 @@
+"""The Starlette application: `create_app(settings)`; `jitc serve` runs it under uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import CapacityLimiter
+from starlette.applications import Starlette
+
+from server.api.errors import EXCEPTION_HANDLERS
+from server.api.routes import routes
+from server.auth import configure_security_log
+from server.config import Settings
+from server.services.workspace import Workspace
+
+WORKER_THREADS = 64
+
+
+def create_app(
+    settings: Settings | None = None, *, workspace: Workspace | None = None
+) -> Starlette:
+    """The app over an open workspace (opened here from settings, or the env, if not given).
+
+    The workspace is opened eagerly so that a database behind the latest migration stops
+    the server before it accepts a connection."""
+    if workspace is None:
+        settings = settings or Settings.from_env()
+        configure_security_log(settings)
+    ws = workspace or Workspace.open(settings or Settings.from_env())
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if workspace is None:  # we opened it, we close it
+            ws.close()
+
+    app = Starlette(
+        routes=routes(bench_plain_insert=ws.settings.bench_plain_insert),
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=lifespan,
+    )
+    app.state.workspace = ws
+    app.state.limiter = CapacityLimiter(WORKER_THREADS)
+    return app

@@ -1,0 +1,295 @@
+"""`jitc serve`, `db`, `authority`, `jurisdiction`, `token` and `log-key`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine, make_url
+
+from server import migrate
+from server.api.schemas import JURISDICTION_CODE
+from server.config import Settings
+from server.db import make_engine
+from server.errors import ConfigError, InvalidRequestError, ServerError
+from server.logkey import load_or_create_seed
+from server.services import admin
+from server.services.custody_log import CheckpointSigner
+from server.tokens import (
+    ROLES,
+    TokenRequest,
+    generate_authority_key,
+    issue_token,
+    load_private_key,
+    parse_public_jwk,
+    parse_ttl,
+    private_key_pem,
+    public_jwk,
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Turn ServerErrors into one line on stderr and exit code 1 (2 for configuration)."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except ConfigError as exc:
+            print(f"jitc: {exc.message}", file=sys.stderr)
+            return 2
+        except ServerError as exc:
+            print(f"jitc: {exc.message}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def _open_engine(*, upgrade_embedded: bool = True) -> tuple[Settings, Engine]:
+    settings = Settings.from_env()
+    engine = make_engine(settings)
+    try:
+        if settings.embedded and upgrade_embedded:
+            migrate.upgrade(engine)
+        migrate.check_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return settings, engine
+
+
+def _code(text: str) -> str:
+    if JURISDICTION_CODE.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError("a jurisdiction code is like NL or DE-BY")
+    return text
+
+
+# --- serve ---------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from server.services.workspace import Workspace  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    Workspace.open(settings).close()  # schema check and log key before listening
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(
+        f"jitc: serving {settings.log_name} on http://{args.host}:{args.port} "
+        f"({database}; security log {settings.security_log_path})",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=args.access_log,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+    )
+    return 0
+
+
+# --- db ------------------------------------------------------------------------------
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    engine = make_engine(settings)
+    try:
+        migrate.upgrade(engine, args.revision)
+        print(f"database at migration {migrate.current_revision(engine)}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _db_downgrade(args: argparse.Namespace) -> int:
+    engine = make_engine(Settings.from_env())
+    try:
+        migrate.downgrade(engine, args.revision)
+        print(f"database at migration {migrate.current_revision(engine) or 'base (empty)'}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _db_current(_args: argparse.Namespace) -> int:
+    engine = make_engine(Settings.from_env())
+    try:
+        current = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    head = migrate.head_revision()
+    state = "up to date" if current == head else f"behind {head}: run `jitc db upgrade`"
+    print(f"{current or 'base (empty)'} ({state})")
+    return 0 if current == head else 1
+
+
+# --- authority, jurisdiction, token ----------------------------------------------------
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _authority_init(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    key_path = out / f"{args.code}.es256.pem"
+    jwk_path = out / f"{args.code}.jwk.json"
+    if key_path.exists() or jwk_path.exists():
+        raise InvalidRequestError(f"{key_path} or {jwk_path} exists already: not overwritten")
+    key = generate_authority_key()
+    jwk = public_jwk(key.public_key())
+    _write_private(key_path, private_key_pem(key))
+    jwk_path.write_text(json.dumps(jwk, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"private key: {key_path} (keep it with the {args.code} authority, mode 0600)")
+    print(f"public JWK:  {jwk_path} (kid {jwk['kid']})")
+    print(f"register it: jitc jurisdiction add {args.code} --name NAME --issuer-jwk {jwk_path}")
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _jurisdiction_add(args: argparse.Namespace) -> int:
+    jwk = parse_public_jwk(_read_text(args.issuer_jwk))
+    _settings, engine = _open_engine()
+    try:
+        kid = admin.add_jurisdiction(engine, args.code, args.name, jwk)
+    finally:
+        engine.dispose()
+    print(f"{args.code}: key {kid} registered")
+    return 0
+
+
+def _jurisdiction_list(_args: argparse.Namespace) -> int:
+    _settings, engine = _open_engine()
+    try:
+        rows = admin.list_jurisdictions(engine)
+    finally:
+        engine.dispose()
+    for code, name, kids in rows:
+        print(f"{code}\t{name}\t{' '.join(kids)}")
+    return 0
+
+
+def _jurisdiction_remove_key(args: argparse.Namespace) -> int:
+    _settings, engine = _open_engine()
+    try:
+        admin.remove_key(engine, args.code, args.kid)
+    finally:
+        engine.dispose()
+    print(f"{args.code}: key {args.kid} removed")
+    return 0
+
+
+def _token_issue(args: argparse.Namespace) -> int:
+    try:
+        pem = args.key.read_bytes()
+    except OSError as exc:
+        raise InvalidRequestError(f"cannot read {args.key}: {exc.strerror}") from None
+    audience = args.aud or Settings.from_env().log_name
+    request = TokenRequest(
+        iss=args.iss, sub=args.sub, role=args.role, aud=audience, ttl_seconds=parse_ttl(args.ttl)
+    )
+    print(issue_token(load_private_key(pem), request))
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    _settings, engine = _open_engine()
+    try:
+        fresh = admin.revoke_token(engine, args.jti)
+    finally:
+        engine.dispose()
+    print(f"token {args.jti} {'revoked' if fresh else 'was already revoked'}")
+    return 0
+
+
+def _log_key(_args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    print(CheckpointSigner(settings.log_name, load_or_create_seed(settings)).vkey())
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = subparsers.add_parser("serve", help="run the workspace server (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(func=_guarded(_serve))
+
+    db = subparsers.add_parser("db", help="database schema (Alembic)")
+    db_sub = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    up = db_sub.add_parser("upgrade", help="upgrade the schema to the latest migration")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=_guarded(_db_upgrade))
+    down = db_sub.add_parser("downgrade", help="downgrade the schema (base: drop everything)")
+    down.add_argument("revision")
+    down.set_defaults(func=_guarded(_db_downgrade))
+    db_sub.add_parser("current", help="show the schema's migration").set_defaults(
+        func=_guarded(_db_current)
+    )
+
+    authority = subparsers.add_parser("authority", help="a state authority's token key")
+    auth_sub = authority.add_subparsers(dest="authority_command", metavar="COMMAND", required=True)
+    init = auth_sub.add_parser("init", help="write an ES256 private key and its public JWK")
+    init.add_argument("code", type=_code, metavar="CODE")
+    init.add_argument("--out", type=Path, required=True, metavar="DIR")
+    init.set_defaults(func=_guarded(_authority_init))
+
+    jurisdiction = subparsers.add_parser("jurisdiction", help="states in this workspace")
+    j_sub = jurisdiction.add_subparsers(
+        dest="jurisdiction_command", metavar="COMMAND", required=True
+    )
+    add = j_sub.add_parser("add", help="register a state, or another key of it (rotation)")
+    add.add_argument("code", type=_code, metavar="CODE")
+    add.add_argument("--name", required=True)
+    add.add_argument("--issuer-jwk", type=Path, required=True, metavar="FILE")
+    add.set_defaults(func=_guarded(_jurisdiction_add))
+    j_sub.add_parser("list", help="states and their key ids").set_defaults(
+        func=_guarded(_jurisdiction_list)
+    )
+    remove = j_sub.add_parser("remove-key", help="retire one key of a state")
+    remove.add_argument("code", type=_code, metavar="CODE")
+    remove.add_argument("kid", metavar="KID")
+    remove.set_defaults(func=_guarded(_jurisdiction_remove_key))
+
+    token = subparsers.add_parser("token", help="access tokens")
+    t_sub = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
+    issue = t_sub.add_parser("issue", help="print a signed access token")
+    issue.add_argument("--key", type=Path, required=True, metavar="FILE")
+    issue.add_argument("--iss", type=_code, required=True, metavar="CODE")
+    issue.add_argument("--sub", required=True)
+    issue.add_argument("--role", required=True, choices=ROLES)
+    issue.add_argument("--ttl", default="8h", help="lifetime, at most 12h (default 8h)")
+    issue.add_argument("--aud", help="the server's log name (default JITC_LOG_NAME)")
+    issue.set_defaults(func=_guarded(_token_issue))
+    revoke = t_sub.add_parser("revoke", help="revoke a token by its jti")
+    revoke.add_argument("jti")
+    revoke.set_defaults(func=_guarded(_token_revoke))
+
+    subparsers.add_parser("log-key", help="print the log's verifier key (vkey)").set_defaults(
+        func=_guarded(_log_key)
+    )

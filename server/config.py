@@ -1,0 +1,89 @@
+"""Server settings, read once from the environment (JITC_*).
+
+With no configuration at all the server is embedded: SQLite and files under ./jitc-data,
+a log key created on first start, and the schema upgraded automatically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.errors import ConfigError
+
+DEFAULT_LOG_NAME = "jitc.localhost"
+DEFAULT_DATA_DIR = "./jitc-data"
+SQLITE_FILENAME = "jitc.sqlite3"
+LOG_KEY_FILENAME = "log-key.seed"
+SECURITY_LOG_FILENAME = "security.log"
+MAX_JSON_BODY = 1024 * 1024  # 1 MiB for every JSON request body
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    embedded: bool
+    """True when no JITC_DATABASE_URL was given: SQLite under data_dir, self-upgrading."""
+    log_name: str
+    """The server's log name: the prefix of every case origin and the token audience."""
+    log_key: str | None
+    """Base64 of the 32-byte Ed25519 seed from JITC_LOG_KEY; None means the key file."""
+    bench_plain_insert: bool = False
+    """Expose the custody-free insert endpoint that bench/append_bench.py compares with."""
+    max_json_body: int = MAX_JSON_BODY
+    db_pool_size: int = 16
+    revocation_refresh: float = 1.0
+    """Seconds between checks for newly revoked tokens (0: check on every request)."""
+
+    @property
+    def log_key_path(self) -> Path:
+        return self.data_dir / LOG_KEY_FILENAME
+
+    @property
+    def security_log_path(self) -> Path:
+        return self.data_dir / SECURITY_LOG_FILENAME
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("JITC_DATA_DIR") or DEFAULT_DATA_DIR)
+        url = env.get("JITC_DATABASE_URL") or ""
+        embedded = not url
+        if embedded:
+            url = f"sqlite:///{(data_dir / SQLITE_FILENAME).as_posix()}"
+        elif not url.startswith(("postgresql+psycopg://", "sqlite:///")):
+            raise ConfigError(
+                "JITC_DATABASE_URL must be postgresql+psycopg://... (or sqlite:///PATH)"
+            )
+        log_name = env.get("JITC_LOG_NAME") or DEFAULT_LOG_NAME
+        if any(c.isspace() or c == "+" for c in log_name):
+            raise ConfigError("JITC_LOG_NAME must not contain spaces or '+'")  # note key names
+        pool = env.get("JITC_DB_POOL_SIZE") or "16"
+        if not pool.isdigit() or int(pool) < 1:
+            raise ConfigError("JITC_DB_POOL_SIZE must be a positive integer")
+        refresh = env.get("JITC_REVOCATION_REFRESH") or "1"
+        try:
+            revocation_refresh = float(refresh)
+        except ValueError:
+            raise ConfigError("JITC_REVOCATION_REFRESH must be a number of seconds") from None
+        if not 0 <= revocation_refresh <= 60:
+            raise ConfigError("JITC_REVOCATION_REFRESH must be between 0 and 60 seconds")
+        return cls(
+            revocation_refresh=revocation_refresh,
+            data_dir=data_dir,
+            database_url=url,
+            embedded=embedded,
+            log_name=log_name,
+            log_key=env.get("JITC_LOG_KEY") or None,
+            bench_plain_insert=(env.get("JITC_BENCH_PLAIN_INSERT") or "").lower() in _TRUE,
+            db_pool_size=int(pool),
+        )

@@ -1,0 +1,210 @@
+"""The workspace schema as SQLAlchemy tables. Alembic migrations create it; nothing else does.
+
+Custody rows (log_heads, log_entries, log_nodes, checkpoints) are written only by
+`server.services.custody_log`, in the same transaction as the change each entry records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CODE = String(32)  # a jurisdiction code, e.g. "NL" or "DE-BY"
+UUID_TEXT = String(36)  # lowercase canonical UUID text: the same on SQLite and PostgreSQL
+HASH = LargeBinary(32)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Jurisdiction(Base):
+    """A state taking part in the workspace (a JIT party, or a court's state)."""
+
+    __tablename__ = "jurisdictions"
+    code: Mapped[str] = mapped_column(CODE, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JurisdictionKey(Base):
+    """A state authority's ES256 public key (JWK), selected by kid; several allow rotation."""
+
+    __tablename__ = "jurisdiction_keys"
+    jurisdiction: Mapped[str] = mapped_column(
+        CODE, ForeignKey("jurisdictions.code"), primary_key=True
+    )
+    kid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    jwk: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RevokedToken(Base):
+    __tablename__ = "revoked_tokens"
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(UUID_TEXT, primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    agreement: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(CODE)
+    __table_args__ = (Index(None, "created_at", "id"),)
+
+
+class CaseParty(Base):
+    __tablename__ = "case_parties"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), primary_key=True)
+    jurisdiction: Mapped[str] = mapped_column(
+        CODE, ForeignKey("jurisdictions.code"), primary_key=True, index=True
+    )
+
+
+class CaseGrant(Base):
+    """Court or defence access to one case for one user (jurisdiction, sub, role)."""
+
+    __tablename__ = "case_grants"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), primary_key=True)
+    jurisdiction: Mapped[str] = mapped_column(CODE, primary_key=True)
+    sub: Mapped[str] = mapped_column(String(200), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    __table_args__ = (Index(None, "jurisdiction", "sub", "role"),)
+
+
+class Exhibit(Base):
+    __tablename__ = "exhibits"
+    id: Mapped[str] = mapped_column(UUID_TEXT, primary_key=True)
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"))
+    label: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(CODE)
+    acquisition: Mapped[str] = mapped_column(Text)  # canonical JSON, as logged
+    sealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_leaf: Mapped[bytes | None] = mapped_column(HASH, nullable=True)
+    """Leaf hash of this exhibit's newest entry: the next entry's exhibit_prev (spec 2)."""
+    __table_args__ = (Index(None, "case_id", "created_at", "id"),)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+    id: Mapped[str] = mapped_column(UUID_TEXT, primary_key=True)
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"))
+    exhibit_id: Mapped[str | None] = mapped_column(
+        UUID_TEXT, ForeignKey("exhibits.id"), nullable=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)  # the note.added entry
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index(None, "case_id", "seq"),)
+
+
+class LogHead(Base):
+    """The head of one case's log; its row lock serialises appends (PostgreSQL)."""
+
+    __tablename__ = "log_heads"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    last_leaf: Mapped[bytes] = mapped_column(HASH)
+    last_time: Mapped[str] = mapped_column(String(32))
+    peaks: Mapped[bytes] = mapped_column(LargeBinary)  # compact range: 32-byte hashes, joined
+
+
+class LogEntry(Base):
+    __tablename__ = "log_entries"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    leaf_hash: Mapped[bytes] = mapped_column(HASH)
+    canonical: Mapped[bytes] = mapped_column(LargeBinary)
+    type: Mapped[str] = mapped_column(String(64))
+    exhibit_id: Mapped[str | None] = mapped_column(UUID_TEXT, nullable=True)
+    time: Mapped[str] = mapped_column(String(32))
+
+
+class LogNode(Base):
+    """Every perfect subtree of a case's Merkle tree: (level, index) covers leaves
+    [index * 2**level, (index + 1) * 2**level). Level 0 holds the leaf hashes."""
+
+    __tablename__ = "log_nodes"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(HASH)
+
+
+class Checkpoint(Base):
+    """A signed checkpoint; the primary key (case, size) means one size never gets two roots."""
+
+    __tablename__ = "checkpoints"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    root: Mapped[bytes] = mapped_column(HASH)
+    note: Mapped[bytes] = mapped_column(LargeBinary)  # the signed note, log signature only
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CheckpointCosignature(Base):
+    """A witness's cosignature line for a checkpoint (C2SP tlog-cosignature), issue 5."""
+
+    __tablename__ = "checkpoint_cosignatures"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    key_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        ForeignKeyConstraint(["case_id", "size"], ["checkpoints.case_id", "checkpoints.size"]),
+    )
+
+
+__all__ = [
+    "Base",
+    "Case",
+    "CaseGrant",
+    "CaseParty",
+    "Checkpoint",
+    "CheckpointCosignature",
+    "Exhibit",
+    "Jurisdiction",
+    "JurisdictionKey",
+    "LogEntry",
+    "LogHead",
+    "LogNode",
+    "Note",
+    "RevokedToken",
+]
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Core table, typed as such (repositories build statements on tables)."""
+    result = model.__table__
+    assert isinstance(result, Table)
+    return result

@@ -1,0 +1,1 @@
+"""Services: decide, change state and append the custody entry, in one transaction each."""

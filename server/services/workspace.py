@@ -1,0 +1,60 @@
+"""The workspace: configuration, database, log key, token verifier and group committer.
+
+Built once per process (`Workspace.open`), shared by the HTTP app and the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from server import migrate
+from server.auth import KeyStore, Principal, RevocationList, TokenVerifier
+from server.config import Settings
+from server.db import make_engine
+from server.logkey import load_or_create_seed
+from server.services.committer import Committer
+from server.services.custody_log import CheckpointSigner
+
+
+@dataclass(eq=False)
+class Workspace:
+    settings: Settings
+    engine: Engine
+    signer: CheckpointSigner
+    committer: Committer
+    verifier: TokenVerifier
+
+    @classmethod
+    def open(cls, settings: Settings, *, engine: Engine | None = None) -> Workspace:
+        """Open the workspace; refuse a database behind the latest migration.
+
+        The embedded default (SQLite under JITC_DATA_DIR) upgrades itself instead."""
+        engine = engine or make_engine(settings)
+        try:
+            if settings.embedded:
+                migrate.upgrade(engine)
+            migrate.check_schema(engine)
+            signer = CheckpointSigner(settings.log_name, load_or_create_seed(settings))
+        except BaseException:
+            engine.dispose()
+            raise
+
+        revocations = RevocationList(engine, refresh_seconds=settings.revocation_refresh)
+        verifier = TokenVerifier(
+            audience=settings.log_name, keys=KeyStore(engine), is_revoked=revocations.is_revoked
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            signer=signer,
+            committer=Committer(engine, signer),
+            verifier=verifier,
+        )
+
+    def authenticate(self, token: str | None, *, remote: str | None = None) -> Principal:
+        return self.verifier.verify(token, remote=remote)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,239 @@
+"""The role x action matrix, cell by cell, through the HTTP API.
+
+EXPECTED is written from docs/permissions.md, independently of server.permissions.MATRIX,
+so that a mistake in the code is not copied into the test. Each caller acts from their
+best standing: investigators, technicians and prosecutors from NL (a party, and the owner
+of the exhibit); judges and defence from FR, holding a grant to the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from server.permissions import MATRIX, Action
+from tests.server.helpers import ACQUISITION, World, create_case, error_code, register_exhibit
+from tests.server.testclient import TestClient
+
+ROLES = ("investigator", "technician", "prosecutor", "judge", "defence")
+
+# From docs/permissions.md: the roles allowed each action (from their best standing).
+EXPECTED: dict[str, set[str]] = {
+    "case.create": {"prosecutor"},
+    "case.read": {"investigator", "technician", "prosecutor", "judge", "defence"},
+    "log.read": {"investigator", "technician", "prosecutor", "judge", "defence"},
+    "note.read": {"investigator", "technician", "prosecutor", "judge"},
+    "case.party_add": {"prosecutor"},
+    "case.party_remove": {"prosecutor"},
+    "case.access_grant": {"prosecutor"},
+    "case.access_revoke": {"prosecutor"},
+    "exhibit.register": {"investigator", "technician"},
+    "exhibit.seal": {"investigator", "technician"},
+    "exhibit.hold_set": {"prosecutor", "judge"},
+    "exhibit.hold_release": {"prosecutor", "judge"},
+    "note.add": {"investigator", "technician", "prosecutor"},
+}
+
+
+@dataclass
+class Scene:
+    client: TestClient
+    world: World
+    case_id: str
+    exhibit_id: str
+
+    def caller(self, role: str) -> dict[str, str]:
+        state = "FR" if role in ("judge", "defence") else "NL"
+        return self.world.headers(state, role, sub=f"{role}-1")
+
+
+def _scene(client: TestClient, world: World) -> Scene:
+    world.add_state("BE")
+    case_id = create_case(client, world, parties=("NL", "DE"))
+    exhibit_id = register_exhibit(client, world, case_id, by="NL")
+    prosecutor = world.headers("NL", "prosecutor")
+    for role in ("judge", "defence"):
+        grant = {"jurisdiction": "FR", "sub": f"{role}-1", "role": role}
+        assert client.post(
+            f"/api/cases/{case_id}/grants", json=grant, headers=prosecutor
+        ).is_success
+    other = {"jurisdiction": "FR", "sub": "defence-2", "role": "defence"}
+    assert client.post(f"/api/cases/{case_id}/grants", json=other, headers=prosecutor).is_success
+    hold = client.post(
+        f"/api/cases/{case_id}/exhibits/{exhibit_id}/hold",
+        json={"reason": "court order 17"},
+        headers=prosecutor,
+    )
+    assert hold.is_success, hold.text
+    return Scene(client, world, case_id, exhibit_id)
+
+
+Attempt = Callable[[Scene, dict[str, str]], int]
+
+
+def _status(response: object) -> int:
+    status: int = response.status_code  # type: ignore[attr-defined]
+    return status
+
+
+def _set_hold_again(scene: Scene, headers: dict[str, str]) -> int:
+    """The scene's exhibit is under hold: a prosecutor releases it, then the caller sets it."""
+    release = scene.client.post(
+        f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/hold/release",
+        json={"reason": "released first"},
+        headers=scene.world.headers("NL", "prosecutor"),
+    )
+    assert release.status_code == 200, release.text
+    return _status(
+        scene.client.post(
+            f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/hold",
+            json={"reason": "appeal"},
+            headers=headers,
+        )
+    )
+
+
+ATTEMPTS: dict[str, Attempt] = {
+    "case.create": lambda s, h: _status(
+        s.client.post("/api/cases", json={"title": "t", "parties": ["NL"]}, headers=h)
+    ),
+    "case.read": lambda s, h: _status(s.client.get(f"/api/cases/{s.case_id}", headers=h)),
+    "log.read": lambda s, h: _status(s.client.get(f"/api/cases/{s.case_id}/log", headers=h)),
+    "note.read": lambda s, h: _status(s.client.get(f"/api/cases/{s.case_id}/notes", headers=h)),
+    "case.party_add": lambda s, h: _status(
+        s.client.post(f"/api/cases/{s.case_id}/parties", json={"jurisdiction": "BE"}, headers=h)
+    ),
+    "case.party_remove": lambda s, h: _status(
+        s.client.delete(f"/api/cases/{s.case_id}/parties/DE", headers=h)
+    ),
+    "case.access_grant": lambda s, h: _status(
+        s.client.post(
+            f"/api/cases/{s.case_id}/grants",
+            json={"jurisdiction": "BE", "sub": "judge-9", "role": "judge"},
+            headers=h,
+        )
+    ),
+    "case.access_revoke": lambda s, h: _status(
+        s.client.post(
+            f"/api/cases/{s.case_id}/grants/revoke",
+            json={"jurisdiction": "FR", "sub": "defence-2", "role": "defence"},
+            headers=h,
+        )
+    ),
+    "exhibit.register": lambda s, h: _status(
+        s.client.post(
+            f"/api/cases/{s.case_id}/exhibits",
+            json={"label": "Phone", "description": "", "acquisition": dict(ACQUISITION)},
+            headers=h,
+        )
+    ),
+    "exhibit.seal": lambda s, h: _status(
+        s.client.post(
+            f"/api/cases/{s.case_id}/exhibits/{s.exhibit_id}/seal",
+            json={"reason": "imaging done"},
+            headers=h,
+        )
+    ),
+    "exhibit.hold_set": _set_hold_again,
+    "exhibit.hold_release": lambda s, h: _status(
+        s.client.post(
+            f"/api/cases/{s.case_id}/exhibits/{s.exhibit_id}/hold/release",
+            json={"reason": "trial over"},
+            headers=h,
+        )
+    ),
+    "note.add": lambda s, h: _status(
+        s.client.post(
+            f"/api/cases/{s.case_id}/notes", json={"exhibit": None, "text": "seen"}, headers=h
+        )
+    ),
+}
+
+
+def test_the_tables_cover_the_same_actions() -> None:
+    assert set(EXPECTED) == {action.value for action in Action} == set(ATTEMPTS)
+    assert set(MATRIX) == set(Action)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("action", sorted(EXPECTED))
+def test_cell(client: TestClient, world: World, action: str, role: str) -> None:
+    scene = _scene(client, world)
+    status = ATTEMPTS[action](scene, scene.caller(role))
+    if role in EXPECTED[action]:
+        assert 200 <= status < 300, f"{role} should be allowed {action}, got {status}"
+    else:
+        assert status == 403, f"{role} should be refused {action}, got {status}"
+
+
+# --- standing: the same role, without the standing the cell asks for ------------------
+
+
+def test_party_investigator_of_another_state_cannot_seal(client: TestClient, world: World) -> None:
+    scene = _scene(client, world)
+    response = client.post(
+        f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/seal",
+        json={"reason": "not mine"},
+        headers=world.headers("DE", "investigator"),
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "forbidden"
+
+
+def test_judge_of_a_party_state_without_grant_sees_nothing(
+    client: TestClient, world: World
+) -> None:
+    scene = _scene(client, world)
+    response = client.get(f"/api/cases/{scene.case_id}", headers=world.headers("NL", "judge"))
+    assert response.status_code == 403
+    assert error_code(response) == "case_forbidden"
+
+
+def test_grant_is_personal(client: TestClient, world: World) -> None:
+    scene = _scene(client, world)
+    other_judge = world.headers("FR", "judge", sub="judge-2")
+    response = client.get(f"/api/cases/{scene.case_id}", headers=other_judge)
+    assert response.status_code == 403
+
+
+def test_revoked_grant_loses_access(client: TestClient, world: World) -> None:
+    scene = _scene(client, world)
+    defence = world.headers("FR", "defence", sub="defence-2")
+    assert client.get(f"/api/cases/{scene.case_id}", headers=defence).status_code == 200
+    revoke = client.post(
+        f"/api/cases/{scene.case_id}/grants/revoke",
+        json={"jurisdiction": "FR", "sub": "defence-2", "role": "defence"},
+        headers=world.headers("NL", "prosecutor"),
+    )
+    assert revoke.status_code == 200, revoke.text
+    assert client.get(f"/api/cases/{scene.case_id}", headers=defence).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["investigator", "technician", "prosecutor"])
+def test_non_party_state_is_refused(client: TestClient, world: World, role: str) -> None:
+    scene = _scene(client, world)
+    response = client.post(
+        f"/api/cases/{scene.case_id}/notes",
+        json={"exhibit": None, "text": "x"},
+        headers=world.headers("FR", role),
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "case_forbidden"
+
+
+def test_case_lists_show_only_visible_cases(client: TestClient, world: World) -> None:
+    scene = _scene(client, world)
+    other = create_case(client, world, parties=("DE",), by="DE", title="German only")
+
+    def listed(headers: dict[str, str]) -> set[str]:
+        response = client.get("/api/cases", headers=headers)
+        assert response.status_code == 200
+        return {item["id"] for item in response.json()["items"]}
+
+    assert listed(world.headers("NL", "investigator")) == {scene.case_id}
+    assert listed(world.headers("DE", "technician")) == {scene.case_id, other}
+    assert listed(world.headers("FR", "judge", sub="judge-1")) == {scene.case_id}
+    assert listed(world.headers("FR", "prosecutor")) == set()
+    assert listed(world.headers("NL", "judge")) == set()
