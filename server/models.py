@@ -127,6 +127,22 @@ class Note(Base):
     __table_args__ = (Index(None, "case_id", "seq"),)
 
 
+class ExhibitShare(Base):
+    """An exhibit shared by its owner state with another party state, with conditions of
+    use (spec 2.1 exhibit.shared). Revoking sets revoked_at; sharing again clears it."""
+
+    __tablename__ = "exhibit_shares"
+    exhibit_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("exhibits.id"), primary_key=True)
+    jurisdiction: Mapped[str] = mapped_column(CODE, primary_key=True)
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"))
+    conditions: Mapped[str] = mapped_column(Text)
+    shared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    shared_seq: Mapped[int] = mapped_column(BigInteger)  # the exhibit.shared entry
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    __table_args__ = (Index(None, "case_id", "jurisdiction"),)
+
+
 class LogHead(Base):
     """The head of one case's log; its row lock serialises appends (PostgreSQL)."""
 
@@ -193,6 +209,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointCosignature",
     "Exhibit",
+    "ExhibitShare",
     "Jurisdiction",
     "JurisdictionKey",
     "LogEntry",
