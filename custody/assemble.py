@@ -8,7 +8,7 @@ content. The server's export and the golden-bundle generator both use it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
@@ -38,27 +38,16 @@ class AssemblyError(CustodyError):
     """The inputs cannot make a valid bundle (wrong sizes, an exhibit without entries...)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ExhibitSummary:
-    """What the manifest says of one exhibit; `content` decides whether bytes are included."""
-
-    id: str
-    label: str
-    filename: str
-    size: int | None
-    sha256: str | None
-    blake3: str | None
-
-
-def summarize_exhibits(entries: Iterable[Entry]) -> dict[str, ExhibitSummary]:
-    """Each exhibit's label (from exhibit.registered) and content facts (exhibit.ingested)."""
-    found: dict[str, ExhibitSummary] = {}
+def summarize_exhibits(entries: Iterable[Entry]) -> dict[str, ManifestExhibit]:
+    """Each exhibit's manifest line without content: its label (from exhibit.registered)
+    and content facts (from its first exhibit.ingested)."""
+    found: dict[str, ManifestExhibit] = {}
     for entry in entries:
         if entry.exhibit is None:
             continue
         if entry.type == "exhibit.registered" and entry.exhibit not in found:
-            found[entry.exhibit] = ExhibitSummary(
-                entry.exhibit, entry.data["label"], "", None, None, None
+            found[entry.exhibit] = ManifestExhibit(
+                entry.exhibit, entry.data["label"], "", None, None, None, None
             )
         elif entry.type == "exhibit.ingested" and entry.exhibit in found:
             current = found[entry.exhibit]
@@ -122,22 +111,11 @@ def write_bundle(
     manifest_exhibits = []
     for exhibit_id in chosen:
         summary = summaries[exhibit_id]
-        content = None
         if exhibit_id in contents:
             if summary.sha256 is None:
                 raise AssemblyError(f"exhibit {exhibit_id} has no content ingested")
-            content = safe_content_name(exhibit_id, summary.filename)
-        manifest_exhibits.append(
-            ManifestExhibit(
-                id=summary.id,
-                label=summary.label,
-                filename=summary.filename,
-                size=summary.size,
-                sha256=summary.sha256,
-                blake3=summary.blake3,
-                content=content,
-            )
-        )
+            summary = replace(summary, content=safe_content_name(exhibit_id, summary.filename))
+        manifest_exhibits.append(summary)
     manifest = Manifest(
         case=case,
         origin=checkpoint.origin,

@@ -394,11 +394,7 @@ class BundleWriter:
         self._zip.close()
 
     def _info(self, name: str, *, compress: bool) -> zipfile.ZipInfo:
-        check_member_name(name)
-        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-        info.external_attr = 0o644 << 16
-        return info
+        return _member_info(name, compress=compress)
 
     def add_bytes(self, name: str, data: bytes) -> None:
         self._zip.writestr(self._info(name, compress=True), data)
@@ -418,11 +414,16 @@ class BundleWriter:
         self.add_bytes(MANIFEST, manifest.canonical_bytes())
 
 
+def _member_info(name: str, *, compress: bool) -> zipfile.ZipInfo:
+    """A member header with a fixed date and mode, so equal inputs give equal bundles."""
+    check_member_name(name)
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    return info
+
+
 def append_member(path: str | Path, name: str, data: bytes) -> None:
     """Append one member (the export-time report) to a finished bundle on disk."""
     with zipfile.ZipFile(path, "a", allowZip64=True) as archive:
-        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        check_member_name(name)
-        archive.writestr(info, data)
+        archive.writestr(_member_info(name, compress=True), data)
