@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +99,12 @@ def configure_security_log(settings: Settings) -> None:
     security_log.setLevel(logging.INFO)
 
 
+# The shapes of a jurisdiction code (as registered, server.api.schemas.JURISDICTION_CODE)
+# and of a key id (printable ASCII, as stored in jurisdiction_keys.kid).
+_ISSUER = re.compile(r"[A-Z][A-Z0-9-]{1,31}")
+_KID = re.compile(r"[!-~]{1,128}")
+
+
 def log_refusal(error: AuthenticationError, *, remote: str | None) -> None:
     """Write one refused token to the security log (never to a custody log)."""
     context = error.context if isinstance(error, _RefusalError) else {}
@@ -120,12 +127,14 @@ class KeyStore:
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[Key, float]] = {}
 
-    def lookup(self, iss: str, kid: str) -> Key:
+    def lookup(self, iss: str, kid: str) -> tuple[Key, float]:
+        """The key and when it was read from the database (monotonic clock): whatever is
+        derived from it may be trusted until that time + KEY_CACHE_SECONDS, no longer."""
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get((iss, kid))
         if cached is not None and now - cached[1] < self._ttl:
-            return cached[0]
+            return cached
         with read_transaction(self._engine) as conn:
             text = jurisdiction_repo.key_jwk(conn, iss, kid)
             issuer_known = text is not None or jurisdiction_repo.get_name(conn, iss) is not None
@@ -140,7 +149,7 @@ class KeyStore:
         key = jwk.construct(json.loads(text), ALGORITHM)
         with self._lock:
             self._cache[(iss, kid)] = (key, now)
-        return key
+        return key, now
 
 
 class RevocationList:
@@ -194,6 +203,8 @@ def _str_claim(claims: dict[str, Any], name: str, *, max_length: int = 200) -> s
         raise _refuse(Refusal.CLAIM_MISSING, f"the token has no {name} claim")
     if len(value) > max_length:
         raise _refuse(Refusal.MALFORMED, f"the token's {name} claim is too long")
+    if not value.isprintable():
+        raise _refuse(Refusal.MALFORMED, f"the token's {name} claim has control characters")
     return value
 
 
@@ -231,13 +242,15 @@ class TokenVerifier:
         cached = self._verified.get(token)
         if cached is not None and time.monotonic() - cached[1] < KEY_CACHE_SECONDS:
             return self._check_claims(cached[0])
-        claims = self._verify_signature(token)
+        claims, key_fetched = self._verify_signature(token)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.clear()
-        self._verified[token] = (claims, time.monotonic())
+        # Keyed to when the key was read, not to now: a removed key stops working within
+        # KEY_CACHE_SECONDS of its removal, cached verifications included (ADR 0005).
+        self._verified[token] = (claims, key_fetched)
         return self._check_claims(claims)
 
-    def _verify_signature(self, token: str) -> dict[str, Any]:
+    def _verify_signature(self, token: str) -> tuple[dict[str, Any], float]:
         """The token's claims once its ES256 signature verifies with the issuer's key."""
         try:
             header = jws.get_unverified_header(token)
@@ -257,9 +270,15 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(iss, str) or not iss:
             raise _refuse(Refusal.UNKNOWN_ISSUER, "the token has no iss claim")
+        # Shape checks before any database query: unsigned input never reaches SQL raw
+        # (a NUL in iss or kid made PostgreSQL fail with a 500).
+        if _ISSUER.fullmatch(iss) is None:
+            raise _refuse(Refusal.UNKNOWN_ISSUER, "the token's iss is not a jurisdiction code")
         if not isinstance(kid, str) or not kid:
             raise _refuse(Refusal.UNKNOWN_KEY, "the token's header has no kid", iss=iss)
-        key = self._keys.lookup(iss, kid)
+        if _KID.fullmatch(kid) is None:
+            raise _refuse(Refusal.UNKNOWN_KEY, "the token's kid is malformed", iss=iss)
+        key, fetched = self._keys.lookup(iss, kid)
         try:
             payload = jws.verify(token, key, algorithms=[ALGORITHM])
         except JOSEError:
@@ -272,7 +291,7 @@ class TokenVerifier:
             raise _refuse(Refusal.MALFORMED, "the token's claims are not JSON") from None
         if not isinstance(claims, dict):
             raise _refuse(Refusal.MALFORMED, "the token's claims are not an object")
-        return claims
+        return claims, fetched
 
     def _check_claims(self, claims: dict[str, Any]) -> Principal:
         iss = claims.get("iss")

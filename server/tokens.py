@@ -7,6 +7,7 @@ kid is the RFC 7638 thumbprint. Tokens are JWTs (RFC 7519) signed with that key.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import secrets
@@ -31,7 +32,10 @@ def _b64url(data: bytes) -> str:
 
 
 def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError("the JWK holds a value that is not base64url") from None
 
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:

@@ -39,6 +39,12 @@ def key_jwk(conn: Connection, code: str, kid: str) -> str | None:
     return conn.execute(query).scalar_one_or_none()
 
 
+def all_keys(conn: Connection) -> list[tuple[str, str, str]]:
+    """Every registered key as (jurisdiction, kid, JWK text)."""
+    rows = conn.execute(select(_K.c.jurisdiction, _K.c.kid, _K.c.jwk))
+    return [(row.jurisdiction, row.kid, row.jwk) for row in rows]
+
+
 def has_key(conn: Connection, code: str, kid: str) -> bool:
     return key_jwk(conn, code, kid) is not None
 

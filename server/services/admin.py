@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from server.db import read_transaction, write_transaction
 from server.errors import ConflictError, InvalidRequestError, NotFoundError
 from server.repositories import jurisdictions as jurisdiction_repo
+from server.tokens import thumbprint
 
 
 def add_jurisdiction(engine: Engine, code: str, name: str, jwk: dict[str, str]) -> str:
@@ -26,6 +27,15 @@ def add_jurisdiction(engine: Engine, code: str, name: str, jwk: dict[str, str]) 
             )
         if jurisdiction_repo.has_key(conn, code, kid):
             raise ConflictError(f"{code} already has a key with kid {kid}", code="kid_exists")
+        # One public key vouches for one state only: registering NL's key under DE by
+        # mistake would let NL's authority mint DE tokens.
+        print_ = thumbprint(jwk)
+        for other, other_kid, text in jurisdiction_repo.all_keys(conn):
+            if thumbprint(json.loads(text)) == print_:
+                raise ConflictError(
+                    f"this public key is already registered for {other} (kid {other_kid})",
+                    code="key_in_use",
+                )
         jurisdiction_repo.add_key(conn, code, kid, json.dumps(jwk, sort_keys=True), now)
     return kid
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,8 @@ from server.errors import InvalidRequestError
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+_MAX_BIGINT = 2**63 - 1
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ def decode_time_id(cursor: str | None) -> tuple[datetime, str] | None:
         created = datetime.fromisoformat(str(parts[0]))
     except ValueError:
         raise InvalidRequestError("the cursor is not one this server gave out") from None
+    if _UUID.fullmatch(str(parts[1])) is None:
+        raise InvalidRequestError("the cursor is not one this server gave out")
     return created, str(parts[1])
 
 
@@ -67,5 +72,7 @@ def decode_int(cursor: str | None) -> int | None:
         return None
     parts = decode_cursor(cursor)
     if len(parts) != 1 or not isinstance(parts[0], int) or isinstance(parts[0], bool):
+        raise InvalidRequestError("the cursor is not one this server gave out")
+    if not 0 <= parts[0] <= _MAX_BIGINT:  # beyond a BIGINT the database itself would fail
         raise InvalidRequestError("the cursor is not one this server gave out")
     return parts[0]

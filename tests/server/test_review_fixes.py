@@ -1,0 +1,79 @@
+"""Regression tests for the server review's findings, one per attack or bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from server.errors import ConflictError, InvalidRequestError
+from server.services import admin
+from server.tokens import generate_authority_key, parse_public_jwk, public_jwk
+from tests.server.helpers import World, create_case, error_code
+from tests.server.testclient import TestClient
+
+
+def _cursor(parts: list[object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def test_nul_in_unsigned_iss_is_a_401_not_a_500(client: TestClient, world: World) -> None:
+    claims = world.claims("NL", "investigator")
+    claims["iss"] = "NL\u0000"
+    token = world.sign(claims, key_of="NL")
+    response = client.get("/api/cases", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert error_code(response) == "unknown_issuer"
+
+
+def test_nul_in_kid_is_a_401_not_a_500(client: TestClient, world: World) -> None:
+    token = world.sign(world.claims("NL", "investigator"), key_of="NL", kid="k\u0000")
+    response = client.get("/api/cases", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert error_code(response) == "unknown_key"
+
+
+def test_control_characters_in_sub_are_refused(client: TestClient, world: World) -> None:
+    token = world.sign(world.claims("NL", "investigator", sub="inv\u0000x"), key_of="NL")
+    response = client.get("/api/cases", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert error_code(response) == "token_malformed"
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor(["2020-01-01T00:00:00+00:00", "a\u0000"]),
+        _cursor(["2020-01-01T00:00:00+00:00", "not-a-uuid"]),
+    ],
+)
+def test_forged_case_list_cursor_is_a_400(client: TestClient, world: World, cursor: str) -> None:
+    response = client.get(
+        "/api/cases", params={"cursor": cursor}, headers=world.headers("NL", "investigator")
+    )
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("value", [10**30, -1])
+def test_out_of_range_integer_cursor_is_a_400(client: TestClient, world: World, value: int) -> None:
+    case_id = create_case(client, world)
+    response = client.get(
+        f"/api/cases/{case_id}/notes",
+        params={"cursor": _cursor([value])},
+        headers=world.headers("NL", "investigator"),
+    )
+    assert response.status_code == 400, response.text
+
+
+def test_malformed_base64_in_a_jwk_is_a_clear_error() -> None:
+    jwk = public_jwk(generate_authority_key().public_key())
+    jwk["x"] = "!!!not base64!!!"
+    with pytest.raises(InvalidRequestError, match="base64url"):
+        parse_public_jwk(json.dumps(jwk))
+
+
+def test_one_public_key_cannot_vouch_for_two_states(world: World) -> None:
+    nl_public = public_jwk(world.keys["NL"].public_key())
+    with pytest.raises(ConflictError, match="already registered for NL"):
+        admin.add_jurisdiction(world.engine, "FR", "State FR", nl_public)
