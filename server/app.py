@@ -18,7 +18,10 @@ WORKER_THREADS = 64
 
 
 def create_app(
-    settings: Settings | None = None, *, workspace: Workspace | None = None
+    settings: Settings | None = None,
+    *,
+    workspace: Workspace | None = None,
+    witness_options: dict[str, object] | None = None,  # issue 5: WitnessSubmitter options
 ) -> Starlette:
     """The app over an open workspace (opened here from settings, or the env, if not given).
 
@@ -29,9 +32,30 @@ def create_app(
         configure_security_log(settings)
     ws = workspace or Workspace.open(settings or Settings.from_env())
 
+    # issue 5: the witness submitter runs while the app serves (docs/adr/0021)
+    from server.services.witnessing import WitnessSubmitter  # noqa: PLC0415 - issue 5 block
+
+    submitter = WitnessSubmitter(ws, **(witness_options or {}))  # type: ignore[arg-type]
+    # end issue 5
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
+        # issue 4: expire abandoned uploads, recover interrupted ingests (ADR 0012)
+        from server.services.uploads import Sweeper  # noqa: PLC0415
+
+        sweeper = Sweeper(ws)
+        sweeper.start()
+        # end issue 4
+        # issue 5: start submitting checkpoints to witnesses; woken after each commit
+        submitter.start()
+        ws.committer.after_commit = submitter.wake
+        try:
+            yield
+        finally:
+            ws.committer.after_commit = None
+            submitter.stop()
+        # end issue 5
+        sweeper.stop()  # issue 4
         if workspace is None:  # we opened it, we close it
             ws.close()
 
@@ -42,4 +66,5 @@ def create_app(
     )
     app.state.workspace = ws
     app.state.limiter = CapacityLimiter(WORKER_THREADS)
+    app.state.witness_submitter = submitter  # issue 5
     return app

@@ -22,6 +22,40 @@ MAX_JSON_BODY = 1024 * 1024  # 1 MiB for every JSON request body
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
+# issue 4: evidence content defaults
+DEFAULT_MAX_UPLOAD = 64 * 1024**3
+DEFAULT_UPLOAD_EXPIRY = 24 * 3600.0
+DEFAULT_RECOVERY_GRACE = 300.0
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name) or ""
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds") from None
+    if not 0 <= value < 10**9:
+        raise ConfigError(f"{name} must be a non-negative number of seconds")
+    return value
+
+
+def _evidence_options(env: Mapping[str, str]) -> dict[str, object]:
+    limit = env.get("JITC_MAX_UPLOAD_BYTES") or str(DEFAULT_MAX_UPLOAD)
+    if not limit.isdigit():
+        raise ConfigError("JITC_MAX_UPLOAD_BYTES must be a non-negative integer")
+    return {
+        "store_url": env.get("JITC_STORE_URL") or None,
+        "max_upload_bytes": int(limit),
+        "upload_expiry": _seconds(env, "JITC_UPLOAD_EXPIRY", DEFAULT_UPLOAD_EXPIRY),
+        "recovery_grace": _seconds(env, "JITC_RECOVERY_GRACE", DEFAULT_RECOVERY_GRACE),
+        "bench_discard": (env.get("JITC_BENCH_DISCARD") or "").lower() in _TRUE,
+    }
+
+
+# end issue 4
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
@@ -39,6 +73,23 @@ class Settings:
     db_pool_size: int = 16
     revocation_refresh: float = 1.0
     """Seconds between checks for newly revoked tokens (0: check on every request)."""
+    # issue 4: evidence content
+    store_url: str | None = None
+    """JITC_STORE_URL (evidence.open_store); None: the filesystem store in data_dir/evidence."""
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    """JITC_MAX_UPLOAD_BYTES: the largest exhibit content accepted (413 above it)."""
+    upload_expiry: float = DEFAULT_UPLOAD_EXPIRY
+    """JITC_UPLOAD_EXPIRY seconds: an idle tus upload is removed after this long."""
+    recovery_grace: float = DEFAULT_RECOVERY_GRACE
+    """JITC_RECOVERY_GRACE seconds before an interrupted ingest is recovered (ADR 0012)."""
+    bench_discard: bool = False
+    """JITC_BENCH_DISCARD: expose the endpoint that reads and discards a body (bench)."""
+
+    @property
+    def evidence_url(self) -> str:
+        return self.store_url or str(self.data_dir / "evidence")
+
+    # end issue 4
 
     @property
     def log_key_path(self) -> Path:
@@ -86,4 +137,5 @@ class Settings:
             log_key=env.get("JITC_LOG_KEY") or None,
             bench_plain_insert=(env.get("JITC_BENCH_PLAIN_INSERT") or "").lower() in _TRUE,
             db_pool_size=int(pool),
+            **_evidence_options(env),  # type: ignore[arg-type]  # issue 4
         )

@@ -58,9 +58,24 @@ class AuthenticationError(ServerError):
 
 
 class PermissionDeniedError(ServerError):
-    """An authenticated actor may not do this action on this case or exhibit."""
+    """An authenticated actor may not do this action on this case or exhibit.
+
+    `who` (jurisdiction, sub, role, jti) and `action` go to the security log with the
+    request path when the refusal is answered (server.api.errors)."""
 
     default_code = "forbidden"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        who: tuple[str, str, str, str] | None = None,
+        action: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.who = who
+        self.action = action
 
 
 class NotFoundError(ServerError):
@@ -79,6 +94,34 @@ class FeatureDisabledError(NotFoundError):
     """An endpoint switched off by configuration (the bench's plain insert)."""
 
     default_code = "not_found"
+
+
+# issue 4: evidence content
+
+
+class UnprocessableContentError(ServerError):
+    """Content received whole but refused: its SHA-256 is not the one the client declared."""
+
+    default_code = "digest_mismatch"
+
+
+class RangeNotSatisfiableError(InvalidRequestError):
+    """A byte range outside the stored content (RFC 9110 15.5.17)."""
+
+    default_code = "range_not_satisfiable"
+
+    def __init__(self, message: str, *, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class StorageError(ServerError):
+    """The evidence store failed or could not be reached."""
+
+    default_code = "storage_unavailable"
+
+
+# end issue 4
 
 
 class LogKeyError(ConfigError):

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,  # issue 5: case_policies.quorum
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -143,6 +144,54 @@ class ExhibitShare(Base):
     __table_args__ = (Index(None, "case_id", "jurisdiction"),)
 
 
+# issue 4: evidence content ------------------------------------------------------------
+
+
+class ExhibitContent(Base):
+    """An exhibit's stored content, as its exhibit.ingested entry records it (spec 2.1).
+
+    The row exists exactly when the entry does (same transaction); `removed` and
+    `retained_until` say what disposal did (exhibit.disposed)."""
+
+    __tablename__ = "exhibit_contents"
+    exhibit_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("exhibits.id"), primary_key=True)
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    blake3: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(Text)  # as the client gave it; never a path
+    media_type: Mapped[str] = mapped_column(String(255))
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ingested_seq: Mapped[int] = mapped_column(BigInteger)
+    disposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    disposed_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    retained_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ContentUpload(Base):
+    """A content write in progress: a tus upload, or a one-shot PUT being streamed.
+
+    Written before any byte reaches the store and deleted in the transaction that logs
+    the ingest, so a crash in between leaves a row that recovery finds (ADR 0012)."""
+
+    __tablename__ = "content_uploads"
+    id: Mapped[str] = mapped_column(UUID_TEXT, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "tus" or "put"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"))
+    exhibit_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("exhibits.id"), index=True)
+    actor: Mapped[str] = mapped_column(Text)  # the uploader, as the entry's actor (JSON)
+    length: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    filename: Mapped[str] = mapped_column(Text)
+    media_type: Mapped[str] = mapped_column(String(255))
+    expected_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+# --- end issue 4 ------------------------------------------------------------------------
+
+
 class LogHead(Base):
     """The head of one case's log; its row lock serialises appends (PostgreSQL)."""
 
@@ -201,17 +250,69 @@ class CheckpointCosignature(Base):
     )
 
 
+# issue 5: witnesses, case policies and court bundle exports ----------------------------
+
+
+class JurisdictionWitness(Base):
+    """A party state's witness (C2SP tlog-witness): where to submit checkpoints and the
+    cosignature vkey (key type 0x04) to check its answers with. One per state; `name` is
+    the vkey's key name (e.g. NL-1), also the witness's name in a case policy."""
+
+    __tablename__ = "jurisdiction_witnesses"
+    jurisdiction: Mapped[str] = mapped_column(
+        CODE, ForeignKey("jurisdictions.code"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    vkey: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CasePolicy(Base):
+    """A case's witness quorum when a prosecutor set one (no row: all parties' witnesses).
+    Kept outside the custody log: docs/adr/0021-witness-submission-and-case-policy.md."""
+
+    __tablename__ = "case_policies"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), primary_key=True)
+    quorum: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: all
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(Text)  # "<jurisdiction>/<sub>"
+
+
+class Export(Base):
+    """A court bundle (spec 5) made for a recipient; the file lives under data_dir/exports."""
+
+    __tablename__ = "exports"
+    id: Mapped[str] = mapped_column(UUID_TEXT, primary_key=True)
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"))
+    requested_by: Mapped[str] = mapped_column(CODE)  # the requesting state
+    request: Mapped[str] = mapped_column(Text)  # JSON: the request and the requester
+    status: Mapped[str] = mapped_column(String(16))  # pending, ready, refused
+    tree_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bundle_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    bundle_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # export.created
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index(None, "case_id", "created_at"),)
+
+
 __all__ = [
     "Base",
     "Case",
     "CaseGrant",
     "CaseParty",
+    "CasePolicy",  # issue 5
     "Checkpoint",
     "CheckpointCosignature",
+    "ContentUpload",  # issue 4
     "Exhibit",
+    "ExhibitContent",  # issue 4
     "ExhibitShare",
+    "Export",  # issue 5
     "Jurisdiction",
     "JurisdictionKey",
+    "JurisdictionWitness",  # issue 5
     "LogEntry",
     "LogHead",
     "LogNode",

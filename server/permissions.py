@@ -33,6 +33,17 @@ class Action(StrEnum):
     HOLD_SET = "exhibit.hold_set"
     HOLD_RELEASE = "exhibit.hold_release"
     NOTE_ADD = "note.add"
+    # issue 4: evidence content
+    CONTENT_UPLOAD = "content.upload"
+    CONTENT_READ = "content.read"  # plus: owner state or an unrevoked share (spec 6.7)
+    CONTENT_VERIFY = "content.verify"
+    EXHIBIT_DISPOSE = "exhibit.dispose"
+    # issue 5: sharing, the case's witness policy and court bundles
+    EXHIBIT_SHARE = "exhibit.share"
+    EXHIBIT_SHARE_REVOKE = "exhibit.share_revoke"
+    POLICY_SET = "case.policy_set"
+    EXPORT_CREATE = "export.create"
+    EXPORT_READ = "export.read"  # list exports, download a bundle
 
 
 class Standing(StrEnum):
@@ -59,6 +70,19 @@ MATRIX: Final[Mapping[Action, Mapping[str, Standing]]] = {
     Action.HOLD_SET: {"prosecutor": _P, "judge": _G},
     Action.HOLD_RELEASE: {"prosecutor": _P, "judge": _G},
     Action.NOTE_ADD: {"investigator": _P, "technician": _P, "prosecutor": _P},
+    # issue 4: evidence content. Reading content also needs the exhibit's owner state or
+    # an unrevoked share for party roles (server.services.content checks it: spec 6.7).
+    Action.CONTENT_UPLOAD: {"investigator": _O, "technician": _O},
+    Action.CONTENT_READ: _READERS,
+    Action.CONTENT_VERIFY: _READERS,
+    Action.EXHIBIT_DISPOSE: {"prosecutor": _O},
+    # issue 5: the owner state shares and revokes; prosecutors set the quorum and export;
+    # judges and defence with a grant receive bundles and change nothing.
+    Action.EXHIBIT_SHARE: {"investigator": _O, "prosecutor": _O},
+    Action.EXHIBIT_SHARE_REVOKE: {"investigator": _O, "prosecutor": _O},
+    Action.POLICY_SET: {"prosecutor": _P},
+    Action.EXPORT_CREATE: {"prosecutor": _P},
+    Action.EXPORT_READ: {"prosecutor": _P, "judge": _G, "defence": _G},
 }
 
 GRANTABLE_ROLES: Final = frozenset({"judge", "defence"})
@@ -109,13 +133,18 @@ def authorize(
     """Raise PermissionDeniedError unless the matrix allows this action to this actor."""
     if allowed(principal, action, case, exhibit_owner=exhibit_owner):
         return
+    who = (principal.jurisdiction, principal.sub, principal.role, principal.jti)
     if case is not None and not _sees(principal, case):
         raise PermissionDeniedError(
             "your state is not a party to this case and you hold no grant for it",
             code="case_forbidden",
+            who=who,
+            action=action.value,
         )
     raise PermissionDeniedError(
-        f"a {principal.role} of {principal.jurisdiction} may not {action.value} here"
+        f"a {principal.role} of {principal.jurisdiction} may not {action.value} here",
+        who=who,
+        action=action.value,
     )
 
 

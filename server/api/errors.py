@@ -6,6 +6,7 @@ unexpected is a 500 with no detail (the traceback goes to the server log only).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Final
 
@@ -22,12 +23,16 @@ from server.errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    RangeNotSatisfiableError,  # issue 4
     SchemaOutOfDateError,
     ServerError,
+    StorageError,  # issue 4
+    UnprocessableContentError,  # issue 4
     UnsupportedMediaTypeError,
 )
 
 log = logging.getLogger("jitc.server")
+security_log = logging.getLogger("jitc.security")  # the same logger as server.auth
 
 # Most specific first: the first class the error is an instance of decides.
 _STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
@@ -36,6 +41,9 @@ _STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
     (NotFoundError, 404),
     (ConflictError, 409),
     (PayloadTooLargeError, 413),
+    (RangeNotSatisfiableError, 416),  # issue 4
+    (UnprocessableContentError, 422),  # issue 4
+    (StorageError, 503),  # issue 4
     (UnsupportedMediaTypeError, 415),
     (InvalidRequestError, 400),
     (SchemaOutOfDateError, 503),
@@ -68,8 +76,10 @@ def status_for(error: Exception) -> int:
     return 500
 
 
-async def handle_server_error(_request: Request, exc: Exception) -> Response:
+async def handle_server_error(request: Request, exc: Exception) -> Response:
     status = status_for(exc)
+    if isinstance(exc, PermissionDeniedError):
+        log_permission_refusal(request, exc)
     if isinstance(exc, ServerError):
         code, message = exc.code, exc.message
     elif isinstance(exc, FormatError):
@@ -79,7 +89,27 @@ async def handle_server_error(_request: Request, exc: Exception) -> Response:
     if status >= 500:
         log.error("request failed: %s", exc, exc_info=exc)
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else {}
+    if isinstance(exc, RangeNotSatisfiableError):  # issue 4: RFC 9110 14.4
+        headers["Content-Range"] = f"bytes */{exc.size}"
     return error_response(status, code, message, **headers)
+
+
+def log_permission_refusal(request: Request, exc: PermissionDeniedError) -> None:
+    """Every 403 goes to the security log (never to a custody log): who, what, where."""
+    who = exc.who or ("", "", "", "")
+    record = {
+        "event": "permission_refused",
+        "reason": exc.code,
+        "action": exc.action,
+        "jurisdiction": who[0],
+        "sub": who[1],
+        "role": who[2],
+        "jti": who[3],
+        "method": request.method,
+        "path": request.url.path,
+        "remote": request.client.host if request.client else None,
+    }
+    security_log.warning(json.dumps(record, sort_keys=True))
 
 
 async def handle_http_exception(_request: Request, exc: Exception) -> Response:

@@ -247,6 +247,186 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
 }
 
 
+# issue 5: sharing, court and defence access, the witness policy, court bundles
+_SHARE = {
+    "type": "object",
+    "properties": {
+        "exhibit": _STR,
+        "jurisdiction": _STR,
+        "conditions": _STR,
+        "shared_at": _STR,
+        "shared_seq": _INT,
+        "revoked_at": {"type": ["string", "null"]},
+        "revoked_seq": {"type": ["integer", "null"]},
+        "active": {"type": "boolean"},
+    },
+}
+_SHARES = {"type": "object", "properties": {"items": {"type": "array", "items": _SHARE}}}
+_EXPORT_ID = {"name": "export_id", "in": "path", "required": True, "schema": _STR}
+_EXPORT = {
+    "type": "object",
+    "properties": {
+        "id": _STR,
+        "seq": _INT,
+        "tree_size": _INT,
+        "bundle_sha256": _HEX,
+        "bundle_size": _INT,
+        "exhibits": {"type": "array", "items": _STR},
+    },
+}
+_OPERATIONS.update(
+    {
+        ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/shares"): {
+            "summary": "Share an exhibit with a party state (owner); appends exhibit.shared",
+            "body": {
+                "type": "object",
+                "required": ["jurisdiction"],
+                "properties": {"jurisdiction": _STR, "conditions": _STR},
+            },
+            "status": "201",
+            "response": _RECORDED,
+        },
+        ("get", "/api/cases/{case_id}/exhibits/{exhibit_id}/shares"): {
+            "summary": "With whom the exhibit is (or was) shared, on what conditions",
+            "response": _SHARES,
+        },
+        ("delete", "/api/cases/{case_id}/exhibits/{exhibit_id}/shares/{code}"): {
+            "summary": "Revoke a share (owner); appends exhibit.share_revoked",
+            "response": _RECORDED,
+        },
+        ("get", "/api/cases/{case_id}/shares"): {
+            "summary": "Every share of the case's exhibits",
+            "response": _SHARES,
+        },
+        ("post", "/api/cases/{case_id}/access"): {
+            "summary": "Court or defence access (as POST /grants); appends case.access_granted",
+            "body": _GRANT,
+            "status": "201",
+            "response": _RECORDED,
+        },
+        ("get", "/api/cases/{case_id}/policy"): {
+            "summary": "The case's tlog-policy: log key, party witnesses, quorum",
+            "media": "text/plain",
+        },
+        ("put", "/api/cases/{case_id}/policy"): {
+            "summary": "Set the witness quorum: k of n, or all (prosecutor)",
+            "body": {
+                "type": "object",
+                "required": ["quorum"],
+                "properties": {"quorum": {"oneOf": [{"type": "integer"}, {"enum": ["all"]}]}},
+            },
+            "media": "text/plain",
+        },
+        ("post", "/api/cases/{case_id}/exports"): {
+            "summary": "Make a court bundle (prosecutor); appends export.created",
+            "body": {
+                "type": "object",
+                "required": ["recipient"],
+                "properties": {
+                    "exhibits": {"type": ["array", "null"], "items": _STR},
+                    "disclosure": {"enum": ["full", "selective"]},
+                    "content": {"type": "boolean"},
+                    "recipient": _STR,
+                },
+            },
+            "status": "201",
+            "response": _EXPORT,
+        },
+        ("get", "/api/cases/{case_id}/exports"): {
+            "summary": "The case's exports the caller may receive",
+        },
+        ("get", "/api/cases/{case_id}/exports/{export_id}"): {
+            "summary": "Download a court bundle (ZIP, streamed)",
+            "query": [_EXPORT_ID],
+            "media": "application/zip",
+        },
+    }
+)
+# end issue 5
+
+# issue 4: exhibit content, tus 1.0 uploads, verification, disposal
+_EX = "/api/cases/{case_id}/exhibits/{exhibit_id}"
+_UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": _STR}
+_CONTENT_RESULT = {
+    "type": "object",
+    "properties": {
+        "seq": _INT,
+        "type": _STR,
+        "size": _INT,
+        "sha256": _HEX,
+        "blake3": _HEX,
+        "filename": _STR,
+        "media_type": _STR,
+    },
+}
+_OPERATIONS.update(
+    {
+        ("put", _EX + "/content"): {
+            "summary": (
+                "Store the exhibit's content, streamed (owner's investigator or technician); "
+                "optional Repr-Digest sha-256 and ?filename=; appends exhibit.ingested, or "
+                "exhibit.ingest_rejected and 422 when the declared SHA-256 differs"
+            ),
+            "query": [{"name": "filename", "in": "query", "required": False, "schema": _STR}],
+            "status": "201",
+            "response": _CONTENT_RESULT,
+        },
+        ("get", _EX + "/content"): {
+            "summary": (
+                "Download the content, whole or one Range (206), ETag = SHA-256; owner state, "
+                "a state it is shared with, or a granted judge or defence; appends "
+                "exhibit.accessed with ?purpose= and the range"
+            ),
+            "query": [{"name": "purpose", "in": "query", "required": False, "schema": _STR}],
+            "media": "application/octet-stream",
+        },
+        ("post", _EX + "/verify"): {
+            "summary": "Re-read the content, recompute both hashes; appends exhibit.verified",
+        },
+        ("post", _EX + "/dispose"): {
+            "summary": (
+                "Dispose of the content (owner's prosecutor, no legal hold); removes it or "
+                "records that retention keeps it; appends exhibit.disposed"
+            ),
+            "body": {
+                "type": "object",
+                "required": ["reason", "authority"],
+                "properties": {"reason": _STR, "authority": _STR},
+            },
+        },
+        ("options", _EX + "/uploads"): {
+            "summary": "tus 1.0: versions, extensions and the largest upload",
+            "auth": False,
+            "status": "204",
+        },
+        ("post", _EX + "/uploads"): {
+            "summary": (
+                "tus creation: Upload-Length, Upload-Metadata (filename, filetype, sha256 hex); "
+                "Location of the new upload"
+            ),
+            "status": "201",
+        },
+        ("patch", _EX + "/uploads/{upload_id}"): {
+            "summary": (
+                "tus: append application/offset+octet-stream at Upload-Offset (409 if wrong or "
+                "busy); the last bytes ingest the content (headers JITC-Content-SHA256/BLAKE3)"
+            ),
+            "query": [_UPLOAD_ID],
+            "status": "204",
+        },
+        ("delete", _EX + "/uploads/{upload_id}"): {
+            "summary": "tus termination: remove the upload and its bytes",
+            "query": [_UPLOAD_ID],
+            "status": "204",
+        },
+        ("put", "/api/bench/discard"): {
+            "summary": "Bench only (JITC_BENCH_DISCARD): read a body and keep nothing",
+        },
+    }
+)
+# end issue 4
+
+
 def documented_operations() -> set[tuple[str, str]]:
     return set(_OPERATIONS)
 

@@ -221,8 +221,13 @@ async def read_log(request: Request) -> Response:
 
 async def checkpoint(request: Request) -> Response:
     case_id = _case_id(request)
-    note = await _call(request, lambda ws, p: log_read.latest_checkpoint(ws, p, case_id))
-    return Response(note, media_type="text/plain; charset=utf-8")
+    # issue 5: with the cosignatures collected, and whether they meet the case's quorum
+    from server.services.witnessing import served_checkpoint  # noqa: PLC0415
+
+    note, witnessed = await _call(request, lambda ws, p: served_checkpoint(ws, p, case_id))
+    return Response(
+        note, media_type="text/plain; charset=utf-8", headers={"JITC-Witnessed": witnessed}
+    )
 
 
 async def inclusion_proof(request: Request) -> Response:
@@ -282,6 +287,16 @@ def routes(*, bench_plain_insert: bool) -> list[BaseRoute]:
         Route(CASE + "/proof/inclusion", inclusion_proof, methods=["GET"]),
         Route(CASE + "/proof/consistency", consistency_proof, methods=["GET"]),
     ]
+    # issue 5: sharing, court and defence access, witnesses' policy, court bundles
+    from server.api import court, sharing  # noqa: PLC0415 - they import this module's peers
+
+    table += sharing.routes() + court.routes()
+    # end issue 5
+    # issue 4: exhibit content, tus uploads, verification, disposal
+    from server.api import content  # noqa: PLC0415 - it imports this module's peers
+
+    table += content.routes()
+    # end issue 4
     if bench_plain_insert:
         table.append(
             Route("/api/bench/cases/{case_id}/exhibits", register_exhibit_plain, methods=["POST"])

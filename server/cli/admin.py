@@ -182,6 +182,22 @@ def _jurisdiction_add(args: argparse.Namespace) -> int:
     return 0
 
 
+# issue 5: a state's witness
+def _jurisdiction_witness(args: argparse.Namespace) -> int:
+    from server.services.witnessing import register_witness  # noqa: PLC0415
+
+    _settings, engine = _open_engine()
+    try:
+        row = register_witness(engine, args.code, url=args.url, vkey=args.vkey)
+    finally:
+        engine.dispose()
+    print(f"{args.code}: witness {row.name} at {row.url} registered")
+    return 0
+
+
+# end issue 5
+
+
 def _jurisdiction_list(_args: argparse.Namespace) -> int:
     _settings, engine = _open_engine()
     try:
@@ -275,6 +291,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     remove.add_argument("code", type=_code, metavar="CODE")
     remove.add_argument("kid", metavar="KID")
     remove.set_defaults(func=_guarded(_jurisdiction_remove_key))
+    # issue 5: a state's witness (C2SP tlog-witness)
+    witness = j_sub.add_parser("witness", help="register a state's witness (URL and vkey)")
+    witness.add_argument("code", type=_code, metavar="CODE")
+    witness.add_argument("--url", required=True, help="the witness's URL prefix")
+    witness.add_argument("--vkey", required=True, help="its cosignature vkey (jitc witness init)")
+    witness.set_defaults(func=_guarded(_jurisdiction_witness))
 
     token = subparsers.add_parser("token", help="access tokens")
     t_sub = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)

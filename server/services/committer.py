@@ -60,6 +60,8 @@ class Committer:
         self._lock = threading.Lock()
         self._queue: list[_Pending[object]] = []
         self._busy = False
+        # issue 5: called after each batch commits (wakes the witness submitter); must not block
+        self.after_commit: Callable[[], None] | None = None
 
     def run(self, case_id: str, work: UnitOfWork[T]) -> T:
         """Run `work` in a write transaction holding the case's log lock; return its result."""
@@ -88,6 +90,9 @@ class Committer:
                 pending.wake.set()
             if successor is not None:
                 successor.wake.set()  # it is not finished, so it leads the next batch
+            hook = self.after_commit  # issue 5
+            if hook is not None:
+                hook()
 
     def _commit(self, batch: list[_Pending[object]]) -> None:
         try:

@@ -13,7 +13,9 @@ from server.auth import Principal
 from server.db import read_transaction, write_transaction
 from server.errors import ConflictError, NotFoundError
 from server.permissions import Action, authorize
+from server.repositories import content as content_repo  # issue 4
 from server.repositories import exhibits as exhibit_repo
+from server.services import content as content_service  # issue 4
 from server.services.cases import Recorded, authorize_read, locked_standing, standing
 from server.services.custody_log import CaseLog
 from server.services.pagination import (
@@ -47,10 +49,12 @@ class ExhibitCreated:
 @dataclass(frozen=True, slots=True)
 class ExhibitView:
     row: exhibit_repo.ExhibitRow
+    content: dict[str, Any] | None = None  # issue 4: what exhibit.ingested recorded
 
     def to_json(self) -> dict[str, Any]:
         row = self.row
         return {
+            "content": self.content,  # issue 4
             "id": row.id,
             "case": row.case_id,
             "label": row.label,
@@ -168,6 +172,7 @@ def seal_exhibit(
         current = locked_standing(log, principal)
         row = _exhibit_in(log, exhibit_id)
         authorize(principal, Action.EXHIBIT_SEAL, current, exhibit_owner=row.owner)
+        _refuse_if_disposed(log, exhibit_id)  # issue 4
         if row.sealed:
             raise ConflictError("the exhibit is already sealed", code="exhibit_sealed")
         exhibit_repo.set_flags(log.conn, exhibit_id, sealed=True)
@@ -195,6 +200,7 @@ def set_hold(
         current = locked_standing(log, principal)
         row = _exhibit_in(log, exhibit_id)
         authorize(principal, action, current, exhibit_owner=row.owner)
+        _refuse_if_disposed(log, exhibit_id)  # issue 4
         if row.legal_hold == hold:
             state = "already under legal hold" if hold else "not under legal hold"
             raise ConflictError(f"the exhibit is {state}", code="hold_unchanged")
@@ -204,7 +210,11 @@ def set_hold(
         )
         return Recorded(entry.seq, entry.type)
 
-    return ws.committer.run(case_id, work)
+    recorded = ws.committer.run(case_id, work)
+    # issue 4: mirror the hold on the stored object (S3 Object Lock legal hold). After the
+    # commit: the database flag is what disposal checks; the object's hold is the backstop.
+    content_service.sync_store_hold(ws, case_id, exhibit_id, on=hold)
+    return recorded
 
 
 def add_note(
@@ -218,6 +228,7 @@ def add_note(
         authorize(principal, Action.NOTE_ADD, current)
         if exhibit_id is not None:
             _exhibit_in(log, exhibit_id)
+            _refuse_if_disposed(log, exhibit_id)  # issue 4
         # spec 2.1 note.added: the log carries the text's SHA-256; the text stays here.
         entry = log.append(
             principal.actor(), "note.added", exhibit=exhibit_id, data={"sha256": digest}
@@ -245,7 +256,9 @@ def list_exhibits(
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.CASE_READ)
         rows = exhibit_repo.page(conn, case_id, after=after, limit=request.limit + 1)
-    items = [ExhibitView(row) for row in rows[: request.limit]]
+    # issue 4: each exhibit with its content, if any
+    stored = content_service.exhibit_content(ws, [row.id for row in rows[: request.limit]])
+    items = [ExhibitView(row, _content_json(stored.get(row.id))) for row in rows[: request.limit]]
     more = len(rows) > request.limit
     cursor = time_id_cursor(items[-1].row.created_at, items[-1].row.id) if more else None
     return Page(items, cursor)
@@ -257,7 +270,21 @@ def get_exhibit(ws: Workspace, principal: Principal, case_id: str, exhibit_id: s
         row = exhibit_repo.get(conn, case_id, exhibit_id)
     if row is None:
         raise NotFoundError(f"no exhibit {exhibit_id} in this case", code="exhibit_not_found")
-    return ExhibitView(row)
+    stored = content_service.exhibit_content(ws, [row.id]).get(row.id)  # issue 4
+    return ExhibitView(row, _content_json(stored))
+
+
+# issue 4: exhibit content in the exhibit views; nothing follows disposal (spec 6.7)
+def _refuse_if_disposed(log: CaseLog, exhibit_id: str) -> None:
+    if content_service.is_disposed(log.conn, exhibit_id):
+        raise ConflictError("the exhibit was disposed of", code="exhibit_disposed")
+
+
+def _content_json(row: content_repo.ContentRow | None) -> dict[str, Any] | None:
+    return None if row is None else content_service.content_json(row)
+
+
+# end issue 4
 
 
 def list_notes(

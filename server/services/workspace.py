@@ -5,10 +5,12 @@ Built once per process (`Workspace.open`), shared by the HTTP app and the CLI.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading  # issue 4
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from evidence import BlobStore, open_store  # issue 4
 from server import migrate
 from server.auth import KeyStore, Principal, RevocationList, TokenVerifier
 from server.config import Settings
@@ -25,6 +27,28 @@ class Workspace:
     signer: CheckpointSigner
     committer: Committer
     verifier: TokenVerifier
+    # issue 4: the evidence store, opened from settings on first use, prepared once
+    _store: BlobStore | None = field(default=None, repr=False)
+    _store_ready: bool = field(default=False, repr=False)
+    _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def store(self) -> BlobStore:
+        """The evidence store (JITC_STORE_URL), its directories or buckets created."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = open_store(self.settings.evidence_url)
+            if not self._store_ready:
+                self._store.prepare()
+                self._store_ready = True
+            return self._store
+
+    def use_store(self, store: BlobStore) -> None:
+        """Use `store` instead of the configured one (tests, tools)."""
+        with self._store_lock:
+            self._store, self._store_ready = store, False
+
+    # end issue 4
 
     @classmethod
     def open(cls, settings: Settings, *, engine: Engine | None = None) -> Workspace:

@@ -24,6 +24,7 @@ from server.config import Settings
 from server.db import make_engine
 from server.models import Base
 from server.services.workspace import Workspace
+from tests.evidence.support import Harness, MotoServer  # issue 4
 from tests.server.helpers import World
 from tests.server.testclient import TestClient
 
@@ -176,3 +177,30 @@ def client(workspace: Workspace) -> Iterator[TestClient]:
 def world(workspace: Workspace) -> World:
     """Three registered states (NL, DE, FR) with one ES256 authority key each."""
     return World.create(workspace.engine, audience=LOG_NAME, codes=("NL", "DE", "FR"))
+
+
+# issue 4: every server content test runs on both evidence stores (fs and moto S3)
+@pytest.fixture(params=["fs", pytest.param("s3", marks=pytest.mark.s3)])
+def evidence(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    if request.param == "fs":
+        yield Harness("fs", root=tmp_path / "evidence")
+        return
+    moto: MotoServer = request.getfixturevalue("moto_server")
+    suffix = uuid.uuid4().hex[:12]
+    try:
+        yield Harness(
+            "s3", moto=moto, bucket=f"evidence-{suffix}", staging_bucket=f"staging-{suffix}"
+        )
+    finally:
+        moto.reset()  # moto keeps everything in memory
+
+
+@pytest.fixture
+def content_client(workspace: Workspace, evidence: Harness) -> Iterator[TestClient]:
+    """The app over the workspace, its evidence in the store under test."""
+    workspace.use_store(evidence.store)
+    with TestClient(create_app(workspace=workspace), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+# end issue 4

@@ -34,6 +34,17 @@ EXPECTED: dict[str, set[str]] = {
     "exhibit.hold_set": {"prosecutor", "judge"},
     "exhibit.hold_release": {"prosecutor", "judge"},
     "note.add": {"investigator", "technician", "prosecutor"},
+    # issue 4: evidence content
+    "content.upload": {"investigator", "technician"},
+    "content.read": {"investigator", "technician", "prosecutor", "judge", "defence"},
+    "content.verify": {"investigator", "technician", "prosecutor", "judge", "defence"},
+    "exhibit.dispose": {"prosecutor"},
+    # issue 5: sharing, the witness quorum, court bundles
+    "exhibit.share": {"investigator", "prosecutor"},
+    "exhibit.share_revoke": {"investigator", "prosecutor"},
+    "case.policy_set": {"prosecutor"},
+    "export.create": {"prosecutor"},
+    "export.read": {"prosecutor", "judge", "defence"},
 }
 
 
@@ -95,6 +106,49 @@ def _set_hold_again(scene: Scene, headers: dict[str, str]) -> int:
     )
 
 
+# issue 5: sharing needs a share to revoke; the owner's prosecutor makes it first.
+def _revoke_share(scene: Scene, headers: dict[str, str]) -> int:
+    url = f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/shares"
+    shared = scene.client.post(
+        url,
+        json={"jurisdiction": "DE", "conditions": ""},
+        headers=scene.world.headers("NL", "prosecutor"),
+    )
+    assert shared.status_code == 201, shared.text
+    return _status(scene.client.delete(f"{url}/DE", headers=headers))
+
+
+# end issue 5
+
+
+# issue 4: evidence content
+def _with_content(scene: Scene) -> str:
+    """Store content for the scene's exhibit (as NL's technician); its content URL."""
+    target = f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/content"
+    stored = scene.client.put(
+        target, content=b"image", headers=scene.world.headers("NL", "technician")
+    )
+    assert stored.status_code == 201, stored.text
+    return target
+
+
+def _dispose(scene: Scene, headers: dict[str, str]) -> int:
+    """The scene's exhibit is under hold: a prosecutor releases it first."""
+    base = f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}"
+    release = scene.client.post(
+        base + "/hold/release",
+        json={"reason": "released first"},
+        headers=scene.world.headers("NL", "prosecutor"),
+    )
+    assert release.status_code == 200, release.text
+    _with_content(scene)
+    order = {"reason": "case closed", "authority": "court order 7"}
+    return _status(scene.client.post(base + "/dispose", json=order, headers=headers))
+
+
+# end issue 4
+
+
 ATTEMPTS: dict[str, Attempt] = {
     "case.create": lambda s, h: _status(
         s.client.post("/api/cases", json={"title": "t", "parties": ["NL"]}, headers=h)
@@ -149,6 +203,37 @@ ATTEMPTS: dict[str, Attempt] = {
             f"/api/cases/{s.case_id}/notes", json={"exhibit": None, "text": "seen"}, headers=h
         )
     ),
+    # issue 4: evidence content
+    "content.upload": lambda s, h: _status(
+        s.client.put(
+            f"/api/cases/{s.case_id}/exhibits/{s.exhibit_id}/content", content=b"x", headers=h
+        )
+    ),
+    "content.read": lambda s, h: _status(s.client.get(_with_content(s), headers=h)),
+    "content.verify": lambda s, h: _status(
+        s.client.post(_with_content(s).removesuffix("/content") + "/verify", headers=h)
+    ),
+    "exhibit.dispose": _dispose,
+    # issue 5
+    "exhibit.share": lambda s, h: _status(
+        s.client.post(
+            f"/api/cases/{s.case_id}/exhibits/{s.exhibit_id}/shares",
+            json={"jurisdiction": "DE", "conditions": "trial only"},
+            headers=h,
+        )
+    ),
+    "exhibit.share_revoke": _revoke_share,
+    "case.policy_set": lambda s, h: _status(
+        s.client.put(f"/api/cases/{s.case_id}/policy", json={"quorum": "all"}, headers=h)
+    ),
+    "export.create": lambda s, h: _status(
+        s.client.post(
+            f"/api/cases/{s.case_id}/exports",
+            json={"exhibits": None, "disclosure": "full", "content": False, "recipient": "c"},
+            headers=h,
+        )
+    ),
+    "export.read": lambda s, h: _status(s.client.get(f"/api/cases/{s.case_id}/exports", headers=h)),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import pytest
 
@@ -77,3 +78,18 @@ def test_one_public_key_cannot_vouch_for_two_states(world: World) -> None:
     nl_public = public_jwk(world.keys["NL"].public_key())
     with pytest.raises(ConflictError, match="already registered for NL"):
         admin.add_jurisdiction(world.engine, "FR", "State FR", nl_public)
+
+
+def test_permission_refusals_go_to_the_security_log(
+    client: TestClient, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    case_id = create_case(client, world, parties=("NL",))
+    world.add_state("FR")
+    with caplog.at_level(logging.WARNING, logger="jitc.security"):
+        response = client.get(f"/api/cases/{case_id}", headers=world.headers("FR", "investigator"))
+    assert response.status_code == 403
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "jitc.security"]
+    refusal = next(r for r in records if r["event"] == "permission_refused")
+    assert refusal["jurisdiction"] == "FR"
+    assert refusal["reason"] == "case_forbidden"
+    assert refusal["path"] == f"/api/cases/{case_id}"

@@ -1,0 +1,522 @@
+"""HTTP routes for exhibit content: PUT/GET content, verify, dispose, and tus 1.0 uploads.
+
+Request bodies are streamed: the route's worker thread pulls the body from the event loop
+about 1 MiB at a time (`BodyBridge`) while the store hashes and writes it, so memory stays
+constant whatever the size. One worker-thread hop per request, as every route (ADR 0002).
+
+tus 1.0 (https://tus.io/protocols/resumable-upload): core, creation, termination and
+expiration. The checksum extension is not offered: it asks the server to drop a PATCH's
+bytes when their checksum fails, and the store keeps bytes as they arrive; the whole
+content's SHA-256 can be declared instead (Upload-Metadata `sha256`), checked at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC
+from email.utils import format_datetime
+from typing import Any, Final, TypeVar
+from urllib.parse import quote, unquote
+
+import anyio.from_thread
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from server.api import schemas
+from server.api.errors import handle_server_error
+from server.api.http import bearer_token, in_thread, read_body, remote, workspace
+from server.api.responses import json_response
+from server.auth import Principal
+from server.errors import (
+    FeatureDisabledError,
+    InvalidRequestError,
+    PayloadTooLargeError,
+    ServerError,
+    UnsupportedMediaTypeError,
+)
+from server.services import content
+from server.services.workspace import Workspace
+
+T = TypeVar("T")
+
+BRIDGE_CHUNK: Final = 1024 * 1024
+BRIDGE_READ_AHEAD: Final = 8 * 1024 * 1024
+TUS_VERSION: Final = "1.0.0"
+TUS_EXTENSIONS: Final = "creation,termination,expiration"
+TUS_HEADERS: Final = {"Tus-Resumable": TUS_VERSION}
+OFFSET_OCTETS: Final = "application/offset+octet-stream"
+CASE: Final = "/api/cases/{case_id}"
+EXHIBIT: Final = CASE + "/exhibits/{exhibit_id}"
+
+_REPR_DIGEST_SHA256 = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]*):", re.IGNORECASE)
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_TUS_KEY = re.compile(r"[!-~]+")
+
+
+class BodyBridge:
+    """The request body as a sync iterator for a worker thread, read ahead on the loop.
+
+    A task on the event loop keeps receiving the body into a bounded buffer (`read_ahead`
+    bytes) while the worker thread hashes and stores what came before: receiving and
+    storing overlap, and memory stays bounded. The thread takes up to `chunk_size` bytes
+    per hop to the loop. A client that goes away raises `ClientDisconnect` out of the
+    iterator, which the stores treat as a broken body (a PUT leaves nothing; a tus upload
+    keeps what arrived)."""
+
+    def __init__(
+        self,
+        request: Request,
+        chunk_size: int = BRIDGE_CHUNK,
+        read_ahead: int = BRIDGE_READ_AHEAD,
+    ) -> None:
+        self._request = request
+        self._chunk_size = chunk_size
+        self._read_ahead = read_ahead
+        # Touched only on the event loop (the pump, and _take through from_thread.run),
+        # so no lock: the events only wake whoever waits.
+        self._parts: deque[bytes] = deque()
+        self._buffered = 0
+        self._done = False
+        self._error: Exception | None = None
+        self._arrived = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _pump(self) -> None:
+        try:
+            async for part in self._request.stream():
+                if not part:
+                    continue
+                self._parts.append(part)
+                self._buffered += len(part)
+                self._arrived.set()
+                if self._buffered >= self._read_ahead:
+                    self._drained.clear()
+                    await self._drained.wait()
+        except Exception as exc:  # noqa: BLE001 - handed to the reading thread
+            self._error = exc
+        finally:
+            self._done = True
+            self._arrived.set()
+
+    async def _take(self) -> list[bytes]:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._pump())
+        while not self._parts and not self._done:
+            self._arrived.clear()
+            await self._arrived.wait()
+        parts: list[bytes] = []
+        size = 0
+        while self._parts and size < self._chunk_size:
+            part = self._parts.popleft()
+            parts.append(part)
+            size += len(part)
+        self._buffered -= size
+        if self._buffered < self._read_ahead:
+            self._drained.set()
+        if not parts and self._error is not None:
+            raise self._error
+        return parts
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            parts = anyio.from_thread.run(self._take)
+            if not parts:
+                return
+            yield parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def aclose(self) -> None:
+        """Stop reading (the service stopped early: refused, too large, failed)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def _call(request: Request, work: Callable[[Workspace, Principal], T]) -> T:
+    ws = workspace(request)
+    token = bearer_token(request)
+    client = remote(request)
+
+    def run() -> T:
+        principal = ws.authenticate(token, remote=client)
+        return work(ws, principal)
+
+    return await in_thread(request, run)
+
+
+def _ids(request: Request) -> tuple[str, str]:
+    return (
+        schemas.uuid_text(request.path_params["case_id"], "case id"),
+        schemas.uuid_text(request.path_params["exhibit_id"], "exhibit id"),
+    )
+
+
+def _content_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise InvalidRequestError("Content-Length must be a non-negative integer")
+    return int(raw)
+
+
+def _refuse_too_large(request: Request, length: int | None) -> None:
+    limit = workspace(request).settings.max_upload_bytes
+    if length is not None and length > limit:
+        # 413 before any byte is read or stored
+        raise PayloadTooLargeError(
+            f"the content is larger than {limit} bytes", code="content_too_large"
+        )
+
+
+def _repr_digest(request: Request) -> str | None:
+    """The client's declared SHA-256 from `Repr-Digest: sha-256=:<base64>:` (RFC 9530)."""
+    header = request.headers.get("repr-digest")
+    if header is None:
+        return None
+    match = _REPR_DIGEST_SHA256.search(header)
+    if match is None:
+        raise InvalidRequestError("Repr-Digest must carry sha-256=:<base64>:", code="bad_digest")
+    try:
+        raw = base64.b64decode(match[1], validate=True)
+    except binascii.Error:
+        raise InvalidRequestError("Repr-Digest sha-256 is not base64", code="bad_digest") from None
+    if len(raw) != 32:
+        raise InvalidRequestError("Repr-Digest sha-256 must be 32 bytes", code="bad_digest")
+    return raw.hex()
+
+
+def _disposition_filename(header: str | None) -> str | None:
+    """`filename*=UTF-8''…` or `filename="…"` from a Content-Disposition header."""
+    if not header:
+        return None
+    star = re.search(r"filename\*\s*=\s*UTF-8''([^;]*)", header, re.IGNORECASE)
+    if star:
+        return unquote(star[1].strip(), errors="strict")
+    plain = re.search(r'filename\s*=\s*"((?:[^"\\]|\\.)*)"', header, re.IGNORECASE)
+    if plain:
+        return re.sub(r"\\(.)", r"\1", plain[1])
+    return None
+
+
+def _digest_headers(ingested: content.Ingested) -> dict[str, str]:
+    sha = bytes.fromhex(ingested.digests.sha256_hex)
+    return {
+        "Repr-Digest": f"sha-256=:{base64.b64encode(sha).decode()}:",
+        "ETag": f'"{ingested.digests.sha256_hex}"',
+        "JITC-Content-SHA256": ingested.digests.sha256_hex,
+        "JITC-Content-BLAKE3": ingested.digests.blake3_hex,
+        "JITC-Content-Size": str(ingested.digests.size),
+        "JITC-Entry-Seq": str(ingested.seq),
+    }
+
+
+def _disconnected() -> Response:
+    # The client is gone; nobody reads this. Not an error of ours.
+    return Response(status_code=400)
+
+
+# --- one-shot content ----------------------------------------------------------------------
+
+
+async def put_content(request: Request) -> Response:
+    case_id, exhibit_id = _ids(request)
+    length = _content_length(request)
+    _refuse_too_large(request, length)
+    filename = request.query_params.get("filename")
+    if filename is None:
+        try:
+            filename = _disposition_filename(request.headers.get("content-disposition"))
+        except UnicodeDecodeError:
+            raise InvalidRequestError("the filename is not UTF-8", code="bad_filename") from None
+    meta = content.ContentMeta(
+        filename=content.parse_filename(filename),
+        media_type=content.parse_media_type(request.headers.get("content-type")),
+        expected_sha256=_repr_digest(request),
+    )
+    bridge = BodyBridge(request)
+    try:
+        ingested = await _call(
+            request,
+            lambda ws, p: content.ingest_stream(ws, p, case_id, exhibit_id, meta, bridge.chunks()),
+        )
+    except ClientDisconnect:
+        return _disconnected()
+    finally:
+        await bridge.aclose()
+    return json_response(ingested.to_json(), status_code=201, headers=_digest_headers(ingested))
+
+
+def _byte_range(request: Request) -> tuple[int | None, int | None] | None:
+    """A single `bytes=` range (RFC 9110 14.1.2); anything else means the whole content
+    (a server may ignore a Range it does not support, 14.2)."""
+    header = request.headers.get("range")
+    if header is None:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or (not match[1] and not match[2]):
+        return None
+    first = int(match[1]) if match[1] else None
+    last = int(match[2]) if match[2] else None
+    if first is None:
+        return (None, last)  # suffix: the last `last` bytes
+    return (first, last)
+
+
+async def get_content(request: Request) -> Response:
+    case_id, exhibit_id = _ids(request)
+    purpose = content.parse_purpose(
+        request.query_params.get("purpose") or request.headers.get("jitc-purpose")
+    )
+    wanted = _byte_range(request)
+    if_range = request.headers.get("if-range")
+    download = await _call(
+        request,
+        lambda ws, p: content.download(
+            ws, p, case_id, exhibit_id, purpose=purpose, byte_range=wanted, if_range=if_range
+        ),
+    )
+    row = download.content
+    safe = content.display_filename(row.filename)
+    ascii_name = safe.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    headers = {
+        "ETag": f'"{row.sha256}"',
+        "Accept-Ranges": "bytes",
+        "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(row.sha256)).decode()}:",
+        "JITC-Content-BLAKE3": row.blake3,
+        "JITC-Entry-Seq": str(download.seq),
+        "Content-Disposition": (
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(safe, safe='')}"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    status = 200
+    if download.selected is None:
+        headers["Content-Length"] = str(row.size)
+    else:
+        status = 206
+        selected = download.selected
+        headers["Content-Length"] = str(selected.length)
+        headers["Content-Range"] = f"bytes {selected.first}-{selected.last}/{row.size}"
+    return StreamingResponse(
+        download.chunks, status_code=status, media_type=row.media_type, headers=headers
+    )
+
+
+async def verify_content(request: Request) -> Response:
+    case_id, exhibit_id = _ids(request)
+    verified = await _call(request, lambda ws, p: content.verify(ws, p, case_id, exhibit_id))
+    return json_response(verified.to_json())
+
+
+async def dispose_content(request: Request) -> Response:
+    case_id, exhibit_id = _ids(request)
+    raw = await read_body(request)
+    body = schemas.body_object(raw)
+    reason = body.get("reason")
+    authority = body.get("authority")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 4000:
+        raise InvalidRequestError("reason must be a non-empty string")
+    if not isinstance(authority, str) or not authority.strip() or len(authority) > 4000:
+        raise InvalidRequestError("authority must name who ordered the disposal")
+    disposed = await _call(
+        request,
+        lambda ws, p: content.dispose(
+            ws, p, case_id, exhibit_id, reason=reason, authority=authority
+        ),
+    )
+    return json_response(disposed.to_json())
+
+
+# --- tus 1.0 -------------------------------------------------------------------------------
+
+
+def _tus(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Any]]:
+    """Every tus response carries Tus-Resumable; a request without it gets 412 (tus core)."""
+
+    async def run(request: Request) -> Response:
+        try:
+            if request.method != "OPTIONS":
+                version = request.headers.get("tus-resumable")
+                if version != TUS_VERSION:
+                    return Response(
+                        status_code=412, headers={**TUS_HEADERS, "Tus-Version": TUS_VERSION}
+                    )
+            response = await handler(request)
+        except ServerError as exc:
+            response = await handle_server_error(request, exc)
+        except ClientDisconnect:
+            response = _disconnected()
+        response.headers.update(TUS_HEADERS)
+        return response
+
+    run.__name__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def _expires(view: content.UploadView) -> str:
+    # tus expiration: an RFC 9110 HTTP-date
+    return format_datetime(view.expires.astimezone(UTC), usegmt=True)
+
+
+def parse_upload_metadata(header: str | None) -> dict[str, str]:
+    """tus `Upload-Metadata`: `key base64value` pairs, comma-separated; values UTF-8."""
+    result: dict[str, str] = {}
+    if not header:
+        return result
+    for item in header.split(","):
+        parts = item.strip().split(" ")
+        if not parts[0] or len(parts) > 2 or not _TUS_KEY.fullmatch(parts[0]):
+            raise InvalidRequestError("Upload-Metadata is malformed", code="bad_metadata")
+        if parts[0] in result:
+            raise InvalidRequestError("Upload-Metadata repeats a key", code="bad_metadata")
+        value = ""
+        if len(parts) == 2:
+            try:
+                value = base64.b64decode(parts[1], validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise InvalidRequestError(
+                    f"Upload-Metadata {parts[0]} is not base64 of UTF-8", code="bad_metadata"
+                ) from None
+        result[parts[0]] = value
+    return result
+
+
+def _non_negative_header(request: Request, name: str) -> int:
+    raw = request.headers.get(name)
+    if raw is None or not raw.isdigit() or len(raw) > 19:
+        raise InvalidRequestError(f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+async def tus_options(request: Request) -> Response:
+    limit = workspace(request).settings.max_upload_bytes
+    return Response(
+        status_code=204,
+        headers={
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": TUS_EXTENSIONS,
+            "Tus-Max-Size": str(limit),
+        },
+    )
+
+
+async def tus_create(request: Request) -> Response:
+    case_id, exhibit_id = _ids(request)
+    if request.headers.get("upload-defer-length") is not None:
+        raise InvalidRequestError("Upload-Defer-Length is not supported: send Upload-Length")
+    length = _non_negative_header(request, "upload-length")
+    _refuse_too_large(request, length)
+    if (_content_length(request) or 0) > 0:
+        raise InvalidRequestError("creation-with-upload is not supported: PATCH the bytes")
+    metadata = parse_upload_metadata(request.headers.get("upload-metadata"))
+    meta = content.ContentMeta(
+        filename=content.parse_filename(metadata.get("filename")),
+        media_type=content.parse_media_type(metadata.get("filetype") or metadata.get("type")),
+        expected_sha256=content.parse_expected_sha256(metadata.get("sha256") or None),
+    )
+    view = await _call(
+        request, lambda ws, p: content.create_upload(ws, p, case_id, exhibit_id, meta, length)
+    )
+    headers = {
+        "Location": f"/api/cases/{case_id}/exhibits/{exhibit_id}/uploads/{view.row.id}",
+        "Upload-Expires": _expires(view),
+        "Upload-Offset": str(view.state.offset),
+    }
+    if view.ingested is not None:
+        headers.update(_digest_headers(view.ingested))
+    return Response(status_code=201, headers=headers)
+
+
+def _upload_id(request: Request) -> str:
+    return schemas.uuid_text(request.path_params["upload_id"], "upload id")
+
+
+async def tus_head(request: Request) -> Response:
+    case_id, exhibit_id = _ids(request)
+    upload_id = _upload_id(request)
+    view = await _call(
+        request, lambda ws, p: content.upload_status(ws, p, case_id, exhibit_id, upload_id)
+    )
+    headers = {
+        "Upload-Offset": str(view.state.offset),
+        "Cache-Control": "no-store",
+        "Upload-Expires": _expires(view),
+    }
+    if view.state.length is not None:
+        headers["Upload-Length"] = str(view.state.length)
+    return Response(status_code=200, headers=headers)
+
+
+async def tus_patch(request: Request) -> Response:
+    case_id, exhibit_id = _ids(request)
+    upload_id = _upload_id(request)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != OFFSET_OCTETS:
+        raise UnsupportedMediaTypeError(f"a tus PATCH body is {OFFSET_OCTETS}")
+    offset = _non_negative_header(request, "upload-offset")
+    bridge = BodyBridge(request)
+    try:
+        view = await _call(
+            request,
+            lambda ws, p: content.append_upload(
+                ws, p, case_id, exhibit_id, upload_id, offset, bridge.chunks()
+            ),
+        )
+    finally:
+        await bridge.aclose()
+    headers = {"Upload-Offset": str(view.state.offset), "Upload-Expires": _expires(view)}
+    if view.ingested is not None:
+        headers.update(_digest_headers(view.ingested))
+    return Response(status_code=204, headers=headers)
+
+
+async def tus_delete(request: Request) -> Response:
+    case_id, exhibit_id = _ids(request)
+    upload_id = _upload_id(request)
+    await _call(
+        request, lambda ws, p: content.terminate_upload(ws, p, case_id, exhibit_id, upload_id)
+    )
+    return Response(status_code=204)
+
+
+# --- bench ---------------------------------------------------------------------------------
+
+
+async def bench_discard(request: Request) -> Response:
+    """Bench only (JITC_BENCH_DISCARD): authenticate, read the body, keep nothing."""
+    ws = workspace(request)
+    if not ws.settings.bench_discard:
+        raise FeatureDisabledError("not found")
+    token = bearer_token(request)
+    client = remote(request)
+    await in_thread(request, lambda: ws.authenticate(token, remote=client))
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+    return json_response({"size": size})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(EXHIBIT + "/content", put_content, methods=["PUT"]),
+        Route(EXHIBIT + "/content", get_content, methods=["GET"]),
+        Route(EXHIBIT + "/verify", verify_content, methods=["POST"]),
+        Route(EXHIBIT + "/dispose", dispose_content, methods=["POST"]),
+        Route(EXHIBIT + "/uploads", _tus(tus_options), methods=["OPTIONS"]),
+        Route(EXHIBIT + "/uploads", _tus(tus_create), methods=["POST"]),
+        Route(EXHIBIT + "/uploads/{upload_id}", _tus(tus_head), methods=["HEAD"]),
+        Route(EXHIBIT + "/uploads/{upload_id}", _tus(tus_patch), methods=["PATCH"]),
+        Route(EXHIBIT + "/uploads/{upload_id}", _tus(tus_delete), methods=["DELETE"]),
+        Route("/api/bench/discard", bench_discard, methods=["PUT"]),
+    ]

@@ -1,0 +1,129 @@
+"""`jitc export` (ask the server for a court bundle and download it) and `jitc audit`
+(check a live case end to end, on the server host)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import httpx
+
+from server.config import Settings
+from server.errors import ServerError
+from server.services.audit import audit_case
+from server.services.workspace import Workspace
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+TIMEOUT = httpx.Timeout(30.0, read=3600.0)  # a bundle with GiBs of content takes a while
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = subparsers.add_parser(
+        "export", help="make a court bundle of a case on the server and download it"
+    )
+    export.add_argument("case", metavar="CASE", help="the case id")
+    export.add_argument("--out", required=True, type=Path, metavar="FILE", help="bundle .zip")
+    export.add_argument("--recipient", required=True, help="who the bundle is for")
+    export.add_argument(
+        "--exhibit",
+        action="append",
+        dest="exhibits",
+        metavar="ID",
+        help="an exhibit to include (repeatable; default: all)",
+    )
+    export.add_argument(
+        "--selective", action="store_true", help="disclose only the chosen exhibits' entries"
+    )
+    export.add_argument("--content", action="store_true", help="include the exhibits' bytes")
+    export.add_argument(
+        "--server", default=None, help=f"server URL (JITC_SERVER, default {DEFAULT_SERVER})"
+    )
+    export.add_argument("--token", default=None, help="access token (default: JITC_TOKEN)")
+    export.set_defaults(func=_export)
+
+    audit = subparsers.add_parser(
+        "audit", help="check a case's custody rows, checkpoints and stored objects (server host)"
+    )
+    audit.add_argument("case", metavar="CASE", help="the case id")
+    audit.add_argument("--json", action="store_true", help="print one JSON report")
+    audit.add_argument(
+        "--no-objects", action="store_true", help="skip re-hashing the stored objects"
+    )
+    audit.set_defaults(func=_audit)
+
+
+def _fail(message: str) -> int:
+    print(f"jitc: {message}", file=sys.stderr)
+    return 1
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        error = response.json()["error"]
+        return f"{response.status_code} {error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code}: {response.text[:300]}"
+
+
+def _export(args: argparse.Namespace) -> int:
+    server = (args.server or os.environ.get("JITC_SERVER") or DEFAULT_SERVER).rstrip("/")
+    token = args.token or os.environ.get("JITC_TOKEN")
+    if not token:
+        return _fail("give an access token with --token or JITC_TOKEN")
+    if args.selective and not args.exhibits:
+        return _fail("a selective bundle needs at least one --exhibit")
+    body = {
+        "exhibits": args.exhibits,
+        "disclosure": "selective" if args.selective else "full",
+        "content": bool(args.content),
+        "recipient": args.recipient,
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"{server}/api/cases/{args.case}/exports"
+    try:
+        with httpx.Client(timeout=TIMEOUT, headers=headers) as http:
+            made = http.post(base, json=body)
+            if made.status_code != 201:
+                return _fail(f"the server refused the export: {_error_text(made)}")
+            export = made.json()
+            part = args.out.with_name(args.out.name + ".part")
+            with http.stream("GET", f"{base}/{export['id']}") as response:
+                if response.status_code != 200:
+                    response.read()
+                    return _fail(f"download failed: {_error_text(response)}")
+                with part.open("wb") as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+            part.replace(args.out)
+    except httpx.HTTPError as exc:
+        return _fail(f"cannot reach {server}: {exc}")
+    print(
+        f"export {export['id']}: {args.out} ({export['bundle_size']} bytes, sha256 "
+        f"{export['bundle_sha256']}, tree size {export['tree_size']}, logged at seq "
+        f"{export['seq']})"
+    )
+    print(f"check it: jitc verify {args.out} --policy POLICY.txt")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    try:
+        ws = Workspace.open(Settings.from_env())
+    except ServerError as exc:
+        return _fail(exc.message)
+    try:
+        report = audit_case(ws, args.case, objects=not args.no_objects)
+    except ServerError as exc:
+        return _fail(exc.message)
+    finally:
+        ws.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        for finding in report.findings:
+            print(finding.line())
+        print(report.summary())
+    return 0 if report.ok else 1

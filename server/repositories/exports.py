@@ -1,0 +1,123 @@
+"""Court bundle exports: one row per export request (issue 5, item 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from server.models import Export, LogEntry, LogNode, table
+
+_X = table(Export)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    id: str
+    case_id: str
+    requested_by: str
+    request: str
+    status: str
+    tree_size: int | None
+    bundle_sha256: str | None
+    bundle_size: int | None
+    seq: int | None
+    error: str | None
+    created_at: datetime
+
+
+_COLUMNS = (
+    _X.c.id,
+    _X.c.case_id,
+    _X.c.requested_by,
+    _X.c.request,
+    _X.c.status,
+    _X.c.tree_size,
+    _X.c.bundle_sha256,
+    _X.c.bundle_size,
+    _X.c.seq,
+    _X.c.error,
+    _X.c.created_at,
+)
+
+
+def insert_pending(
+    conn: Connection, *, export_id: str, case_id: str, by: str, request: str, now: datetime
+) -> None:
+    conn.execute(
+        insert(_X).values(
+            id=export_id,
+            case_id=case_id,
+            requested_by=by,
+            request=request,
+            status="pending",
+            created_at=now,
+        )
+    )
+
+
+def set_ready(
+    conn: Connection,
+    export_id: str,
+    *,
+    tree_size: int,
+    sha256: str,
+    size: int,
+    seq: int,
+) -> None:
+    conn.execute(
+        update(_X)
+        .where(_X.c.id == export_id)
+        .values(
+            status="ready", tree_size=tree_size, bundle_sha256=sha256, bundle_size=size, seq=seq
+        )
+    )
+
+
+def set_refused(conn: Connection, export_id: str, error: str, *, tree_size: int | None) -> None:
+    conn.execute(
+        update(_X)
+        .where(_X.c.id == export_id)
+        .values(status="refused", error=error, tree_size=tree_size)
+    )
+
+
+def get(conn: Connection, case_id: str, export_id: str) -> ExportRow | None:
+    row = conn.execute(
+        select(*_COLUMNS).where(_X.c.id == export_id, _X.c.case_id == case_id)
+    ).one_or_none()
+    return None if row is None else ExportRow(*row)
+
+
+def of_case(conn: Connection, case_id: str) -> list[ExportRow]:
+    query = select(*_COLUMNS).where(_X.c.case_id == case_id).order_by(_X.c.created_at, _X.c.id)
+    return [ExportRow(*row) for row in conn.execute(query)]
+
+
+# --- whole-case reads for `jitc audit` (server.services.audit) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyRow:
+    seq: int
+    leaf_hash: bytes
+    canonical: bytes
+
+
+def custody_rows(conn: Connection, case_id: str) -> list[CustodyRow]:
+    """Every stored entry row of a case, by seq, as stored (no checks)."""
+    entries = table(LogEntry)
+    query = (
+        select(entries.c.seq, entries.c.leaf_hash, entries.c.canonical)
+        .where(entries.c.case_id == case_id)
+        .order_by(entries.c.seq)
+    )
+    return [CustodyRow(int(seq), leaf, raw) for seq, leaf, raw in conn.execute(query)]
+
+
+def leaf_nodes(conn: Connection, case_id: str) -> dict[int, bytes]:
+    """The stored level-0 Merkle nodes of a case (the leaf hashes the proofs use)."""
+    nodes = table(LogNode)
+    query = select(nodes.c.idx, nodes.c.hash).where(nodes.c.case_id == case_id, nodes.c.level == 0)
+    return {int(idx): value for idx, value in conn.execute(query)}

@@ -1,0 +1,391 @@
+"""Court bundles (spec 5; issue 5, item 4; docs/adr/0022).
+
+An export is made in the request that asks for it:
+
+1. the requester must be a prosecutor of a party state; with content, their state must
+   own or hold an unrevoked share of every exhibit whose bytes go in (spec 6.7);
+2. the newest checkpoint whose cosignatures meet the case's policy is chosen (none: 409,
+   saying why: the offline verifier would fail the quorum);
+3. the bundle is written to `data_dir/exports/<id>.zip.part` by `custody.assemble`,
+   content streamed from the evidence store chunk by chunk;
+4. it is verified with `custody.verify` under the case policy; if any check fails (a
+   custody row changed or removed, a stored object altered, a log key that does not sign
+   the stored checkpoints) the export is refused with the failing checks named;
+5. report.html (the verifier's own report) is appended, the file's SHA-256 taken, and
+   `export.created` logged with it. The entry is after the bundle's tree size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection
+
+from custody.assemble import AssemblyError, ContentSource, add_report, write_bundle
+from custody.checkpoint import Checkpoint
+from custody.entry import Entry, format_time
+from custody.errors import CustodyError
+from custody.merkle import MemoryTree
+from custody.note import Note, NoteSignature
+from custody.policy import Policy, verify_cosigned_checkpoint
+from custody.report import render_html
+from custody.verify import verify_bundle
+from evidence.errors import EvidenceError
+from evidence.keys import exhibit_key
+from server.auth import Principal
+from server.db import read_transaction, write_transaction
+from server.errors import ConflictError, NotFoundError, PermissionDeniedError
+from server.permissions import Action, authorize
+from server.repositories import cases as case_repo
+from server.repositories import exhibits as exhibit_repo
+from server.repositories import exports as export_repo
+from server.repositories import log as log_repo
+from server.repositories import shares as share_repo
+from server.repositories import witnesses as witness_repo
+from server.services import content
+from server.services.cases import standing
+from server.services.custody_log import CaseLog, case_origin
+from server.services.witnessing import case_policy
+from server.services.workspace import Workspace
+
+EXPORTS_DIR = "exports"
+CANDIDATE_CHECKPOINTS = 32  # cosigned sizes tried, newest first
+HASH_CHUNK = 1024 * 1024
+MAX_REASONS = 10
+
+
+class ExportRefusedError(ConflictError):
+    """The bundle would not verify, or no checkpoint meets the witness quorum."""
+
+    default_code = "export_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    exhibits: tuple[str, ...] | None  # None: every exhibit
+    disclosure: str  # full or selective
+    content: bool
+    recipient: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exhibits": None if self.exhibits is None else list(self.exhibits),
+            "disclosure": self.disclosure,
+            "content": self.content,
+            "recipient": self.recipient,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExportMade:
+    id: str
+    seq: int
+    tree_size: int
+    bundle_sha256: str
+    bundle_size: int
+    exhibits: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "tree_size": self.tree_size,
+            "bundle_sha256": self.bundle_sha256,
+            "bundle_size": self.bundle_size,
+            "exhibits": self.exhibits,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExportView:
+    row: export_repo.ExportRow
+
+    def to_json(self) -> dict[str, Any]:
+        row = self.row
+        request = json.loads(row.request)
+        return {
+            "id": row.id,
+            "status": row.status,
+            "requested_by": request.get("by"),
+            "request": request.get("request"),
+            "tree_size": row.tree_size,
+            "bundle_sha256": row.bundle_sha256,
+            "bundle_size": row.bundle_size,
+            "seq": row.seq,
+            "error": row.error,
+            "created_at": row.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BundleFile:
+    path: Path
+    sha256: str
+
+
+def exports_dir(ws: Workspace) -> Path:
+    path = ws.settings.data_dir / EXPORTS_DIR
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _with_cosignatures(note: bytes, lines: list[str]) -> Note:
+    parsed = Note.parse(note)
+    if not lines:
+        return parsed
+    return parsed.with_signatures([NoteSignature.from_line(line) for line in lines])
+
+
+def choose_checkpoint(conn: Connection, case_id: str, policy: Policy, origin: str) -> Note:
+    """The newest checkpoint whose signature and cosignatures satisfy `policy`."""
+    latest = log_repo.latest_checkpoint(conn, case_id)
+    if latest is None:
+        raise ExportRefusedError("the case has no checkpoint yet", code="no_checkpoint")
+    by_size: dict[int, list[str]] = {}
+    for size, _name, line in witness_repo.cosignatures(conn, case_id):
+        by_size.setdefault(size, []).append(line)
+    sizes = sorted({latest.size, *by_size}, reverse=True)[:CANDIDATE_CHECKPOINTS]
+    reasons: list[str] = []
+    for size in sizes:
+        row = log_repo.checkpoint(conn, case_id, size)
+        if row is None:
+            continue
+        note = _with_cosignatures(row.note, by_size.get(size, []))
+        try:
+            verdict = verify_cosigned_checkpoint(note, policy, origin=origin)
+        except CustodyError as exc:
+            reasons.append(f"size {size}: {exc}")
+            continue
+        if verdict.ok:
+            return note
+        have = ", ".join(verdict.verified_witnesses) or "no witness"
+        reasons.append(f"size {size}: cosigned by {have}")
+    raise ExportRefusedError(
+        f"no checkpoint of this case meets its witness policy (quorum {policy.quorum}); "
+        + "; ".join(reasons[:MAX_REASONS])
+        + ". Retry once the witnesses have cosigned (GET /checkpoint says JITC-Witnessed).",
+        code="not_witnessed",
+    )
+
+
+def _parse_entries(rows: list[bytes], size: int) -> list[Entry]:
+    if len(rows) != size:
+        raise ExportRefusedError(
+            f"the log holds {len(rows)} entries below the checkpoint's size {size}: "
+            "custody rows are missing",
+            code="log_damaged",
+        )
+    entries: list[Entry] = []
+    for index, raw in enumerate(rows):
+        try:
+            entry = Entry.parse(raw)
+        except CustodyError as exc:
+            raise ExportRefusedError(
+                f"custody entry {index} is damaged: {exc}", code="log_damaged"
+            ) from None
+        if entry.seq != index:
+            raise ExportRefusedError(
+                f"custody entry at position {index} says seq {entry.seq}: rows are missing",
+                code="log_damaged",
+            )
+        entries.append(entry)
+    return entries
+
+
+def _sha256_of(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def create_export(
+    ws: Workspace, principal: Principal, case_id: str, request: ExportRequest
+) -> ExportMade:
+    export_id = str(uuid.uuid4())
+    origin = case_origin(ws.settings.log_name, case_id)
+    with read_transaction(ws.engine) as conn:
+        if case_repo.get(conn, case_id) is None:
+            raise NotFoundError(f"no case {case_id}", code="case_not_found")
+        authorize(principal, Action.EXPORT_CREATE, standing(conn, case_id, principal))
+        if request.exhibits is not None:
+            for exhibit_id in request.exhibits:
+                if exhibit_repo.get(conn, case_id, exhibit_id) is None:
+                    raise NotFoundError(
+                        f"no exhibit {exhibit_id} in this case", code="exhibit_not_found"
+                    )
+        policy = case_policy(conn, ws.signer, case_id)
+        note = choose_checkpoint(conn, case_id, policy, origin)
+        size = Checkpoint.parse_body(note.text).size
+        rows = log_repo.entries(conn, case_id, 0, size)
+        entries = _parse_entries(rows, size)
+        chosen = (
+            list(request.exhibits)
+            if request.exhibits is not None
+            else [e.exhibit for e in entries if e.type == "exhibit.registered" and e.exhibit]
+        )
+        ingested = {e.exhibit for e in entries if e.type == "exhibit.ingested"}
+        # A disposed exhibit's bytes are gone: hashes only (its entries still prove them).
+        with_content = (
+            [x for x in chosen if x in ingested and not content.is_disposed(conn, x)]
+            if request.content
+            else []
+        )
+        for exhibit_id in with_content:
+            # spec 6.7: content goes only to the owner state or a state it is shared with.
+            if not share_repo.may_read_content(conn, exhibit_id, principal.jurisdiction):
+                raise PermissionDeniedError(
+                    f"exhibit {exhibit_id} is not shared with {principal.jurisdiction}",
+                    code="exhibit_not_shared",
+                )
+    if request.exhibits is not None:
+        registered = {e.exhibit for e in entries if e.type == "exhibit.registered"}
+        missing = [x for x in chosen if x not in registered]
+        if missing:
+            raise ExportRefusedError(
+                f"exhibit(s) {', '.join(missing)} were registered after the newest witnessed "
+                f"checkpoint (size {size}); retry once it is cosigned",
+                code="not_witnessed",
+            )
+    requested = json.dumps(
+        {"by": principal.actor().to_json(), "request": request.to_json()}, sort_keys=True
+    )
+    with write_transaction(ws.engine) as conn:
+        export_repo.insert_pending(
+            conn,
+            export_id=export_id,
+            case_id=case_id,
+            by=principal.jurisdiction,
+            request=requested,
+            now=datetime.now(UTC),
+        )
+    try:
+        path, digest, length, exhibits = _write(
+            ws, case_id, export_id, request, entries, note, policy, chosen, with_content
+        )
+    except ExportRefusedError as exc:
+        with write_transaction(ws.engine) as conn:
+            export_repo.set_refused(conn, export_id, exc.message, tree_size=size)
+        raise
+
+    def work(log: CaseLog) -> ExportMade:
+        entry = log.append(
+            principal.actor(),
+            "export.created",
+            data={
+                "bundle_sha256": digest,
+                "exhibits": exhibits,
+                "disclosure": request.disclosure,
+                "recipient": request.recipient,
+            },
+        )
+        export_repo.set_ready(
+            log.conn, export_id, tree_size=size, sha256=digest, size=length, seq=entry.seq
+        )
+        return ExportMade(export_id, entry.seq, size, digest, length, exhibits)
+
+    try:
+        return ws.committer.run(case_id, work)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _write(
+    ws: Workspace,
+    case_id: str,
+    export_id: str,
+    request: ExportRequest,
+    entries: list[Entry],
+    note: Note,
+    policy: Policy,
+    chosen: list[str],
+    with_content: list[str],
+) -> tuple[Path, str, int, list[str]]:
+    directory = exports_dir(ws)
+    part = directory / f"{export_id}.zip.part"
+    final = directory / f"{export_id}.zip"
+    policy_text = policy.to_text()
+    contents: dict[str, ContentSource] = {}
+    if with_content:
+        store = ws.store
+        for exhibit_id in with_content:
+            key = exhibit_key(case_id, exhibit_id)
+            contents[exhibit_id] = lambda key=key: store.open_range(key)  # type: ignore[misc]
+    tree = MemoryTree.from_leaf_hashes([entry.leaf_hash() for entry in entries])
+    now = datetime.now(UTC)
+    try:
+        try:
+            manifest = write_bundle(
+                part,
+                entries=entries,
+                checkpoint_note=note,
+                policy_text=policy_text,
+                created=format_time(now),
+                recipient=request.recipient,
+                disclosure=request.disclosure,
+                exhibits=chosen,
+                contents=contents,
+                get_node=tree.get_node,
+            )
+        except (AssemblyError, EvidenceError) as exc:
+            raise ExportRefusedError(
+                f"the bundle cannot be made: {exc}", code="export_refused"
+            ) from None
+        report = verify_bundle(part, policy_text=policy_text, now=now)
+        if not report.ok:
+            reasons = [f"{f.check}: {f.message}" for f in report.failures()[:MAX_REASONS]]
+            raise ExportRefusedError(
+                "the bundle fails verification, so it was not released: " + "; ".join(reasons),
+                code="export_failed_verification",
+            )
+        add_report(part, render_html(report, entries=entries, policy_text=policy_text))
+        digest, length = _sha256_of(part)
+        os.replace(part, final)
+    finally:
+        part.unlink(missing_ok=True)
+    return final, digest, length, [exhibit.id for exhibit in manifest.exhibits]
+
+
+def _readable(principal: Principal, row: export_repo.ExportRow) -> bool:
+    # Prosecutors receive their own state's bundles; judges and defence (authorised by
+    # their grant) receive any bundle of the case.
+    return principal.role != "prosecutor" or row.requested_by == principal.jurisdiction
+
+
+def list_exports(ws: Workspace, principal: Principal, case_id: str) -> list[ExportView]:
+    with read_transaction(ws.engine) as conn:
+        if case_repo.get(conn, case_id) is None:
+            raise NotFoundError(f"no case {case_id}", code="case_not_found")
+        authorize(principal, Action.EXPORT_READ, standing(conn, case_id, principal))
+        rows = export_repo.of_case(conn, case_id)
+    return [ExportView(row) for row in rows if _readable(principal, row)]
+
+
+def bundle_file(ws: Workspace, principal: Principal, case_id: str, export_id: str) -> BundleFile:
+    with read_transaction(ws.engine) as conn:
+        if case_repo.get(conn, case_id) is None:
+            raise NotFoundError(f"no case {case_id}", code="case_not_found")
+        authorize(principal, Action.EXPORT_READ, standing(conn, case_id, principal))
+        row = export_repo.get(conn, case_id, export_id)
+    if row is None or not _readable(principal, row):
+        raise NotFoundError(f"no export {export_id} in this case", code="export_not_found")
+    if row.status != "ready" or row.bundle_sha256 is None:
+        raise ConflictError(
+            f"export {export_id} is {row.status}: {row.error or 'no bundle'}",
+            code="export_not_ready",
+        )
+    path = exports_dir(ws) / f"{export_id}.zip"
+    if not path.is_file():
+        raise NotFoundError(f"the bundle of export {export_id} is gone", code="export_not_found")
+    return BundleFile(path, row.bundle_sha256)

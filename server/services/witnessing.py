@@ -1,0 +1,312 @@
+"""The case server's side of witnessing (issue 5, item 3; docs/adr/0021).
+
+- Each party state registers its witness (URL and cosignature vkey, key type 0x04).
+- A case's policy (spec 5 policy.txt, C2SP tlog-policy) names the case's log key, the
+  witnesses of its party states and a quorum: all of them unless a prosecutor set k.
+- `WitnessSubmitter` sends each case's newest checkpoint, with a consistency proof from
+  the size the witness last cosigned, to every witness of the case's parties, and keeps
+  the cosignature lines it gets back. It runs on a thread of its own, woken after each
+  commit and on a periodic tick; a witness that is down is retried with exponential
+  backoff and never blocks an append.
+- `GET /checkpoint` serves the newest checkpoint with the cosignatures collected for it
+  and says whether they meet the case's quorum (`JITC-Witnessed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import Connection, Engine
+
+from custody.cosignature import CosignatureVerifier
+from custody.errors import CustodyError, FormatError
+from custody.note import Note, NoteSignature
+from custody.policy import Policy, build_policy, verify_cosigned_checkpoint
+from server.auth import Principal
+from server.db import read_transaction, write_transaction
+from server.errors import ConfigError, InvalidRequestError
+from server.permissions import Action, authorize
+from server.repositories import jurisdictions as jurisdiction_repo
+from server.repositories import log as log_repo
+from server.repositories import witnesses as witness_repo
+from server.services import custody_log, log_read
+from server.services.cases import authorize_read, standing
+from server.services.custody_log import CheckpointSigner, case_origin
+from server.services.workspace import Workspace
+from server.witness.client import request_cosignature
+from server.witness.errors import BadProofError, SplitViewError, WitnessError
+
+log = logging.getLogger("jitc.witnessing")
+
+DEFAULT_TICK = 5.0
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+HTTP_TIMEOUT = 10.0
+
+Witnessed = Literal["true", "false", "none"]
+
+
+# --- registration and the case policy ----------------------------------------------------
+
+
+def register_witness(engine: Engine, code: str, *, url: str, vkey: str) -> witness_repo.WitnessRow:
+    """Register (or replace) a state's witness. The vkey must be a cosignature/v1 key
+    (type 0x04); its key name becomes the witness's name in case policies."""
+    try:
+        verifier = CosignatureVerifier.from_vkey(vkey)
+    except (FormatError, ValueError) as exc:
+        raise ConfigError(f"not a witness cosignature vkey (type 0x04): {exc}") from None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ConfigError("the witness URL must be http(s)://host[:port][/prefix]")
+    row = witness_repo.WitnessRow(code, verifier.name, url.rstrip("/"), vkey)
+    with write_transaction(engine) as conn:
+        if jurisdiction_repo.get_name(conn, code) is None:
+            raise ConfigError(f"unknown jurisdiction {code}: register it first")
+        if witness_repo.name_taken(conn, verifier.name, by_other_than=code):
+            raise ConfigError(f"another state's witness is already named {verifier.name}")
+        witness_repo.put_witness(conn, row, now=datetime.now(UTC))
+    return row
+
+
+def case_policy(conn: Connection, signer: CheckpointSigner, case_id: str) -> Policy:
+    """spec 5 policy.txt: the case's log vkey (key name = origin), one witness line per
+    party state's witness, and the quorum (all, k of n, or `quorum none`)."""
+    witnesses = witness_repo.witnesses_of_case(conn, case_id)
+    k = witness_repo.quorum(conn, case_id)
+    quorum: int | Literal["all"] | None
+    if not witnesses:
+        quorum = None
+    elif k is None or k >= len(witnesses):
+        quorum = "all"  # NOTE: a k above n (after a party left) is read as all of them
+    else:
+        quorum = k
+    log_vkey = signer.case_signer(case_id).vkey()
+    return build_policy(log_vkey, [(w.name, w.vkey) for w in witnesses], quorum=quorum)
+
+
+def get_policy_text(ws: Workspace, principal: Principal, case_id: str) -> str:
+    with read_transaction(ws.engine) as conn:
+        authorize_read(conn, case_id, principal, Action.LOG_READ)
+        return case_policy(conn, ws.signer, case_id).to_text()
+
+
+def set_quorum(ws: Workspace, principal: Principal, case_id: str, quorum: int | None) -> str:
+    """A prosecutor sets k of n (None: all). Stored outside the custody log (ADR 0021)."""
+    with write_transaction(ws.engine) as conn:
+        authorize_read(conn, case_id, principal, Action.CASE_READ)
+        authorize(principal, Action.POLICY_SET, standing(conn, case_id, principal))
+        count = len(witness_repo.witnesses_of_case(conn, case_id))
+        if quorum is not None and not 1 <= quorum <= count:
+            raise InvalidRequestError(
+                f"quorum must be between 1 and {count} (the case's witnesses) or 'all'",
+                code="bad_quorum",
+            )
+        witness_repo.set_quorum(
+            conn,
+            case_id,
+            quorum,
+            by=f"{principal.jurisdiction}/{principal.sub}",
+            now=datetime.now(UTC),
+        )
+        return case_policy(conn, ws.signer, case_id).to_text()
+
+
+def witnessed(note: bytes, policy: Policy, origin: str) -> Witnessed:
+    """Whether the cosignatures on `note` meet the policy's quorum ("none": no witness)."""
+    if not policy.witnesses:
+        return "none"
+    try:
+        verdict = verify_cosigned_checkpoint(Note.parse(note), policy, origin=origin)
+    except CustodyError:
+        return "false"
+    return "true" if verdict.ok else "false"
+
+
+def served_checkpoint(ws: Workspace, principal: Principal, case_id: str) -> tuple[bytes, Witnessed]:
+    """GET /checkpoint: the newest checkpoint with its cosignatures, and whether the
+    case's quorum is met for it."""
+    note = log_read.latest_checkpoint(ws, principal, case_id)
+    with read_transaction(ws.engine) as conn:
+        policy = case_policy(conn, ws.signer, case_id)
+    return note, witnessed(note, policy, case_origin(ws.settings.log_name, case_id))
+
+
+# --- submission ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    case_id: str
+    witness: str
+    size: int
+    error: str | None  # None: cosigned
+
+
+@dataclass(slots=True)
+class _Retry:
+    attempts: int
+    due: float
+
+
+HttpFactory = Callable[[], httpx.AsyncClient]
+
+
+def default_http() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=HTTP_TIMEOUT)
+
+
+class WitnessSubmitter:
+    """Collects cosignatures for every case's newest checkpoint, off the request path."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        http_factory: HttpFactory = default_http,
+        tick: float = DEFAULT_TICK,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ws = ws
+        self._http_factory = http_factory
+        self._tick = tick
+        self._clock = clock
+        self._retry: dict[tuple[str, str], _Retry] = {}
+        self._event = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # -- the thread --
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="jitc-witness-submitter", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stopping = True
+        self._event.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            while not self._stopping:
+                self._event.clear()
+                try:
+                    loop.run_until_complete(self.submit_pending())
+                except Exception:
+                    log.exception("witness submission round failed")
+                self._event.wait(self._next_wait())
+        finally:
+            loop.close()
+
+    def _next_wait(self) -> float:
+        now = self._clock()
+        due = [r.due - now for r in self._retry.values()]
+        return max(0.01, min([self._tick, *due]))
+
+    # -- one round --
+
+    async def submit_pending(self) -> list[Outcome]:
+        """Send every case's newest checkpoint to each of its witnesses that has not
+        cosigned it, except those waiting out a backoff. Returns what happened."""
+        ws = self._ws
+        jobs: list[tuple[str, witness_repo.WitnessRow, int, int, bytes]] = []
+        now = self._clock()
+        with read_transaction(ws.engine) as conn:
+            by_case = witness_repo.witnesses_by_case(conn)
+            cases = sorted(by_case)
+            latest = witness_repo.latest_sizes(conn, cases)
+            cosigned = witness_repo.cosigned_sizes(conn, cases)
+            notes: dict[str, bytes] = {}
+            for case_id in cases:
+                size = latest.get(case_id, 0)
+                for witness in by_case[case_id]:
+                    key = (case_id, witness.name)
+                    done = cosigned.get(key, 0)
+                    if done >= size:
+                        self._retry.pop(key, None)
+                        continue
+                    retry = self._retry.get(key)
+                    if retry is not None and retry.due > now:
+                        continue
+                    if case_id not in notes:
+                        row = log_repo.checkpoint(conn, case_id, size)
+                        if row is None:
+                            continue
+                        notes[case_id] = row.note
+                    jobs.append((case_id, witness, done, size, notes[case_id]))
+        if not jobs:
+            return []
+        async with self._http_factory() as http:
+            return list(await asyncio.gather(*(self._submit(http, *job) for job in jobs)))
+
+    async def _submit(
+        self,
+        http: httpx.AsyncClient,
+        case_id: str,
+        witness: witness_repo.WitnessRow,
+        old_size: int,
+        size: int,
+        note: bytes,
+    ) -> Outcome:
+        key = (case_id, witness.name)
+        engine = self._ws.engine
+
+        def proof(old: int, new: int) -> list[bytes]:
+            with read_transaction(engine) as conn:
+                return custody_log.consistency(conn, case_id, old, new)
+
+        try:
+            verifier = CosignatureVerifier.from_vkey(witness.vkey)
+            sig: NoteSignature = await request_cosignature(
+                http,
+                witness.url,
+                note=note,
+                witness=verifier,
+                old_size=old_size,
+                proof_source=proof,
+            )
+        except (WitnessError, CustodyError, httpx.HTTPError) as exc:
+            retry = self._retry.get(key) or _Retry(0, 0.0)
+            retry.attempts += 1
+            delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (retry.attempts - 1))
+            retry.due = self._clock() + delay
+            self._retry[key] = retry
+            if isinstance(exc, SplitViewError | BadProofError):
+                # A witness refusing our own checkpoint as a fork or a bad extension is
+                # evidence that the log, or the witness's view of it, was tampered with.
+                log.error(
+                    "witness %s refused case %s size %d: %s", witness.name, case_id, size, exc
+                )
+            else:
+                log.warning(
+                    "witness %s: case %s size %d not cosigned (%s); retry in %.1f s",
+                    witness.name,
+                    case_id,
+                    size,
+                    exc,
+                    delay,
+                )
+            return Outcome(case_id, witness.name, size, str(exc) or type(exc).__name__)
+        with write_transaction(engine) as conn:
+            witness_repo.add_cosignature(
+                conn, case_id, size, witness.name, sig.line(), now=datetime.now(UTC)
+            )
+        self._retry.pop(key, None)
+        return Outcome(case_id, witness.name, size, None)

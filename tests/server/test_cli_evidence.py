@@ -1,0 +1,218 @@
+"""`jitc upload`, `jitc download` and `jitc scrub`, on both databases and both stores.
+
+The client commands talk to the app through Starlette's test client (an httpx.Client);
+`scrub` reads its settings from the environment, as on a server host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from evidence import exhibit_key
+from server.app import create_app
+from server.cli import evidence as cli
+from server.cli import main
+from server.services.workspace import Workspace
+from tests.evidence.support import Harness, MiB, pattern
+from tests.server.conftest import LOG_NAME
+from tests.server.helpers import World, create_case, register_exhibit
+from tests.server.test_content import entries
+from tests.server.testclient import TestClient
+
+Scene = tuple[TestClient, World, str, str]
+
+
+@pytest.fixture
+def scene(
+    content_client: TestClient,
+    world: World,
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Scene:
+    app = create_app(workspace=workspace)
+
+    def client(self: cli.Api) -> httpx.Client:
+        return TestClient(app, headers={"Authorization": f"Bearer {self.token}"})
+
+    monkeypatch.setattr(cli.Api, "client", client)
+    monkeypatch.setenv("JITC_SERVER", "http://testserver")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    case_id = create_case(content_client, world)
+    exhibit_id = register_exhibit(content_client, world, case_id)
+    return content_client, world, case_id, exhibit_id
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_upload_then_download_compare_hashes_both_ways(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    data = pattern(3 * MiB + 7)
+    source = tmp_path / "image.dd"
+    source.write_bytes(data)
+    monkeypatch.setenv("JITC_TOKEN", world.token("NL", "technician"))
+    code, _, err = run(
+        capsys, "upload", case_id, exhibit_id, str(source), "--chunk-size", "1048576"
+    )
+    assert code == 0, err
+    assert hashlib.sha256(data).hexdigest() in err
+    assert "uploading" in err  # the progress line: bytes, rate and time
+    assert "/s" in err
+    monkeypatch.setenv("JITC_TOKEN", world.token("NL", "investigator"))
+    out = tmp_path / "copy.dd"
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out), "--purpose", "analysis")
+    assert code == 0, err
+    assert out.read_bytes() == data
+    assert not out.with_name("copy.dd.part").exists()
+    accessed = [e for e in entries(client, world, case_id) if e["type"] == "exhibit.accessed"]
+    assert accessed[-1]["data"] == {"purpose": "analysis", "range": None}
+
+
+def test_upload_resumes_after_the_connection_breaks(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    data = pattern(4 * MiB)
+    source = tmp_path / "phone.bin"
+    source.write_bytes(data)
+    monkeypatch.setenv("JITC_TOKEN", world.token("NL", "technician"))
+    real_chunks = cli._file_chunks
+    calls = {"n": 0}
+
+    def breaking(*args: Any) -> Iterator[bytes]:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third PATCH: the connection drops before its first byte
+            raise httpx.WriteError("connection reset by peer")
+        yield from real_chunks(*args)
+
+    monkeypatch.setattr(cli, "_file_chunks", breaking)
+    monkeypatch.setattr(cli, "RETRIES", 0)  # the first run gives up: a re-run resumes
+    monkeypatch.setattr("server.cli.evidence.time.sleep", lambda _s: None)
+    code, _, err = run(
+        capsys, "upload", case_id, exhibit_id, str(source), "--chunk-size", "1048576"
+    )
+    assert code == 1
+    assert "interrupted" in err
+    state = list((tmp_path / "cache" / "jitc" / "uploads").glob("*.json"))
+    assert len(state) == 1
+    assert json.loads(state[0].read_text())["location"].startswith("/api/cases/")
+    code, _, err = run(
+        capsys, "upload", case_id, exhibit_id, str(source), "--chunk-size", "1048576"
+    )
+    assert code == 0, err
+    assert "resuming at 2.0 MiB" in err
+    assert not state[0].exists()
+    ingested = [e for e in entries(client, world, case_id) if e["type"] == "exhibit.ingested"]
+    assert ingested[0]["data"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert ingested[0]["data"]["filename"] == "phone.bin"
+
+
+def test_download_of_altered_storage_fails_loudly_and_keeps_nothing(
+    scene: Scene,
+    evidence: Harness,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: Any,
+) -> None:
+    _client, world, case_id, exhibit_id = scene
+    source = tmp_path / "doc.pdf"
+    source.write_bytes(pattern(20_000))
+    monkeypatch.setenv("JITC_TOKEN", world.token("NL", "technician"))
+    assert run(capsys, "upload", case_id, exhibit_id, str(source))[0] == 0
+    evidence.tamper(exhibit_key(case_id, exhibit_id), 100)
+    monkeypatch.setenv("JITC_TOKEN", world.token("NL", "investigator"))
+    out = tmp_path / "out.pdf"
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 1
+    assert "HASH MISMATCH" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert not out.with_name("out.pdf.part").exists()
+
+
+def test_upload_refused_by_the_server_is_one_line_and_exit_1(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    _client, world, case_id, exhibit_id = scene
+    source = tmp_path / "x.bin"
+    source.write_bytes(b"x")
+    monkeypatch.setenv("JITC_TOKEN", world.token("DE", "technician"))  # not the owner
+    code, _, err = run(capsys, "upload", case_id, exhibit_id, str(source))
+    assert code == 1
+    assert err.count("\n") == 2  # the hashing progress line, then the error
+    assert "403" in err
+    assert "Traceback" not in err
+
+
+def test_missing_server_or_token_is_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("JITC_SERVER", raising=False)
+    monkeypatch.delenv("JITC_TOKEN", raising=False)
+    source = tmp_path / "x"
+    source.write_bytes(b"x")
+    code, _, err = run(capsys, "upload", "c", "e", str(source))
+    assert code == 2
+    assert "JITC_SERVER" in err
+
+
+def test_scrub_verifies_every_exhibit_and_fails_on_tampering(
+    scene: Scene,
+    evidence: Harness,
+    workspace: Workspace,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: Any,
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    second = register_exhibit(client, world, case_id, label="Phone")
+    for exhibit, size in ((exhibit_id, 1000), (second, 2000)):
+        response = client.put(
+            f"/api/cases/{case_id}/exhibits/{exhibit}/content",
+            content=pattern(size),
+            headers=world.headers("NL", "technician"),
+        )
+        assert response.status_code == 201
+    settings = workspace.settings
+    monkeypatch.setenv("JITC_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("JITC_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("JITC_LOG_NAME", LOG_NAME)
+    _use_store(monkeypatch, evidence)
+    code, out, err = run(capsys, "scrub")
+    assert code == 0, err
+    assert "2 exhibits checked, 2 intact" in out
+    evidence.tamper(exhibit_key(case_id, second), 5)
+    code, out, err = run(capsys, "scrub")
+    assert code == 1
+    assert "STORAGE ALTERED" in err
+    assert second in err
+    assert "1 altered" in out
+    verified = [e for e in entries(client, world, case_id) if e["type"] == "exhibit.verified"]
+    assert len(verified) == 4
+    assert [e["actor"]["sub"] for e in verified] == ["system"] * 4
+    assert sorted(e["data"]["ok"] for e in verified) == [False, True, True, True]
+
+
+def _use_store(monkeypatch: Any, evidence: Harness) -> None:
+    """Point `jitc scrub`'s workspace at the store under test."""
+    real_open = Workspace.open
+
+    def opened(settings: Any, **kwargs: Any) -> Workspace:
+        ws = real_open(settings, **kwargs)
+        ws.use_store(evidence.make())
+        return ws
+
+    monkeypatch.setattr(Workspace, "open", opened)
