@@ -33,7 +33,14 @@ class ContentRow:
 
     @property
     def disposed(self) -> bool:
+        """exhibit.disposed is logged."""
         return self.disposed_seq is not None
+
+    @property
+    def disposal_begun(self) -> bool:
+        """Disposal was decided under the case lock (a fence against a later hold); the
+        object may already be gone even if exhibit.disposed is not logged yet."""
+        return self.disposed_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +118,14 @@ def insert_content(
             removed=False,
             retained_until=None,
         )
+    )
+
+
+def begin_disposal(conn: Connection, exhibit_id: str, *, now: datetime) -> None:
+    conn.execute(
+        update(_C)
+        .where(_C.c.exhibit_id == exhibit_id, _C.c.disposed_at.is_(None))
+        .values(disposed_at=now)
     )
 
 

@@ -660,7 +660,7 @@ def _present_content(conn: Connection, exhibit_id: str) -> content_repo.ContentR
     content = content_repo.get(conn, exhibit_id)
     if content is None:
         raise NotFoundError("the exhibit has no content yet", code="no_content")
-    if content.disposed:
+    if content.disposal_begun:
         raise NotFoundError("the exhibit's content was disposed of", code="content_disposed")
     return content
 
@@ -860,26 +860,44 @@ def dispose(
     Lock retention still keeps it; log exhibit.disposed. Nothing may follow it (spec 6.7)."""
     with read_transaction(ws.engine) as conn:
         exhibit = _exhibit_for(conn, principal, case_id, exhibit_id, Action.EXHIBIT_DISPOSE)
-        content = _present_content(conn, exhibit_id)
+        _content_to_dispose(conn, exhibit_id)
     if exhibit.legal_hold:
         raise ConflictError("the exhibit is under legal hold", code="hold_active")
+
+    # Phase 1, under the case lock: re-check the hold and fence the exhibit. A hold that
+    # committed before this is seen here; one that comes after sees the fence and is
+    # refused (is_disposed). Only then may bytes be destroyed.
+    def begin(log: CaseLog) -> None:
+        current = locked_standing(log, principal)
+        row = _exhibit(log.conn, case_id, exhibit_id)
+        authorize(principal, Action.EXHIBIT_DISPOSE, current, exhibit_owner=row.owner)
+        if row.legal_hold:
+            raise ConflictError("the exhibit is under legal hold", code="hold_active")
+        _content_to_dispose(log.conn, exhibit_id)
+        content_repo.begin_disposal(log.conn, exhibit_id, now=_now())
+
+    ws.committer.run(case_id, begin)
+
+    # Phase 2: the store. A crash here leaves the fence without an entry; disposing again
+    # completes it (the object may already be gone, which counts as removed).
     key = _key(case_id, exhibit_id)
     try:
         result = _storage(lambda: ws.store.dispose(key))
     except LegalHoldActiveError:
         raise ConflictError("the stored object is under legal hold", code="hold_active") from None
     except ObjectNotFoundError:
-        log.error("content of exhibit %s was already missing at disposal", exhibit_id)
+        log.warning("content of exhibit %s was already gone at disposal", exhibit_id)
         result = None
 
     removed = result is None or result.removed
     until = None if result is None else result.retained_until
 
+    # Phase 3: log exhibit.disposed with what the store did.
     def work(log: CaseLog) -> Disposed:
         current = locked_standing(log, principal)
         row = _exhibit(log.conn, case_id, exhibit_id)
         authorize(principal, Action.EXHIBIT_DISPOSE, current, exhibit_owner=row.owner)
-        _present_content(log.conn, exhibit_id)
+        _content_to_dispose(log.conn, exhibit_id)
         entry = log.append(
             principal.actor(),
             "exhibit.disposed",
@@ -896,14 +914,25 @@ def dispose(
         )
         return Disposed(entry.seq, removed, until)
 
-    del content
     return ws.committer.run(case_id, work)
 
 
-def is_disposed(conn: Connection, exhibit_id: str) -> bool:
-    """For other services: no event may follow exhibit.disposed (spec 6.7)."""
+def _content_to_dispose(conn: Connection, exhibit_id: str) -> content_repo.ContentRow:
+    """Content that may be disposed of: present, and exhibit.disposed not logged yet (a
+    begun but unfinished disposal may be completed)."""
     content = content_repo.get(conn, exhibit_id)
-    return content is not None and content.disposed
+    if content is None:
+        raise NotFoundError("the exhibit has no content yet", code="no_content")
+    if content.disposed:
+        raise NotFoundError("the exhibit's content was disposed of", code="content_disposed")
+    return content
+
+
+def is_disposed(conn: Connection, exhibit_id: str) -> bool:
+    """For other services: no event may follow exhibit.disposed (spec 6.7), nor a hold or
+    share slip in while a disposal is under way."""
+    content = content_repo.get(conn, exhibit_id)
+    return content is not None and content.disposal_begun
 
 
 # --- recovery and expiry ------------------------------------------------------------------------
