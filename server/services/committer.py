@@ -17,6 +17,7 @@ servers) the database locks alone serialise appends to a case, which is still co
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -30,6 +31,8 @@ from server.services.custody_log import CaseLog, CheckpointSigner, flush_logs
 
 T = TypeVar("T")
 UnitOfWork = Callable[[CaseLog], T]
+
+log = logging.getLogger("jitc.server")
 
 MAX_BATCH = 256
 
@@ -92,7 +95,11 @@ class Committer:
                 successor.wake.set()  # it is not finished, so it leads the next batch
             hook = self.after_commit  # issue 5
             if hook is not None:
-                hook()
+                # The batch is committed: its callers must not see a 500 for a written change.
+                try:
+                    hook()
+                except Exception:
+                    log.exception("after-commit hook failed")
 
     def _commit(self, batch: list[_Pending[object]]) -> None:
         try:
