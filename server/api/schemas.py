@@ -19,6 +19,7 @@ from server.services.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 
 JURISDICTION_CODE: Final = re.compile(r"[A-Z][A-Z0-9-]{1,31}")
 UUID_TEXT: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MAX_FIELD_NAME: Final = 64  # an acquisition field name (names land in every later log read)
 _HASH_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 _HEX = re.compile(r"(?:[0-9a-f]{2}){16,64}")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,15}")
@@ -111,6 +112,8 @@ def _acquisition(value: object) -> dict[str, Any]:
         raise _bad(f"acquisition has more than {MAX_ACQUISITION_FIELDS} fields")
     result: dict[str, Any] = {}
     for name in ("tool", "operator", "time"):
+        if not isinstance(value.get(name), str):
+            raise _bad(f"acquisition.{name} must be a string")
         result[name] = text(value, name, max_length=MAX_LABEL)
     try:
         when = datetime.fromisoformat(result["time"].replace("Z", "+00:00"))
@@ -130,8 +133,10 @@ def _acquisition(value: object) -> dict[str, Any]:
     for name in value:
         if name in result:
             continue
-        if _HASH_NAME.fullmatch(name) is None and not name.replace("_", "").isalnum():
-            raise _bad(f"acquisition: bad field name {name!r}")
+        if len(name) > MAX_FIELD_NAME or (
+            _HASH_NAME.fullmatch(name) is None and not name.replace("_", "").isalnum()
+        ):
+            raise _bad(f"acquisition: bad field name {name[:MAX_FIELD_NAME]!r}")
         result[name] = text(value, name, max_length=MAX_DESCRIPTION, empty=True)
     return result
 

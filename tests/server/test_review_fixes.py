@@ -93,3 +93,26 @@ def test_permission_refusals_go_to_the_security_log(
     assert refusal["jurisdiction"] == "FR"
     assert refusal["reason"] == "case_forbidden"
     assert refusal["path"] == f"/api/cases/{case_id}"
+
+
+@pytest.mark.parametrize(
+    ("acquisition", "message"),
+    [
+        ({"tool": "UFED", "operator": "anna"}, "acquisition.time must be a string"),
+        (
+            {"tool": "UFED", "operator": "anna", "time": "2026-11-01T10:00:00Z", "x" * 65: "v"},
+            "bad field name",
+        ),
+    ],
+)
+def test_acquisition_errors_name_the_field(
+    client: TestClient, world: World, acquisition: dict[str, str], message: str
+) -> None:
+    case_id = create_case(client, world)
+    response = client.post(
+        f"/api/cases/{case_id}/exhibits",
+        json={"label": "NL-1", "description": "", "acquisition": acquisition},
+        headers=world.headers("NL", "technician"),
+    )
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
