@@ -22,10 +22,10 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from server.db import write_transaction
-from server.errors import NotFoundError
+from server.errors import NotFoundError, ServerError
 from server.repositories import cases as case_repo
 from server.services.custody_log import CaseLog, CheckpointSigner, flush_logs
 
@@ -125,8 +125,31 @@ class Committer:
                     missing = NotFoundError(f"no case {pending.case_id}", code="case_not_found")
                     results.append((None, missing))
                 else:
-                    results.append((pending.work(log), None))
+                    results.append(_run_unit(conn, log, pending))
             flush_logs(conn, list(logs.values()))
         for pending, (result, error) in zip(batch, results, strict=True):
             pending.result = result
             pending.error = error
+
+
+def _run_unit(
+    conn: Connection, log: CaseLog, pending: _Pending[object]
+) -> tuple[object, BaseException | None]:
+    """Run one unit of work in the batch's transaction.
+
+    A deliberate refusal (a ServerError: 403, 404, 409...) undoes that unit alone, with a
+    savepoint for its rows and a snapshot of the case log's in-memory state, and the rest of
+    the batch commits. Without this, any authenticated caller sending refused requests
+    could make every batch fall back to one transaction per unit. Anything else still
+    fails the batch, which is then re-run unit by unit.
+    """
+    snapshot = log.snapshot()
+    savepoint = conn.begin_nested()
+    try:
+        result = pending.work(log)
+    except ServerError as refusal:
+        savepoint.rollback()
+        log.restore(snapshot)
+        return None, refusal
+    savepoint.commit()
+    return result, None

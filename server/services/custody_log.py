@@ -115,6 +115,22 @@ def _split_peaks(blob: bytes) -> tuple[bytes, ...]:
     return tuple(blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE))
 
 
+@dataclass(frozen=True, slots=True)
+class LogSnapshot:
+    """A CaseLog's in-memory state at one point of a batch (see CaseLog.snapshot)."""
+
+    size: int
+    peaks: tuple[bytes, ...]
+    last_leaf: bytes
+    last_time: str
+    entries: int
+    nodes: int
+    exhibit_heads: dict[str, bytes]
+    dirty_exhibits: frozenset[str]
+    deferred: int
+    parties: frozenset[str] | None
+
+
 class CaseLog:
     """One case's log inside one write transaction, its head locked. Not thread-safe."""
 
@@ -220,6 +236,33 @@ class CaseLog:
                 self._dirty_exhibits.add(exhibit)
             self._exhibit_heads[exhibit] = leaf
         return entry
+
+    def snapshot(self) -> LogSnapshot:
+        """This log's in-memory state, for undoing one refused unit of work (`restore`)."""
+        return LogSnapshot(
+            size=self._range.size,
+            peaks=self._range.peaks,
+            last_leaf=self._last_leaf,
+            last_time=self._last_time,
+            entries=len(self._entries),
+            nodes=len(self._nodes),
+            exhibit_heads=dict(self._exhibit_heads),
+            dirty_exhibits=frozenset(self._dirty_exhibits),
+            deferred=len(self._deferred),
+            parties=self.parties,
+        )
+
+    def restore(self, snapshot: LogSnapshot) -> None:
+        """Go back to a `snapshot` (the database side is undone by a savepoint)."""
+        self._range = CompactRange(snapshot.size, snapshot.peaks)
+        self._last_leaf = snapshot.last_leaf
+        self._last_time = snapshot.last_time
+        del self._entries[snapshot.entries :]
+        del self._nodes[snapshot.nodes :]
+        self._exhibit_heads = dict(snapshot.exhibit_heads)
+        self._dirty_exhibits = set(snapshot.dirty_exhibits)
+        del self._deferred[snapshot.deferred :]
+        self.parties = snapshot.parties
 
     def defer(self, row: Row) -> None:
         """Insert `row` when the batch is flushed, with the other rows of its table.
