@@ -56,7 +56,8 @@ CASE: Final = "/api/cases/{case_id}"
 EXHIBIT: Final = CASE + "/exhibits/{exhibit_id}"
 
 _REPR_DIGEST_SHA256 = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]*):", re.IGNORECASE)
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# At most 19 digits: any byte offset fits, and int() never meets Python's digit limit.
+_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
 _TUS_KEY = re.compile(r"[!-~]+")
 
 

@@ -129,6 +129,15 @@ def begin_disposal(conn: Connection, exhibit_id: str, *, now: datetime) -> None:
     )
 
 
+def end_disposal_attempt(conn: Connection, exhibit_id: str) -> None:
+    """Lift the fence of a disposal that removed nothing (its store step was refused)."""
+    conn.execute(
+        update(_C)
+        .where(_C.c.exhibit_id == exhibit_id, _C.c.disposed_seq.is_(None))
+        .values(disposed_at=None)
+    )
+
+
 def mark_disposed(
     conn: Connection,
     exhibit_id: str,

@@ -62,6 +62,7 @@ from server.errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RangeNotSatisfiableError,
+    ServerError,
     StorageError,
     UnprocessableContentError,
 )
@@ -462,11 +463,16 @@ def _commit_ingest(
         return Ingested(entry.seq, digests, row.filename, row.media_type)
 
     key = _key(row.case_id, row.exhibit_id)
+    # Only a deliberate refusal (ServerError) discards the stored object. Anything else (a
+    # connection lost during COMMIT, a locked database) may or may not have committed: the
+    # object and the write row stay, and the recovery sweep decides under the case lock
+    # (it completes or discards the ingest, ADR 0012).
     try:
         ingested = ws.committer.run(row.case_id, work)
-    except Exception as exc:
-        # The object is ours unless the exhibit already has content: that object was
-        # stored by another write (recovery racing the request) and must stay.
+    except ServerError as exc:
+        # Refused on purpose (sealed meanwhile, 403...): the object is ours to remove,
+        # unless the exhibit already has content, stored by another write (recovery
+        # racing the request), which must stay.
         if not (isinstance(exc, ConflictError) and exc.code == "content_exists"):
             _remove_orphan(ws, key)
         try:
@@ -578,6 +584,16 @@ def _upload_row(
         row = content_repo.get_upload(conn, upload_id)
     if row is None or row.kind != "tus" or row.exhibit_id != exhibit_id:
         raise NotFoundError("no such upload (finished, terminated or expired)")
+    # A tus upload is its creator's: a colleague of the same state may neither append to
+    # it (their bytes would become evidence under the creator's filename) nor end it.
+    # (The same person, not the same token: an upload may outlive a token.)
+    creator = _actor_from_json(row.actor)
+    if (creator.jurisdiction, creator.sub, creator.role) != (
+        principal.jurisdiction,
+        principal.sub,
+        principal.role,
+    ):
+        raise NotFoundError("no such upload (finished, terminated or expired)")
     if row.expires_at < _now():
         raise NotFoundError("the upload expired", code="upload_expired")
     return row
@@ -604,6 +620,10 @@ def append_upload(
     row = _upload_row(ws, principal, case_id, exhibit_id, upload_id)
     expires = _now() + timedelta(seconds=ws.settings.upload_expiry)
     with write_transaction(ws.engine) as conn:
+        # Sealed (or filled) since the upload began: refuse before storing more bytes, so
+        # no object is published that could not be logged (and, under Object Lock, not
+        # removed either). The case lock re-checks at commit.
+        _authorize_upload(conn, principal, case_id, exhibit_id)
         content_repo.touch_upload(conn, upload_id, expires)
     row = content_repo.UploadRow(**{**_fields(row), "expires_at": expires})
     try:
@@ -881,9 +901,16 @@ def dispose(
     # Phase 2: the store. A crash here leaves the fence without an entry; disposing again
     # completes it (the object may already be gone, which counts as removed).
     key = _key(case_id, exhibit_id)
+
+    def lift_fence(log: CaseLog) -> None:
+        content_repo.end_disposal_attempt(log.conn, exhibit_id)
+
     try:
         result = _storage(lambda: ws.store.dispose(key))
     except LegalHoldActiveError:
+        # Nothing was removed: lift the fence, or holds and reads would stay refused
+        # while the log says nothing was disposed.
+        ws.committer.run(case_id, lift_fence)
         raise ConflictError("the stored object is under legal hold", code="hold_active") from None
     except ObjectNotFoundError:
         log.warning("content of exhibit %s was already gone at disposal", exhibit_id)

@@ -170,6 +170,8 @@ def seal_exhibit(
 ) -> Recorded:
     def work(log: CaseLog) -> Recorded:
         current = locked_standing(log, principal)
+        # Who cannot see the case learns nothing of its exhibits (403 before any 404).
+        authorize(principal, Action.CASE_READ, current)
         row = _exhibit_in(log, exhibit_id)
         authorize(principal, Action.EXHIBIT_SEAL, current, exhibit_owner=row.owner)
         _refuse_if_disposed(log, exhibit_id)  # issue 4
@@ -198,6 +200,7 @@ def set_hold(
 
     def work(log: CaseLog) -> Recorded:
         current = locked_standing(log, principal)
+        authorize(principal, Action.CASE_READ, current)  # 403 before any 404, as above
         row = _exhibit_in(log, exhibit_id)
         authorize(principal, action, current, exhibit_owner=row.owner)
         _refuse_if_disposed(log, exhibit_id)  # issue 4

@@ -116,3 +116,17 @@ def test_acquisition_errors_name_the_field(
     )
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("tail", ["/seal", "/hold"])
+def test_outsiders_cannot_probe_exhibit_ids(client: TestClient, world: World, tail: str) -> None:
+    case_id = create_case(client, world, parties=("NL",))
+    world.add_state("FR")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    response = client.post(
+        f"/api/cases/{case_id}/exhibits/{unknown}{tail}",
+        json={"reason": "probe"},
+        headers=world.headers("FR", "prosecutor"),
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "case_forbidden"
