@@ -24,8 +24,10 @@ from evidence.keys import exhibit_key
 from server.db import read_transaction
 from server.errors import NotFoundError
 from server.repositories import cases as case_repo
+from server.repositories import exhibits as exhibit_repo
 from server.repositories import exports as export_repo
 from server.repositories import log as log_repo
+from server.repositories import shares as share_repo
 from server.repositories import witnesses as witness_repo
 from server.services.custody_log import case_origin
 from server.services.workspace import Workspace
@@ -97,6 +99,21 @@ def audit_case(ws: Workspace, case_id: str, *, objects: bool = True) -> AuditRep
         checkpoints = witness_repo.checkpoint_notes(conn, case_id)
         cosignatures = witness_repo.cosignatures(conn, case_id)
         witnesses = {w.name: w for w in witness_repo.all_witnesses(conn)}
+        tables = _StateTables(
+            parties=frozenset(case_repo.parties(conn, case_id)),
+            grants=frozenset(
+                (g.jurisdiction, g.sub, g.role) for g in case_repo.grants(conn, case_id)
+            ),
+            shares=frozenset(
+                (s.exhibit_id, s.jurisdiction)
+                for s in share_repo.shares_of_case(conn, case_id)
+                if s.revoked_at is None
+            ),
+            exhibits={
+                row.id: (row.owner, row.sealed, row.legal_hold)
+                for row in exhibit_repo.page(conn, case_id, after=None, limit=1_000_000)
+            },
+        )
     report.entries = len(rows)
     entries = _check_entries(case_id, rows, nodes, report)
     leaves = [leaf_hash(row.canonical) for row in rows]
@@ -107,6 +124,7 @@ def audit_case(ws: Workspace, case_id: str, *, objects: bool = True) -> AuditRep
             report.error("log head", f"the head says {head.size} entries; {len(rows)} are stored")
         if leaves and head.last_leaf != leaves[-1]:
             report.error("log head", "the head's last leaf is not the last entry's leaf hash")
+    _check_state_tables(entries, tables, report)
     bodies = _check_checkpoints(ws, case_id, leaves, checkpoints, report)
     _check_cosignatures(bodies, cosignatures, witnesses, report)
     if objects:
@@ -226,6 +244,68 @@ def _check_cosignatures(
             ok = False
         if not ok:
             report.error(subject, "does not verify with the registered witness key")
+
+
+@dataclass(frozen=True)
+class _StateTables:
+    """The rows that decide who may read what, as stored."""
+
+    parties: frozenset[str]
+    grants: frozenset[tuple[str, str, str]]
+    shares: frozenset[tuple[str, str]]
+    exhibits: dict[str, tuple[str, bool, bool]]  # id -> (owner, sealed, legal hold)
+
+
+def _check_state_tables(entries: list[Entry], tables: _StateTables, report: AuditReport) -> None:
+    """Replay the log and compare with the tables every read is checked against: a party,
+    grant or share row that the log does not explain would grant access silently."""
+    parties: set[str] = set()
+    grants: set[tuple[str, str, str]] = set()
+    shares: set[tuple[str, str]] = set()
+    exhibits: dict[str, list[object]] = {}
+    for entry in entries:
+        data, exhibit = entry.data, entry.exhibit
+        if entry.type == "case.created":
+            parties.update(data["parties"])
+        elif entry.type == "case.party_added":
+            parties.add(data["jurisdiction"])
+        elif entry.type == "case.party_removed":
+            parties.discard(data["jurisdiction"])
+        elif entry.type == "case.access_granted":
+            grants.add((data["jurisdiction"], data["sub"], data["role"]))
+        elif entry.type == "case.access_revoked":
+            grants.discard((data["jurisdiction"], data["sub"], data["role"]))
+        elif exhibit is None:
+            continue
+        elif entry.type == "exhibit.registered":
+            exhibits[exhibit] = [data["owner"], False, False]
+        elif entry.type == "exhibit.shared":
+            shares.add((exhibit, data["jurisdiction"]))
+        elif entry.type == "exhibit.share_revoked":
+            shares.discard((exhibit, data["jurisdiction"]))
+        elif entry.type == "exhibit.sealed" and exhibit in exhibits:
+            exhibits[exhibit][1] = True
+        elif entry.type in ("exhibit.hold_set", "exhibit.hold_released") and exhibit in exhibits:
+            exhibits[exhibit][2] = entry.type == "exhibit.hold_set"
+    for what, logged, stored in (
+        ("parties", parties, set(tables.parties)),
+        ("grants", grants, set(tables.grants)),
+        ("shares", shares, set(tables.shares)),
+    ):
+        for extra in sorted(stored - logged):
+            report.error(f"{what} table", f"{extra} is stored but no log entry grants it")
+        for missing in sorted(logged - stored):
+            report.error(f"{what} table", f"{missing} is in the log but not stored")
+    for exhibit_id, stored_state in sorted(tables.exhibits.items()):
+        logged_state = exhibits.get(exhibit_id)
+        if logged_state is None:
+            report.error(f"exhibit {exhibit_id}", "stored, but never registered in the log")
+        elif tuple(logged_state) != stored_state:
+            report.error(
+                f"exhibit {exhibit_id}",
+                f"stored (owner, sealed, hold) {stored_state} differ from the log's "
+                f"{tuple(logged_state)}",
+            )
 
 
 def _check_objects(ws: Workspace, case_id: str, entries: list[Entry], report: AuditReport) -> None:
