@@ -16,6 +16,7 @@ from server.services.cases import authorize_read
 from server.services.custody_log import CaseLog
 from server.services.workspace import Workspace
 
+MAX_READ_BYTES = 8 * 1024 * 1024
 MAX_ENTRIES_PER_READ = 10_000
 
 
@@ -83,8 +84,17 @@ def read_entries(
             )
         stop = min(stop, first + MAX_ENTRIES_PER_READ)
         rows = log_repo.entries(conn, case_id, first, stop)
-    lines = b"".join(row + b"\n" for row in rows)
-    return EntriesPage(lines=lines, first=first, end=stop, size=size)
+    # Also at most MAX_READ_BYTES (at least one entry): entries can be large, and one read
+    # must not build a response of gigabytes. JITC-Log-End says where this one stopped.
+    taken: list[bytes] = []
+    total = 0
+    for row in rows:
+        if taken and total + len(row) + 1 > MAX_READ_BYTES:
+            break
+        taken.append(row)
+        total += len(row) + 1
+    lines = b"".join(row + b"\n" for row in taken)
+    return EntriesPage(lines=lines, first=first, end=first + len(taken), size=size)
 
 
 def latest_checkpoint(ws: Workspace, principal: Principal, case_id: str) -> bytes:

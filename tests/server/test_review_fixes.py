@@ -130,3 +130,31 @@ def test_outsiders_cannot_probe_exhibit_ids(client: TestClient, world: World, ta
     )
     assert response.status_code == 403
     assert error_code(response) == "case_forbidden"
+
+
+def test_a_log_read_stops_at_its_byte_cap_and_says_where(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.services import log_read
+
+    case_id = create_case(client, world)
+    for i in range(5):
+        response = client.post(
+            f"/api/cases/{case_id}/notes",
+            json={"exhibit": None, "text": f"note {i}"},
+            headers=world.headers("NL", "investigator"),
+        )
+        assert response.status_code == 201
+    monkeypatch.setattr(log_read, "MAX_READ_BYTES", 1500)
+    page = client.get(f"/api/cases/{case_id}/log", headers=world.headers("NL", "investigator"))
+    assert page.status_code == 200
+    lines = page.content.splitlines()
+    assert 1 <= len(lines) < 6
+    assert page.headers["jitc-log-end"] == str(len(lines))
+    assert page.headers["jitc-log-size"] == "6"
+    rest = client.get(
+        f"/api/cases/{case_id}/log",
+        params={"from": len(lines)},
+        headers=world.headers("NL", "investigator"),
+    )
+    assert rest.content.splitlines()[0] != lines[-1]
