@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 from uuid import UUID
 
 from evidence._ingest import (
@@ -68,11 +69,15 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _read_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
-    with path.open("rb") as f:
-        f.seek(start)
+    yield from _stream_open(path.open("rb"), start, length)
+
+
+def _stream_open(handle: BinaryIO, start: int, length: int) -> Iterator[bytes]:
+    with handle:
+        handle.seek(start)
         remaining = length
         while remaining > 0:
-            chunk = f.read(min(CHUNK_SIZE, remaining))
+            chunk = handle.read(min(CHUNK_SIZE, remaining))
             if not chunk:
                 break  # shorter than expected: the caller's size check reports it
             remaining -= len(chunk)
@@ -383,13 +388,13 @@ class FilesystemStore:
         self, key: ExhibitKey, first: int | None = None, last: int | None = None
     ) -> Iterator[bytes]:
         selected = resolve_range(self.stat(key), first, last)
-        return self._stream(key, selected.first, selected.length)
-
-    def _stream(self, key: ExhibitKey, start: int, length: int) -> Iterator[bytes]:
+        # Opened now, not at the first chunk: a caller that logs the access and then
+        # streams (the server) holds the bytes even if a disposal lands in between.
         try:
-            yield from _read_chunks(self._object_path(key), start, length)
+            handle = self._object_path(key).open("rb")
         except FileNotFoundError:
-            raise ObjectNotFoundError(key) from None  # disposed of while being read
+            raise ObjectNotFoundError(key) from None
+        return _stream_open(handle, selected.first, selected.length)
 
     def rehash(self, key: ExhibitKey) -> Digests:
         hasher = StreamHasher()

@@ -68,3 +68,17 @@ def test_retention_counts_from_the_object_when_its_date_was_lost(
     assert not result.removed
     assert result.retained_until is not None
     assert result.retained_until > utc_now() + timedelta(days=9)
+
+
+def test_a_range_opened_before_disposal_still_streams(
+    fs_store: FilesystemStore, key: ExhibitKey
+) -> None:
+    # The server logs exhibit.accessed, then streams: the object is opened when the range
+    # is, so a disposal in between cannot cut the download short.
+    fs_store.put_stream(key, [b"evidence bytes"])
+    chunks = fs_store.open_range(key, 0, 7)
+    path = next(
+        p for p in fs_store.root.rglob("*") if p.is_file() and p.read_bytes() == b"evidence bytes"
+    )
+    path.unlink()
+    assert b"".join(chunks) == b"evidence"
