@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from server.models import ContentUpload, ExhibitContent, table
 
@@ -159,6 +159,12 @@ def mark_disposed(
 
 def insert_upload(conn: Connection, row: UploadRow) -> None:
     conn.execute(insert(_U).values(**{name: getattr(row, name) for name in UploadRow.__slots__}))
+
+
+def count_writes(conn: Connection, exhibit_id: str) -> int:
+    """Content writes in progress (PUTs and tus uploads) for one exhibit."""
+    query = select(func.count()).select_from(_U).where(_U.c.exhibit_id == exhibit_id)
+    return int(conn.execute(query).scalar_one())
 
 
 def get_upload(conn: Connection, upload_id: str) -> UploadRow | None:

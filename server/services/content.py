@@ -361,6 +361,9 @@ def _may_read(conn: Connection, principal: Principal, exhibit_id: str) -> None:
 # --- ingest ----------------------------------------------------------------------------------
 
 
+MAX_WRITES_PER_EXHIBIT = 8
+
+
 def _begin_write(
     ws: Workspace,
     principal: Principal,
@@ -388,6 +391,14 @@ def _begin_write(
     )
     with write_transaction(ws.engine) as conn:
         _authorize_upload(conn, principal, case_id, exhibit_id)
+        # Each write may stage up to the size limit for a day: bound how many one exhibit
+        # can have at once (an exhibit gets one content; a few retries are plenty).
+        if content_repo.count_writes(conn, exhibit_id) >= MAX_WRITES_PER_EXHIBIT:
+            raise ConflictError(
+                f"the exhibit already has {MAX_WRITES_PER_EXHIBIT} uploads in progress; "
+                "finish or terminate one",
+                code="too_many_uploads",
+            )
         content_repo.insert_upload(conn, row)
     return row
 

@@ -104,3 +104,12 @@ def test_an_ingest_commit_that_fails_unexpectedly_keeps_the_object(
     report = content.sweep(workspace, grace=0)
     assert report.recovered == 1
     assert "exhibit.ingested" in [e["type"] for e in entries(client, world, case_id)]
+
+
+def test_uploads_in_progress_per_exhibit_are_bounded(scene: Scene) -> None:
+    client, world, case_id, exhibit_id = scene
+    for _ in range(content.MAX_WRITES_PER_EXHIBIT):
+        assert create(client, world, case_id, exhibit_id, 8).status_code == 201
+    refused = create(client, world, case_id, exhibit_id, 8)
+    assert refused.status_code == 409
+    assert error_code(refused) == "too_many_uploads"
