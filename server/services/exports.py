@@ -12,7 +12,11 @@ An export is made in the request that asks for it:
    custody row changed or removed, a stored object altered, a log key that does not sign
    the stored checkpoints) the export is refused with the failing checks named;
 5. report.html (the verifier's own report) is appended, the file's SHA-256 taken, and
-   `export.created` logged with it. The entry is after the bundle's tree size.
+   `export.created` logged with it, the shares re-checked in that same unit of work. The
+   entry is after the bundle's tree size.
+
+A download re-checks the shares of every exhibit whose bytes are in the bundle and logs
+one `exhibit.accessed` per such exhibit before the file is streamed (ADR 0022).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from custody.assemble import AssemblyError, ContentSource, add_report, write_bundle
+from custody.bundle import BundleReader
 from custody.checkpoint import Checkpoint
 from custody.entry import Entry, format_time
 from custody.errors import CustodyError
@@ -42,7 +47,7 @@ from evidence.keys import exhibit_key
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
 from server.errors import ConflictError, NotFoundError, PermissionDeniedError
-from server.permissions import Action, authorize
+from server.permissions import GRANTABLE_ROLES, Action, authorize
 from server.repositories import cases as case_repo
 from server.repositories import exhibits as exhibit_repo
 from server.repositories import exports as export_repo
@@ -50,7 +55,7 @@ from server.repositories import log as log_repo
 from server.repositories import shares as share_repo
 from server.repositories import witnesses as witness_repo
 from server.services import content
-from server.services.cases import standing
+from server.services.cases import locked_standing, standing
 from server.services.custody_log import CaseLog, case_origin
 from server.services.witnessing import case_policy
 from server.services.workspace import Workspace
@@ -241,13 +246,7 @@ def create_export(
             if request.content
             else []
         )
-        for exhibit_id in with_content:
-            # spec 6.7: content goes only to the owner state or a state it is shared with.
-            if not share_repo.may_read_content(conn, exhibit_id, principal.jurisdiction):
-                raise PermissionDeniedError(
-                    f"exhibit {exhibit_id} is not shared with {principal.jurisdiction}",
-                    code="exhibit_not_shared",
-                )
+        _may_receive(conn, principal, with_content)  # an export is a read (spec 6.7)
     if request.exhibits is not None:
         registered = {e.exhibit for e in entries if e.type == "exhibit.registered"}
         missing = [x for x in chosen if x not in registered]
@@ -258,7 +257,14 @@ def create_export(
                 code="not_witnessed",
             )
     requested = json.dumps(
-        {"by": principal.actor().to_json(), "request": request.to_json()}, sort_keys=True
+        {
+            "by": principal.actor().to_json(),
+            "request": request.to_json(),
+            # What a download must re-check and log (bundle_file); _write makes sure the
+            # bundle holds the bytes of exactly these exhibits.
+            "content_exhibits": with_content,
+        },
+        sort_keys=True,
     )
     with write_transaction(ws.engine) as conn:
         export_repo.insert_pending(
@@ -279,6 +285,10 @@ def create_export(
         raise
 
     def work(log: CaseLog) -> ExportMade:
+        # The checks of the read above, again under the case's log lock: a share revoked
+        # (or a party removed) while the bundle was written refuses the export.
+        authorize(principal, Action.EXPORT_CREATE, locked_standing(log, principal))
+        _may_receive(log.conn, principal, with_content)
         entry = log.append(
             principal.actor(),
             "export.created",
@@ -296,8 +306,11 @@ def create_export(
 
     try:
         return ws.committer.run(case_id, work)
-    except BaseException:
+    except BaseException as exc:
         path.unlink(missing_ok=True)
+        if isinstance(exc, PermissionDeniedError | ConflictError):
+            with write_transaction(ws.engine) as conn:
+                export_repo.set_refused(conn, export_id, exc.message, tree_size=size)
         raise
 
 
@@ -349,6 +362,12 @@ def _write(
                 "the bundle fails verification, so it was not released: " + "; ".join(reasons),
                 code="export_failed_verification",
             )
+        bundled = sorted(x.id for x in manifest.exhibits if x.content is not None)
+        if bundled != sorted(with_content):
+            raise ExportRefusedError(
+                f"the bundle holds the content of {bundled}, not of {sorted(with_content)}",
+                code="export_refused",
+            )
         add_report(part, render_html(report, entries=entries, policy_text=policy_text))
         digest, length = _sha256_of(part)
         os.replace(part, final)
@@ -372,7 +391,47 @@ def list_exports(ws: Workspace, principal: Principal, case_id: str) -> list[Expo
     return [ExportView(row) for row in rows if _readable(principal, row)]
 
 
+def _may_receive(conn: Connection, principal: Principal, with_content: list[str]) -> None:
+    """spec 6.7: the bytes of each exhibit go to the owner state, a state holding an
+    unrevoked share, or a judge or defence lawyer holding a grant (checked by the matrix).
+    No bytes of a disposed exhibit leave the server."""
+    for exhibit_id in with_content:
+        if content.is_disposed(conn, exhibit_id):
+            raise ConflictError(
+                f"exhibit {exhibit_id} was disposed of: its content may not leave the server",
+                code="exhibit_disposed",
+            )
+        if principal.role in GRANTABLE_ROLES:
+            continue
+        if not share_repo.may_read_content(conn, exhibit_id, principal.jurisdiction):
+            raise PermissionDeniedError(
+                f"exhibit {exhibit_id} is not shared with {principal.jurisdiction}",
+                code="exhibit_not_shared",
+            )
+
+
+def _content_exhibits(row: export_repo.ExportRow, path: Path) -> list[str]:
+    """The exhibits whose bytes are in the bundle: as recorded at export time, or, for a
+    row from before that was recorded, as its manifest says."""
+    stored = json.loads(row.request)
+    recorded = stored.get("content_exhibits")
+    if isinstance(recorded, list):
+        return [str(x) for x in recorded]
+    if not stored.get("request", {}).get("content"):
+        return []
+    try:
+        with BundleReader(path) as bundle:
+            manifest, _ = bundle.manifest()
+    except CustodyError as exc:
+        raise ConflictError(
+            f"the bundle of export {row.id} cannot be read: {exc}", code="export_not_ready"
+        ) from None
+    return [x.id for x in manifest.exhibits if x.content is not None]
+
+
 def bundle_file(ws: Workspace, principal: Principal, case_id: str, export_id: str) -> BundleFile:
+    """GET …/exports/{id}: check, log one exhibit.accessed per exhibit whose bytes are in
+    the bundle, then it may be streamed. A refusal is not an access and is not logged."""
     with read_transaction(ws.engine) as conn:
         if case_repo.get(conn, case_id) is None:
             raise NotFoundError(f"no case {case_id}", code="case_not_found")
@@ -388,4 +447,24 @@ def bundle_file(ws: Workspace, principal: Principal, case_id: str, export_id: st
     path = exports_dir(ws) / f"{export_id}.zip"
     if not path.is_file():
         raise NotFoundError(f"the bundle of export {export_id} is gone", code="export_not_found")
+    with_content = _content_exhibits(row, path)
+    with read_transaction(ws.engine) as conn:
+        _may_receive(conn, principal, with_content)  # a share revoked since the export
+    if not with_content:
+        return BundleFile(path, row.bundle_sha256)  # hashes only: no content leaves
+
+    def work(log: CaseLog) -> None:
+        # Again under the case's log lock, as content downloads do: a grant or share
+        # revoked meanwhile counts. spec 2.1: one access per exhibit, the whole content.
+        authorize(principal, Action.EXPORT_READ, locked_standing(log, principal))
+        _may_receive(log.conn, principal, with_content)
+        for exhibit_id in with_content:
+            log.append(
+                principal.actor(),
+                "exhibit.accessed",
+                exhibit=exhibit_id,
+                data={"purpose": f"court bundle {export_id}", "range": None},
+            )
+
+    ws.committer.run(case_id, work)
     return BundleFile(path, row.bundle_sha256)

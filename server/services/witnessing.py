@@ -50,7 +50,9 @@ log = logging.getLogger("jitc.witnessing")
 DEFAULT_TICK = 5.0
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
-HTTP_TIMEOUT = 10.0
+HTTP_TIMEOUT = 10.0  # per connect / read / write: a witness dripping bytes passes it
+SUBMIT_DEADLINE = 30.0  # the whole exchange with one witness, retry included
+ROUND_GRACE = 1.0  # past the deadline, for a job stuck outside its own timeout
 
 Witnessed = Literal["true", "false", "none"]
 
@@ -175,10 +177,12 @@ class WitnessSubmitter:
         http_factory: HttpFactory = default_http,
         tick: float = DEFAULT_TICK,
         clock: Callable[[], float] = time.monotonic,
+        deadline: float = SUBMIT_DEADLINE,
     ) -> None:
         self._ws = ws
         self._http_factory = http_factory
         self._tick = tick
+        self._deadline = deadline
         self._clock = clock
         self._retry: dict[tuple[str, str], _Retry] = {}
         self._event = threading.Event()
@@ -254,7 +258,23 @@ class WitnessSubmitter:
         if not jobs:
             return []
         async with self._http_factory() as http:
-            return list(await asyncio.gather(*(self._submit(http, *job) for job in jobs)))
+            # Each job stores its own cosignature as soon as it has it, and each is bounded
+            # by the deadline (`_submit`), so a slow or hostile witness costs the round at
+            # most that long and never the other witnesses' cosignatures. Anything still
+            # running a little after the deadline is cancelled and backs off like a failure.
+            tasks = [asyncio.create_task(self._submit(http, *job)) for job in jobs]
+            finished, pending = await asyncio.wait(tasks, timeout=self._deadline + ROUND_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            outcomes: list[Outcome] = []
+            for task, (case_id, witness, _old, size, _note) in zip(tasks, jobs, strict=True):
+                if task in finished and not task.cancelled():
+                    outcomes.append(task.result())
+                else:
+                    stuck = TimeoutError(f"no answer within {self._deadline:g} s")
+                    outcomes.append(self._failed(case_id, witness.name, size, stuck))
+            return outcomes
 
     async def _submit(
         self,
@@ -274,39 +294,48 @@ class WitnessSubmitter:
 
         try:
             verifier = CosignatureVerifier.from_vkey(witness.vkey)
-            sig: NoteSignature = await request_cosignature(
-                http,
-                witness.url,
-                note=note,
-                witness=verifier,
-                old_size=old_size,
-                proof_source=proof,
-            )
+            # A witness answering 200 and then dripping a byte every few seconds passes
+            # every per-read timeout: only a total deadline ends the exchange.
+            async with asyncio.timeout(self._deadline):
+                sig: NoteSignature = await request_cosignature(
+                    http,
+                    witness.url,
+                    note=note,
+                    witness=verifier,
+                    old_size=old_size,
+                    proof_source=proof,
+                )
+        except TimeoutError:
+            stuck = TimeoutError(f"no answer within {self._deadline:g} s")
+            return self._failed(case_id, witness.name, size, stuck)
         except (WitnessError, CustodyError, httpx.HTTPError) as exc:
-            retry = self._retry.get(key) or _Retry(0, 0.0)
-            retry.attempts += 1
-            delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (retry.attempts - 1))
-            retry.due = self._clock() + delay
-            self._retry[key] = retry
-            if isinstance(exc, SplitViewError | BadProofError):
-                # A witness refusing our own checkpoint as a fork or a bad extension is
-                # evidence that the log, or the witness's view of it, was tampered with.
-                log.error(
-                    "witness %s refused case %s size %d: %s", witness.name, case_id, size, exc
-                )
-            else:
-                log.warning(
-                    "witness %s: case %s size %d not cosigned (%s); retry in %.1f s",
-                    witness.name,
-                    case_id,
-                    size,
-                    exc,
-                    delay,
-                )
-            return Outcome(case_id, witness.name, size, str(exc) or type(exc).__name__)
+            return self._failed(case_id, witness.name, size, exc)
         with write_transaction(engine) as conn:
             witness_repo.add_cosignature(
                 conn, case_id, size, witness.name, sig.line(), now=datetime.now(UTC)
             )
         self._retry.pop(key, None)
         return Outcome(case_id, witness.name, size, None)
+
+    def _failed(self, case_id: str, name: str, size: int, exc: Exception) -> Outcome:
+        """Record a failed submission: back off for this (case, witness) and say why."""
+        key = (case_id, name)
+        retry = self._retry.get(key) or _Retry(0, 0.0)
+        retry.attempts += 1
+        delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (retry.attempts - 1))
+        retry.due = self._clock() + delay
+        self._retry[key] = retry
+        if isinstance(exc, SplitViewError | BadProofError):
+            # A witness refusing our own checkpoint as a fork or a bad extension is
+            # evidence that the log, or the witness's view of it, was tampered with.
+            log.error("witness %s refused case %s size %d: %s", name, case_id, size, exc)
+        else:
+            log.warning(
+                "witness %s: case %s size %d not cosigned (%s); retry in %.1f s",
+                name,
+                case_id,
+                size,
+                exc,
+                delay,
+            )
+        return Outcome(case_id, name, size, str(exc) or type(exc).__name__)

@@ -45,7 +45,9 @@ async def request_cosignature(
     `old_size` is the size the log believes the witness last cosigned (0 if unknown). On a
     409 naming another size not above the checkpoint's, the request is sent once more with
     a proof from that size. Raises the WitnessError subclasses of
-    `protocol.cosignature_from_response`, or WitnessResponseError on transport failure.
+    `protocol.cosignature_from_response`, or WitnessResponseError on transport failure or
+    an answer over MAX_REQUEST_BYTES. NOTE: no overall deadline here; the caller bounds
+    the whole exchange (`server.services.witnessing.WitnessSubmitter`).
     """
     try:
         parsed = Note.parse(note)
@@ -74,15 +76,34 @@ async def _post(
     proof = proof_source(old_size, checkpoint.size) if 0 < old_size < checkpoint.size else ()
     body = build_add_checkpoint_body(old_size, proof, note)
     try:
-        response = await http.post(url, content=body)
+        # Streamed, and read no further than MAX_REQUEST_BYTES: a hostile witness must not
+        # make the log buffer an answer of any size (ADR 0021). No content coding, so the
+        # cap counts the bytes that arrive (no decompression bomb either).
+        async with http.stream(
+            "POST", url, content=body, headers={"Accept-Encoding": "identity"}
+        ) as response:
+            answer = await _read_capped(response, url)
+            status, content_type = response.status_code, response.headers.get("content-type")
     except httpx.HTTPError as exc:
         raise WitnessResponseError(f"witness at {url} unreachable: {exc}") from exc
-    if len(response.content) > MAX_REQUEST_BYTES:
-        raise WitnessResponseError(f"witness at {url} sent an oversized answer")
     return cosignature_from_response(
-        response.status_code,
-        response.headers.get("content-type"),
-        response.content,
-        checkpoint_body=note.text,
-        witness=witness,
+        status, content_type, answer, checkpoint_body=note.text, witness=witness
     )
+
+
+async def _read_capped(response: httpx.Response, url: str) -> bytes:
+    """The answer's body, or WitnessResponseError once it passes MAX_REQUEST_BYTES."""
+    oversized = WitnessResponseError(
+        f"witness at {url} sent an oversized answer (over {MAX_REQUEST_BYTES} bytes)"
+    )
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+        raise oversized
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > MAX_REQUEST_BYTES:
+            raise oversized  # leaving the stream closes the connection unread
+        chunks.append(chunk)
+    return b"".join(chunks)
