@@ -48,6 +48,7 @@ from server.witness.errors import BadProofError, SplitViewError, WitnessError
 log = logging.getLogger("jitc.witnessing")
 
 DEFAULT_TICK = 5.0
+MIN_ROUND_INTERVAL = 0.05  # seconds between submission rounds, at the most often
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 HTTP_TIMEOUT = 10.0  # per connect / read / write: a witness dripping bytes passes it
@@ -211,11 +212,19 @@ class WitnessSubmitter:
         try:
             while not self._stopping:
                 self._event.clear()
+                started = time.monotonic()
                 try:
                     loop.run_until_complete(self.submit_pending())
                 except Exception:
                     log.exception("witness submission round failed")
                 self._event.wait(self._next_wait())
+                # Under a stream of commits, rounds would run back to back and take CPU
+                # from the appends themselves (~20% of append throughput on 2 cores): at
+                # most one round per MIN_ROUND_INTERVAL. Each round sends the newest
+                # checkpoint, so nothing is lost by coalescing wake-ups.
+                pause = MIN_ROUND_INTERVAL - (time.monotonic() - started)
+                if pause > 0 and not self._stopping:
+                    time.sleep(pause)
         finally:
             loop.close()
 

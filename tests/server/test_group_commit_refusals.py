@@ -7,7 +7,7 @@ import hashlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from custody.entry import Actor
 from server.errors import PermissionDeniedError
@@ -76,3 +76,26 @@ def test_refused_requests_mixed_into_concurrent_writes(client: TestClient, world
     assert statuses == {201: 48, 403: 16}
     entries = fetch_and_verify(client, world.headers("DE", "investigator"), case_id)
     assert len(entries) == 1 + 48
+
+
+def test_a_refusal_after_a_write_still_undoes_that_write(
+    client: TestClient, world: World, workspace: Workspace
+) -> None:
+    case_id = create_case(client, world)
+
+    def good(log: CaseLog) -> int:
+        return log.append(ACTOR, "note.added", data=_note("good")).seq
+
+    def wrote_then_refused(log: CaseLog) -> int:
+        log.conn.execute(text("UPDATE cases SET title = 'changed' WHERE id = :c"), {"c": case_id})
+        raise PermissionDeniedError("no")
+
+    batch = [_Pending(case_id, good), _Pending(case_id, wrote_then_refused)]
+    workspace.committer._commit(batch)  # type: ignore[arg-type]
+    assert batch[0].error is None
+    assert isinstance(batch[1].error, PermissionDeniedError)
+    with workspace.engine.connect() as conn:
+        title = conn.execute(text("SELECT title FROM cases WHERE id = :c"), {"c": case_id})
+        assert title.scalar_one() != "changed"
+    entries = fetch_and_verify(client, world.headers("DE", "investigator"), case_id)
+    assert [e.type for e in entries] == ["case.created", "note.added"]
