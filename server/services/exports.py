@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,6 +140,23 @@ def exports_dir(ws: Workspace) -> Path:
     path = ws.settings.data_dir / EXPORTS_DIR
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+PARTIAL_EXPORT_AGE = 24 * 3600  # seconds: no export takes that long to write
+
+
+def sweep_partial_exports(ws: Workspace, *, now: float | None = None) -> int:
+    """Remove `.zip.part` files a crashed export left behind; return how many."""
+    cutoff = (time.time() if now is None else now) - PARTIAL_EXPORT_AGE
+    removed = 0
+    for part in exports_dir(ws).glob("*.zip.part"):
+        try:
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _with_cosignatures(note: bytes, lines: list[str]) -> Note:
@@ -282,6 +300,13 @@ def create_export(
     except ExportRefusedError as exc:
         with write_transaction(ws.engine) as conn:
             export_repo.set_refused(conn, export_id, exc.message, tree_size=size)
+        raise
+    except Exception as exc:
+        # Storage or disk failed while writing: the export is over, not pending forever.
+        with write_transaction(ws.engine) as conn:
+            export_repo.set_refused(
+                conn, export_id, f"failed while writing: {type(exc).__name__}", tree_size=size
+            )
         raise
 
     def work(log: CaseLog) -> ExportMade:

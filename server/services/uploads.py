@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from server.services import content
+from server.services import content, exports
 from server.services.workspace import Workspace
 
 log = logging.getLogger("jitc.content")
@@ -42,6 +42,7 @@ class Sweeper:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                exports.sweep_partial_exports(self._ws)  # issue 5: crashed exports' files
                 report = content.sweep(self._ws)
             except Exception:  # keep sweeping: the next run retries
                 log.exception("content sweep failed")

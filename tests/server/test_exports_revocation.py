@@ -8,6 +8,7 @@ of a bundle with content logs one exhibit.accessed per exhibit, a hashes-only on
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,3 +152,17 @@ def test_a_hashes_only_bundle_download_logs_nothing(case: Case) -> None:
     before = case.log()
     case.bundle(made.json()["id"])
     assert case.log() == before
+
+
+def test_partial_files_of_crashed_exports_are_swept(workspace: Workspace) -> None:
+    directory = export_service.exports_dir(workspace)
+    old = directory / "00000000-0000-4000-8000-000000000001.zip.part"
+    fresh = directory / "00000000-0000-4000-8000-000000000002.zip.part"
+    done = directory / "00000000-0000-4000-8000-000000000003.zip"
+    for path in (old, fresh, done):
+        path.write_bytes(b"x")
+    os.utime(old, (time.time() - 2 * export_service.PARTIAL_EXPORT_AGE,) * 2)
+    assert export_service.sweep_partial_exports(workspace) == 1
+    assert not old.exists()
+    assert fresh.exists()
+    assert done.exists()
