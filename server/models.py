@@ -6,7 +6,7 @@ Custody rows (log_heads, log_entries, log_nodes, checkpoints) are written only b
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -22,7 +22,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -38,6 +40,24 @@ UUID_TEXT = String(36)  # lowercase canonical UUID text: the same on SQLite and 
 HASH = LargeBinary(32)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp with time zone that comes back aware on every database: SQLite stores
+    the text without a zone, so values are kept in UTC and read back as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -48,7 +68,7 @@ class Jurisdiction(Base):
     __tablename__ = "jurisdictions"
     code: Mapped[str] = mapped_column(CODE, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class JurisdictionKey(Base):
@@ -60,13 +80,13 @@ class JurisdictionKey(Base):
     )
     kid: Mapped[str] = mapped_column(String(128), primary_key=True)
     jwk: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class RevokedToken(Base):
     __tablename__ = "revoked_tokens"
     jti: Mapped[str] = mapped_column(String(200), primary_key=True)
-    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Case(Base):
@@ -74,7 +94,7 @@ class Case(Base):
     id: Mapped[str] = mapped_column(UUID_TEXT, primary_key=True)
     title: Mapped[str] = mapped_column(Text)
     agreement: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(CODE)
     __table_args__ = (Index(None, "created_at", "id"),)
 
@@ -108,7 +128,7 @@ class Exhibit(Base):
     acquisition: Mapped[str] = mapped_column(Text)  # canonical JSON, as logged
     sealed: Mapped[bool] = mapped_column(Boolean, default=False)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_leaf: Mapped[bytes | None] = mapped_column(HASH, nullable=True)
     """Leaf hash of this exhibit's newest entry: the next entry's exhibit_prev (spec 2)."""
     __table_args__ = (Index(None, "case_id", "created_at", "id"),)
@@ -124,7 +144,7 @@ class Note(Base):
     text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)  # the note.added entry
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     __table_args__ = (Index(None, "case_id", "seq"),)
 
 
@@ -137,9 +157,9 @@ class ExhibitShare(Base):
     jurisdiction: Mapped[str] = mapped_column(CODE, primary_key=True)
     case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"))
     conditions: Mapped[str] = mapped_column(Text)
-    shared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    shared_at: Mapped[datetime] = mapped_column(UTCDateTime())
     shared_seq: Mapped[int] = mapped_column(BigInteger)  # the exhibit.shared entry
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     __table_args__ = (Index(None, "case_id", "jurisdiction"),)
 
@@ -161,12 +181,12 @@ class ExhibitContent(Base):
     blake3: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(Text)  # as the client gave it; never a path
     media_type: Mapped[str] = mapped_column(String(255))
-    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ingested_seq: Mapped[int] = mapped_column(BigInteger)
-    disposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    disposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     disposed_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
-    retained_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    retained_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ContentUpload(Base):
@@ -185,8 +205,8 @@ class ContentUpload(Base):
     filename: Mapped[str] = mapped_column(Text)
     media_type: Mapped[str] = mapped_column(String(255))
     expected_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 # --- end issue 4 ------------------------------------------------------------------------
@@ -233,7 +253,7 @@ class Checkpoint(Base):
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     root: Mapped[bytes] = mapped_column(HASH)
     note: Mapped[bytes] = mapped_column(LargeBinary)  # the signed note, log signature only
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CheckpointCosignature(Base):
@@ -244,7 +264,7 @@ class CheckpointCosignature(Base):
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     key_name: Mapped[str] = mapped_column(String(200), primary_key=True)
     line: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     __table_args__ = (
         ForeignKeyConstraint(["case_id", "size"], ["checkpoints.case_id", "checkpoints.size"]),
     )
@@ -265,7 +285,7 @@ class JurisdictionWitness(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     url: Mapped[str] = mapped_column(Text)
     vkey: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CasePolicy(Base):
@@ -275,7 +295,7 @@ class CasePolicy(Base):
     __tablename__ = "case_policies"
     case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), primary_key=True)
     quorum: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: all
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_by: Mapped[str] = mapped_column(Text)  # "<jurisdiction>/<sub>"
 
 
@@ -293,7 +313,7 @@ class Export(Base):
     bundle_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # export.created
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     __table_args__ = (Index(None, "case_id", "created_at"),)
 
 

@@ -158,3 +158,12 @@ def test_a_log_read_stops_at_its_byte_cap_and_says_where(
         headers=world.headers("NL", "investigator"),
     )
     assert rest.content.splitlines()[0] != lines[-1]
+
+
+def test_times_come_back_with_their_zone_on_every_database(
+    client: TestClient, world: World
+) -> None:
+    case_id = create_case(client, world)
+    body = client.get(f"/api/cases/{case_id}", headers=world.headers("NL", "investigator"))
+    created = body.json()["created_at"]
+    assert created.endswith(("+00:00", "Z")), created
