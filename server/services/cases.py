@@ -14,8 +14,10 @@ from server.db import read_transaction, write_transaction
 from server.errors import ConflictError, InvalidRequestError, NotFoundError
 from server.permissions import GRANTABLE_ROLES, Action, CaseStanding, authorize, can_see_as_party
 from server.repositories import cases as case_repo
+from server.repositories import content as content_repo
 from server.repositories import jurisdictions as jurisdiction_repo
 from server.repositories import log as log_repo
+from server.repositories import shares as share_repo
 from server.services.custody_log import CaseLog, case_origin
 from server.services.pagination import Page, PageRequest, decode_time_id, time_id_cursor
 from server.services.workspace import Workspace
@@ -203,6 +205,24 @@ def remove_party(ws: Workspace, principal: Principal, case_id: str, code: str) -
         case_repo.remove_party(log.conn, case_id, code)
         log.parties = current.parties - {code}
         entry = log.append(principal.actor(), "case.party_removed", data={"jurisdiction": code})
+        # A state that leaves the team loses what was shared with it, in the log: were it
+        # added back later, old shares must not silently work again. (Disposed exhibits
+        # are skipped: nothing may follow exhibit.disposed, and their content is gone.)
+        for share in share_repo.shares_of_case(log.conn, case_id):
+            if share.jurisdiction != code or share.revoked_at is not None:
+                continue
+            content = content_repo.get(log.conn, share.exhibit_id)
+            if content is not None and content.disposal_begun:
+                continue
+            revoked = log.append(
+                principal.actor(),
+                "exhibit.share_revoked",
+                exhibit=share.exhibit_id,
+                data={"jurisdiction": code, "conditions": share.conditions},
+            )
+            share_repo.revoke_share(
+                log.conn, share.exhibit_id, code, now=datetime.now(UTC), seq=revoked.seq
+            )
         return Recorded(entry.seq, entry.type)
 
     return ws.committer.run(case_id, work)

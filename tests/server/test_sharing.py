@@ -110,3 +110,26 @@ def test_court_access_endpoint_grants_like_grants(client: TestClient, world: Wor
     url = f"/api/cases/{case_id}/exhibits/{exhibits[0]['id']}/shares"
     attempt = client.post(url, json={"jurisdiction": "DE", "conditions": ""}, headers=judge)
     assert attempt.status_code == 403
+
+
+def test_removing_a_party_revokes_its_shares_in_the_log(client: TestClient, world: World) -> None:
+    case_id, exhibit_id = _scene(client, world)
+    owner = world.headers("NL", "prosecutor")
+    url = f"/api/cases/{case_id}/exhibits/{exhibit_id}/shares"
+    assert (
+        client.post(url, json={"jurisdiction": "DE", "conditions": "c"}, headers=owner).status_code
+        == 201
+    )
+    removed = client.delete(f"/api/cases/{case_id}/parties/DE", headers=owner)
+    assert removed.status_code == 200, removed.text
+    entries = _log_types(client, world, case_id)
+    assert [(e["type"], e["data"].get("jurisdiction")) for e in entries[-2:]] == [
+        ("case.party_removed", "DE"),
+        ("exhibit.share_revoked", "DE"),
+    ]
+    assert entries[-1]["data"]["conditions"] == "c"
+    # Added back, the state holds no share until the owner shares again.
+    back = client.post(f"/api/cases/{case_id}/parties", json={"jurisdiction": "DE"}, headers=owner)
+    assert back.status_code in (200, 201), back.text
+    [item] = client.get(url, headers=owner).json()["items"]
+    assert item["active"] is False
