@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC
 from email.utils import format_datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 from urllib.parse import quote, unquote
 
 import anyio.from_thread
@@ -31,9 +31,17 @@ from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
 from server.api.errors import handle_server_error
-from server.api.http import bearer_token, in_thread, read_body, remote, workspace
+from server.api.http import (
+    bearer_token,
+    call,
+    case_id_of,
+    exhibit_id_of,
+    in_thread,
+    read_body,
+    remote,
+    workspace,
+)
 from server.api.responses import json_response
-from server.auth import Principal
 from server.errors import (
     FeatureDisabledError,
     InvalidRequestError,
@@ -42,9 +50,6 @@ from server.errors import (
     UnsupportedMediaTypeError,
 )
 from server.services import content
-from server.services.workspace import Workspace
-
-T = TypeVar("T")
 
 BRIDGE_CHUNK: Final = 1024 * 1024
 BRIDGE_READ_AHEAD: Final = 8 * 1024 * 1024
@@ -141,23 +146,8 @@ class BodyBridge:
                 await self._task
 
 
-async def _call(request: Request, work: Callable[[Workspace, Principal], T]) -> T:
-    ws = workspace(request)
-    token = bearer_token(request)
-    client = remote(request)
-
-    def run() -> T:
-        principal = ws.authenticate(token, remote=client)
-        return work(ws, principal)
-
-    return await in_thread(request, run)
-
-
 def _ids(request: Request) -> tuple[str, str]:
-    return (
-        schemas.uuid_text(request.path_params["case_id"], "case id"),
-        schemas.uuid_text(request.path_params["exhibit_id"], "exhibit id"),
-    )
+    return case_id_of(request), exhibit_id_of(request)
 
 
 def _content_length(request: Request) -> int | None:
@@ -245,7 +235,7 @@ async def put_content(request: Request) -> Response:
     )
     bridge = BodyBridge(request)
     try:
-        ingested = await _call(
+        ingested = await call(
             request,
             lambda ws, p: content.ingest_stream(ws, p, case_id, exhibit_id, meta, bridge.chunks()),
         )
@@ -279,7 +269,7 @@ async def get_content(request: Request) -> Response:
     )
     wanted = _byte_range(request)
     if_range = request.headers.get("if-range")
-    download = await _call(
+    download = await call(
         request,
         lambda ws, p: content.download(
             ws, p, case_id, exhibit_id, purpose=purpose, byte_range=wanted, if_range=if_range
@@ -315,7 +305,7 @@ async def get_content(request: Request) -> Response:
 
 async def verify_content(request: Request) -> Response:
     case_id, exhibit_id = _ids(request)
-    verified = await _call(request, lambda ws, p: content.verify(ws, p, case_id, exhibit_id))
+    verified = await call(request, lambda ws, p: content.verify(ws, p, case_id, exhibit_id))
     return json_response(verified.to_json())
 
 
@@ -329,7 +319,7 @@ async def dispose_content(request: Request) -> Response:
         raise InvalidRequestError("reason must be a non-empty string")
     if not isinstance(authority, str) or not authority.strip() or len(authority) > 4000:
         raise InvalidRequestError("authority must name who ordered the disposal")
-    disposed = await _call(
+    disposed = await call(
         request,
         lambda ws, p: content.dispose(
             ws, p, case_id, exhibit_id, reason=reason, authority=authority
@@ -426,7 +416,7 @@ async def tus_create(request: Request) -> Response:
         media_type=content.parse_media_type(metadata.get("filetype") or metadata.get("type")),
         expected_sha256=content.parse_expected_sha256(metadata.get("sha256") or None),
     )
-    view = await _call(
+    view = await call(
         request, lambda ws, p: content.create_upload(ws, p, case_id, exhibit_id, meta, length)
     )
     headers = {
@@ -446,7 +436,7 @@ def _upload_id(request: Request) -> str:
 async def tus_head(request: Request) -> Response:
     case_id, exhibit_id = _ids(request)
     upload_id = _upload_id(request)
-    view = await _call(
+    view = await call(
         request, lambda ws, p: content.upload_status(ws, p, case_id, exhibit_id, upload_id)
     )
     headers = {
@@ -468,7 +458,7 @@ async def tus_patch(request: Request) -> Response:
     offset = _non_negative_header(request, "upload-offset")
     bridge = BodyBridge(request)
     try:
-        view = await _call(
+        view = await call(
             request,
             lambda ws, p: content.append_upload(
                 ws, p, case_id, exhibit_id, upload_id, offset, bridge.chunks()
@@ -485,7 +475,7 @@ async def tus_patch(request: Request) -> Response:
 async def tus_delete(request: Request) -> Response:
     case_id, exhibit_id = _ids(request)
     upload_id = _upload_id(request)
-    await _call(
+    await call(
         request, lambda ws, p: content.terminate_upload(ws, p, case_id, exhibit_id, upload_id)
     )
     return Response(status_code=204)

@@ -9,8 +9,9 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
+from server.api.http import call, call_with_body, case_id_of
 from server.api.responses import json_response
-from server.api.sharing import CASE, call, call_with_body, case_id_of
+from server.api.sharing import CASE
 from server.errors import InvalidRequestError
 from server.services import exports, witnessing
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from starlette.requests import Request
 
+from server.api import schemas
+from server.auth import Principal
 from server.errors import PayloadTooLargeError, UnsupportedMediaTypeError
 from server.services.workspace import Workspace
 
@@ -56,3 +58,32 @@ async def in_thread(request: Request, work: Callable[[], T]) -> T:
     """Run blocking service code (database, signing) on the worker threads."""
     limiter = request.app.state.limiter
     return await anyio.to_thread.run_sync(work, limiter=limiter)
+
+
+async def call(request: Request, work: Callable[[Workspace, Principal], T]) -> T:
+    """Authenticate the bearer token and run `work` on a worker thread: one hop per
+    request for the token check and the service call (ADR 0002)."""
+    ws = workspace(request)
+    token = bearer_token(request)
+    client = remote(request)
+
+    def run() -> T:
+        return work(ws, ws.authenticate(token, remote=client))
+
+    return await in_thread(request, run)
+
+
+async def call_with_body(
+    request: Request, work: Callable[[Workspace, Principal, dict[str, Any]], T]
+) -> T:
+    """`call` with the JSON body, read (size-limited) before the hop."""
+    raw = await read_body(request)
+    return await call(request, lambda ws, p: work(ws, p, schemas.body_object(raw)))
+
+
+def case_id_of(request: Request) -> str:
+    return schemas.uuid_text(request.path_params["case_id"], "case id")
+
+
+def exhibit_id_of(request: Request) -> str:
+    return schemas.uuid_text(request.path_params["exhibit_id"], "exhibit id")

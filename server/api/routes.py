@@ -6,50 +6,21 @@ request: `_call` authenticates and runs the service in the same thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
-from server.api.http import bearer_token, in_thread, read_body, remote, workspace
+from server.api.http import call, call_with_body, case_id_of, exhibit_id_of, workspace
 from server.api.responses import json_response
 from server.auth import Principal
 from server.services import cases, exhibits, log_read
 from server.services.pagination import Page, PageRequest
 from server.services.workspace import Workspace
 
-T = TypeVar("T")
 JSONL = "application/jsonl"
-
-
-async def _call(request: Request, work: Callable[[Workspace, Principal], T]) -> T:
-    ws = workspace(request)
-    token = bearer_token(request)
-    client = remote(request)
-
-    def run() -> T:
-        principal = ws.authenticate(token, remote=client)
-        return work(ws, principal)
-
-    return await in_thread(request, run)
-
-
-async def _call_with_body(
-    request: Request, work: Callable[[Workspace, Principal, dict[str, Any]], T]
-) -> T:
-    raw = await read_body(request)
-    return await _call(request, lambda ws, p: work(ws, p, schemas.body_object(raw)))
-
-
-def _case_id(request: Request) -> str:
-    return schemas.uuid_text(request.path_params["case_id"], "case id")
-
-
-def _exhibit_id(request: Request) -> str:
-    return schemas.uuid_text(request.path_params["exhibit_id"], "exhibit id")
 
 
 def _page_json(page: Page[Any]) -> dict[str, Any]:
@@ -66,7 +37,7 @@ def _page_request(request: Request) -> PageRequest:
 
 
 async def create_case(request: Request) -> Response:
-    created = await _call_with_body(
+    created = await call_with_body(
         request, lambda ws, p, body: cases.create_case(ws, p, schemas.new_case(body))
     )
     return json_response(
@@ -76,42 +47,42 @@ async def create_case(request: Request) -> Response:
 
 async def list_cases(request: Request) -> Response:
     page_request = _page_request(request)
-    page = await _call(request, lambda ws, p: cases.list_cases(ws, p, page_request))
+    page = await call(request, lambda ws, p: cases.list_cases(ws, p, page_request))
     return json_response(_page_json(page))
 
 
 async def get_case(request: Request) -> Response:
-    case_id = _case_id(request)
-    detail = await _call(request, lambda ws, p: cases.get_case(ws, p, case_id))
+    case_id = case_id_of(request)
+    detail = await call(request, lambda ws, p: cases.get_case(ws, p, case_id))
     return json_response(detail.to_json())
 
 
 async def add_party(request: Request) -> Response:
-    case_id = _case_id(request)
-    recorded = await _call_with_body(
+    case_id = case_id_of(request)
+    recorded = await call_with_body(
         request, lambda ws, p, body: cases.add_party(ws, p, case_id, schemas.party(body))
     )
     return json_response(recorded.to_json(), status_code=201)
 
 
 async def remove_party(request: Request) -> Response:
-    case_id = _case_id(request)
+    case_id = case_id_of(request)
     code = schemas.jurisdiction_code(request.path_params["code"])
-    recorded = await _call(request, lambda ws, p: cases.remove_party(ws, p, case_id, code))
+    recorded = await call(request, lambda ws, p: cases.remove_party(ws, p, case_id, code))
     return json_response(recorded.to_json())
 
 
 async def grant_access(request: Request) -> Response:
-    case_id = _case_id(request)
-    recorded = await _call_with_body(
+    case_id = case_id_of(request)
+    recorded = await call_with_body(
         request, lambda ws, p, body: cases.grant_access(ws, p, case_id, schemas.grant(body))
     )
     return json_response(recorded.to_json(), status_code=201)
 
 
 async def revoke_access(request: Request) -> Response:
-    case_id = _case_id(request)
-    recorded = await _call_with_body(
+    case_id = case_id_of(request)
+    recorded = await call_with_body(
         request, lambda ws, p, body: cases.revoke_access(ws, p, case_id, schemas.grant(body))
     )
     return json_response(recorded.to_json())
@@ -121,8 +92,8 @@ async def revoke_access(request: Request) -> Response:
 
 
 async def register_exhibit(request: Request) -> Response:
-    case_id = _case_id(request)
-    created = await _call_with_body(
+    case_id = case_id_of(request)
+    created = await call_with_body(
         request,
         lambda ws, p, body: exhibits.register_exhibit(ws, p, case_id, schemas.new_exhibit(body)),
     )
@@ -135,8 +106,8 @@ async def register_exhibit(request: Request) -> Response:
 
 async def register_exhibit_plain(request: Request) -> Response:
     """Bench only (JITC_BENCH_PLAIN_INSERT): the same insert without custody work."""
-    case_id = _case_id(request)
-    created = await _call_with_body(
+    case_id = case_id_of(request)
+    created = await call_with_body(
         request,
         lambda ws, p, body: exhibits.register_exhibit_without_custody(
             ws, p, case_id, schemas.new_exhibit(body)
@@ -146,21 +117,21 @@ async def register_exhibit_plain(request: Request) -> Response:
 
 
 async def list_exhibits(request: Request) -> Response:
-    case_id = _case_id(request)
+    case_id = case_id_of(request)
     page_request = _page_request(request)
-    page = await _call(request, lambda ws, p: exhibits.list_exhibits(ws, p, case_id, page_request))
+    page = await call(request, lambda ws, p: exhibits.list_exhibits(ws, p, case_id, page_request))
     return json_response(_page_json(page))
 
 
 async def get_exhibit(request: Request) -> Response:
-    case_id, exhibit_id = _case_id(request), _exhibit_id(request)
-    view = await _call(request, lambda ws, p: exhibits.get_exhibit(ws, p, case_id, exhibit_id))
+    case_id, exhibit_id = case_id_of(request), exhibit_id_of(request)
+    view = await call(request, lambda ws, p: exhibits.get_exhibit(ws, p, case_id, exhibit_id))
     return json_response(view.to_json())
 
 
 async def seal_exhibit(request: Request) -> Response:
-    case_id, exhibit_id = _case_id(request), _exhibit_id(request)
-    recorded = await _call_with_body(
+    case_id, exhibit_id = case_id_of(request), exhibit_id_of(request)
+    recorded = await call_with_body(
         request,
         lambda ws, p, body: exhibits.seal_exhibit(ws, p, case_id, exhibit_id, schemas.reason(body)),
     )
@@ -168,8 +139,8 @@ async def seal_exhibit(request: Request) -> Response:
 
 
 async def set_hold(request: Request) -> Response:
-    case_id, exhibit_id = _case_id(request), _exhibit_id(request)
-    recorded = await _call_with_body(
+    case_id, exhibit_id = case_id_of(request), exhibit_id_of(request)
+    recorded = await call_with_body(
         request,
         lambda ws, p, body: exhibits.set_hold(
             ws, p, case_id, exhibit_id, schemas.reason(body), hold=True
@@ -179,8 +150,8 @@ async def set_hold(request: Request) -> Response:
 
 
 async def release_hold(request: Request) -> Response:
-    case_id, exhibit_id = _case_id(request), _exhibit_id(request)
-    recorded = await _call_with_body(
+    case_id, exhibit_id = case_id_of(request), exhibit_id_of(request)
+    recorded = await call_with_body(
         request,
         lambda ws, p, body: exhibits.set_hold(
             ws, p, case_id, exhibit_id, schemas.reason(body), hold=False
@@ -190,20 +161,20 @@ async def release_hold(request: Request) -> Response:
 
 
 async def add_note(request: Request) -> Response:
-    case_id = _case_id(request)
+    case_id = case_id_of(request)
 
     def work(ws: Workspace, p: Principal, body: dict[str, Any]) -> exhibits.NoteCreated:
         exhibit_id, text = schemas.note(body)
         return exhibits.add_note(ws, p, case_id, exhibit_id, text)
 
-    created = await _call_with_body(request, work)
+    created = await call_with_body(request, work)
     return json_response(created.to_json(), status_code=201)
 
 
 async def list_notes(request: Request) -> Response:
-    case_id = _case_id(request)
+    case_id = case_id_of(request)
     page_request = _page_request(request)
-    page = await _call(request, lambda ws, p: exhibits.list_notes(ws, p, case_id, page_request))
+    page = await call(request, lambda ws, p: exhibits.list_notes(ws, p, case_id, page_request))
     return json_response(_page_json(page))
 
 
@@ -211,40 +182,40 @@ async def list_notes(request: Request) -> Response:
 
 
 async def read_log(request: Request) -> Response:
-    case_id = _case_id(request)
+    case_id = case_id_of(request)
     first = schemas.non_negative(request.query_params.get("from"), "from") or 0
     end = schemas.non_negative(request.query_params.get("to"), "to")
-    page = await _call(request, lambda ws, p: log_read.read_entries(ws, p, case_id, first, end))
+    page = await call(request, lambda ws, p: log_read.read_entries(ws, p, case_id, first, end))
     headers = {"JITC-Log-Size": str(page.size), "JITC-Log-End": str(page.end)}
     return Response(page.lines, media_type=JSONL, headers=headers)
 
 
 async def checkpoint(request: Request) -> Response:
-    case_id = _case_id(request)
+    case_id = case_id_of(request)
     # issue 5: with the cosignatures collected, and whether they meet the case's quorum
     from server.services.witnessing import served_checkpoint  # noqa: PLC0415
 
-    note, witnessed = await _call(request, lambda ws, p: served_checkpoint(ws, p, case_id))
+    note, witnessed = await call(request, lambda ws, p: served_checkpoint(ws, p, case_id))
     return Response(
         note, media_type="text/plain; charset=utf-8", headers={"JITC-Witnessed": witnessed}
     )
 
 
 async def inclusion_proof(request: Request) -> Response:
-    case_id = _case_id(request)
+    case_id = case_id_of(request)
     seq = schemas.non_negative(request.query_params.get("seq"), "seq")
     if seq is None:
         seq = -1  # refused by the service with the valid range
     size = schemas.non_negative(request.query_params.get("size"), "size")
-    proof = await _call(request, lambda ws, p: log_read.inclusion(ws, p, case_id, seq, size))
+    proof = await call(request, lambda ws, p: log_read.inclusion(ws, p, case_id, seq, size))
     return json_response(proof.to_json())
 
 
 async def consistency_proof(request: Request) -> Response:
-    case_id = _case_id(request)
+    case_id = case_id_of(request)
     old = schemas.non_negative(request.query_params.get("from"), "from") or 0
     new = schemas.non_negative(request.query_params.get("to"), "to")
-    proof = await _call(request, lambda ws, p: log_read.consistency(ws, p, case_id, old, new))
+    proof = await call(request, lambda ws, p: log_read.consistency(ws, p, case_id, old, new))
     return json_response(proof.to_json())
 
 

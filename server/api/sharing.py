@@ -1,56 +1,24 @@
 """Routes for sharing exhibits and for court and defence access (issue 5, item 1).
 
-`routes()` is added to the app's table by `server.api.routes`. The small call helpers
-here are shared with `server.api.court`.
+`routes()` is added to the app's table by `server.api.routes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
-from server.api.http import bearer_token, in_thread, read_body, remote, workspace
+from server.api.http import call, call_with_body, case_id_of, exhibit_id_of
 from server.api.responses import json_response
-from server.auth import Principal
 from server.errors import InvalidRequestError
 from server.services import cases, sharing
-from server.services.workspace import Workspace
 
-T = TypeVar("T")
 CASE = "/api/cases/{case_id}"
 EXHIBIT = CASE + "/exhibits/{exhibit_id}"
-
-
-async def call(request: Request, work: Callable[[Workspace, Principal], T]) -> T:
-    """Authenticate and run `work` on a worker thread (one hop, as server.api.routes)."""
-    ws = workspace(request)
-    token = bearer_token(request)
-    client = remote(request)
-
-    def run() -> T:
-        return work(ws, ws.authenticate(token, remote=client))
-
-    return await in_thread(request, run)
-
-
-async def call_with_body(
-    request: Request, work: Callable[[Workspace, Principal, dict[str, Any]], T]
-) -> T:
-    raw = await read_body(request)
-    return await call(request, lambda ws, p: work(ws, p, schemas.body_object(raw)))
-
-
-def case_id_of(request: Request) -> str:
-    return schemas.uuid_text(request.path_params["case_id"], "case id")
-
-
-def exhibit_id_of(request: Request) -> str:
-    return schemas.uuid_text(request.path_params["exhibit_id"], "exhibit id")
 
 
 def share_request(body: dict[str, Any]) -> sharing.ShareRequest:
