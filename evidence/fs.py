@@ -55,6 +55,7 @@ from evidence.errors import (
 from evidence.hashing import CHUNK_SIZE, Digests, StreamHasher
 from evidence.keys import ExhibitKey, parse_id
 from evidence.store import DisposalResult, UploadState, resolve_range
+from evidence.writeback import Writeback
 
 _READ_ONLY = 0o444
 _WRITABLE = 0o600
@@ -147,8 +148,10 @@ class FilesystemStore:
         try:
             hasher = StreamHasher()
             with os.fdopen(fd, "wb") as f:
+                writeback = Writeback(f)
                 for chunk in metered(chunks, hasher, max_size):
                     f.write(chunk)
+                    writeback.wrote(len(chunk))
                 f.flush()
                 os.fsync(f.fileno())
             digests = hasher.digests()
@@ -279,6 +282,7 @@ class FilesystemStore:
                     raise OffsetMismatchError(upload_id, expected=stored, got=offset)
                 hasher = self._hasher_at(upload_id, data, stored)
                 f.seek(stored)
+                writeback = Writeback(f, start=stored)
                 limit = info.limit
                 try:
                     for chunk in chunks:
@@ -287,6 +291,7 @@ class FilesystemStore:
                         if limit is not None and hasher.size + len(chunk) > limit:
                             raise TooLargeError(limit)
                         f.write(chunk)
+                        writeback.wrote(len(chunk))
                         hasher.update(chunk)  # after the write: the state never runs ahead
                 except TooLargeError:
                     self._hashers.drop(upload_id)

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Final
 import httpx
 
 from evidence.hashing import StreamHasher
+from evidence.writeback import Writeback
 from server.errors import ConfigError, ServerError
 
 SERVER_ENV: Final = "JITC_SERVER"
@@ -417,8 +418,10 @@ def _download(args: argparse.Namespace) -> int:
                 raise _refused(response, "downloading the content")
             progress = Progress("download ", recorded.size, quiet=args.quiet)
             with partial.open("wb") as f:
+                writeback = Writeback(f)
                 for chunk in response.iter_bytes(READ_SIZE):
                     f.write(chunk)
+                    writeback.wrote(len(chunk))
                     hasher.update(chunk)
                     progress.advance(len(chunk))
                 f.flush()
