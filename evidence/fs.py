@@ -55,7 +55,7 @@ from evidence.errors import (
 from evidence.hashing import CHUNK_SIZE, Digests, StreamHasher
 from evidence.keys import ExhibitKey, parse_id
 from evidence.store import DisposalResult, UploadState, resolve_range
-from evidence.writeback import Writeback
+from evidence.writeback import FileWriter
 
 _READ_ONLY = 0o444
 _WRITABLE = 0o600
@@ -148,10 +148,14 @@ class FilesystemStore:
         try:
             hasher = StreamHasher()
             with os.fdopen(fd, "wb") as f:
-                writeback = Writeback(f)
-                for chunk in metered(chunks, hasher, max_size):
-                    f.write(chunk)
-                    writeback.wrote(len(chunk))
+                writer = FileWriter(f)
+                try:
+                    for chunk in metered(chunks, hasher, max_size):
+                        writer.write(chunk)
+                except BaseException:
+                    writer.abandon()  # the partial file goes
+                    raise
+                writer.settle()
                 f.flush()
                 os.fsync(f.fileno())
             digests = hasher.digests()
@@ -282,7 +286,7 @@ class FilesystemStore:
                     raise OffsetMismatchError(upload_id, expected=stored, got=offset)
                 hasher = self._hasher_at(upload_id, data, stored)
                 f.seek(stored)
-                writeback = Writeback(f, start=stored)
+                writer = FileWriter(f, start=stored)
                 limit = info.limit
                 try:
                     for chunk in chunks:
@@ -290,19 +294,25 @@ class FilesystemStore:
                             continue
                         if limit is not None and hasher.size + len(chunk) > limit:
                             raise TooLargeError(limit)
-                        f.write(chunk)
-                        writeback.wrote(len(chunk))
-                        hasher.update(chunk)  # after the write: the state never runs ahead
+                        writer.write(chunk)
+                        hasher.update(chunk)
+                    writer.settle()
                 except TooLargeError:
+                    writer.abandon()
                     self._hashers.drop(upload_id)
                     shutil.rmtree(directory)
                     raise
                 finally:
-                    # Keep what arrived before a disconnect: the client resumes from it.
-                    if not f.closed and directory.exists():
-                        f.flush()
-                        os.fsync(f.fileno())
-                        self._hashers.keep(upload_id, hasher, os.fstat(f.fileno()).st_size)
+                    try:
+                        writer.settle()  # after a disconnect: what arrived is written
+                    finally:
+                        # The client resumes from what is stored. The hash state is kept
+                        # only if it covers exactly that (a failed write leaves less).
+                        if not f.closed and directory.exists():
+                            f.flush()
+                            os.fsync(f.fileno())
+                            stored_now = os.fstat(f.fileno()).st_size
+                            self._hashers.keep(upload_id, hasher, stored_now)
             return self._state(upload_id, directory, info)
 
     def status(self, upload_id: UUID) -> UploadState:

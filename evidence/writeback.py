@@ -26,6 +26,8 @@ import os
 from collections.abc import Callable
 from typing import BinaryIO, Final
 
+from evidence.sidethread import SideThread
+
 WINDOW: Final = 8 * 1024 * 1024
 """Bytes per writeback window; 2-32 MiB measured alike here (docs/benchmarks.md)."""
 
@@ -109,3 +111,34 @@ class Writeback:
         with contextlib.suppress(OSError):  # only a cache hint
             os.posix_fadvise(self._fd, start, end - start, os.POSIX_FADV_DONTNEED)
         self._waited = end
+
+
+class FileWriter:
+    """Writes a file's chunks in order on a helper thread (`SideThread`), with `Writeback`.
+
+    The thread feeding it goes on receiving and hashing while the bytes are written and
+    the disk catches up. `settle()` returns once every chunk is written (raising a write
+    failure), `abandon()` drops what is not yet written (the file is being thrown away).
+    Flush and fsync the file only after either.
+    """
+
+    __slots__ = ("_side",)
+
+    def __init__(self, file: BinaryIO, *, start: int = 0, window: int = WINDOW) -> None:
+        writeback = Writeback(file, start=start, window=window)
+
+        def consume(parts: list[bytes]) -> None:
+            for part in parts:
+                file.write(part)
+                writeback.wrote(len(part))
+
+        self._side = SideThread(consume, name="jitc-writer")
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        self._side.feed(chunk if isinstance(chunk, bytes) else bytes(chunk))
+
+    def settle(self) -> None:
+        self._side.settle()
+
+    def abandon(self) -> None:
+        self._side.abandon()

@@ -1,8 +1,9 @@
 """HTTP routes for exhibit content: PUT/GET content, verify, dispose, and tus 1.0 uploads.
 
-Request bodies are streamed: the route's worker thread pulls the body from the event loop
-about 1 MiB at a time (`BodyBridge`) while the store hashes and writes it, so memory stays
-constant whatever the size. One worker-thread hop per request, as every route (ADR 0002).
+Request bodies are streamed: the event loop receives the body into a bounded queue that
+the route's worker thread reads (`BodyBridge`) while the store hashes and writes it, so
+memory stays constant whatever the size. One worker thread per request, as every route
+(ADR 0002).
 
 tus 1.0 (https://tus.io/protocols/resumable-upload): core, creation, termination and
 expiration. The checksum extension is not offered: it asks the server to drop a PATCH's
@@ -16,8 +17,9 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import queue
 import re
-from collections import deque
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC
 from email.utils import format_datetime
@@ -51,7 +53,6 @@ from server.errors import (
 )
 from server.services import content
 
-BRIDGE_CHUNK: Final = 1024 * 1024
 BRIDGE_READ_AHEAD: Final = 8 * 1024 * 1024
 TUS_VERSION: Final = "1.0.0"
 TUS_EXTENSIONS: Final = "creation,termination,expiration"
@@ -69,74 +70,76 @@ _TUS_KEY = re.compile(r"[!-~]+")
 class BodyBridge:
     """The request body as a sync iterator for a worker thread, read ahead on the loop.
 
-    A task on the event loop keeps receiving the body into a bounded buffer (`read_ahead`
-    bytes) while the worker thread hashes and stores what came before: receiving and
-    storing overlap, and memory stays bounded. The thread takes up to `chunk_size` bytes
-    per hop to the loop. A client that goes away raises `ClientDisconnect` out of the
-    iterator, which the stores treat as a broken body (a PUT leaves nothing; a tus upload
-    keeps what arrived)."""
+    A task on the event loop (started by the worker's first read, so nothing is read
+    before the service has authenticated and checked the request) keeps receiving the
+    body into a thread-safe queue while the worker thread hashes and stores what came
+    before: receiving and storing overlap. The worker takes parts as they came, with no
+    hop through the event loop per part; the loop hears from the worker only when the
+    read-ahead (`read_ahead` bytes) was full and has drained to half, so memory stays
+    bounded. A client that goes away raises `ClientDisconnect` out of the iterator, which
+    the stores treat as a broken body (a PUT leaves nothing; a tus upload keeps what
+    arrived)."""
 
-    def __init__(
-        self,
-        request: Request,
-        chunk_size: int = BRIDGE_CHUNK,
-        read_ahead: int = BRIDGE_READ_AHEAD,
-    ) -> None:
+    def __init__(self, request: Request, read_ahead: int = BRIDGE_READ_AHEAD) -> None:
         self._request = request
-        self._chunk_size = chunk_size
         self._read_ahead = read_ahead
-        # Touched only on the event loop (the pump, and _take through from_thread.run),
-        # so no lock: the events only wake whoever waits.
-        self._parts: deque[bytes] = deque()
+        self._parts: queue.SimpleQueue[bytes | Exception | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # guards _buffered and _pump_waits
         self._buffered = 0
-        self._done = False
-        self._error: Exception | None = None
-        self._arrived = asyncio.Event()
-        self._drained = asyncio.Event()
+        self._pump_waits = False
+        self._room = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
 
+    def _start(self) -> None:
+        """On the event loop: start receiving."""
+        if self._task is None:
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._pump())
+
     async def _pump(self) -> None:
+        end: Exception | None = None
         try:
             async for part in self._request.stream():
                 if not part:
                     continue
-                self._parts.append(part)
-                self._buffered += len(part)
-                self._arrived.set()
-                if self._buffered >= self._read_ahead:
-                    self._drained.clear()
-                    await self._drained.wait()
+                with self._lock:
+                    self._buffered += len(part)
+                    full = self._buffered >= self._read_ahead
+                    self._pump_waits = full
+                self._parts.put(part)
+                if full:
+                    # Set again by the worker (through the loop, so after this clear)
+                    # once half the read-ahead is drained.
+                    self._room.clear()
+                    await self._room.wait()
+        except asyncio.CancelledError:
+            self._parts.put(ClientDisconnect())  # a worker still reading must not hang
+            raise
         except Exception as exc:  # noqa: BLE001 - handed to the reading thread
-            self._error = exc
-        finally:
-            self._done = True
-            self._arrived.set()
+            end = exc
+        self._parts.put(end)
 
-    async def _take(self) -> list[bytes]:
-        if self._task is None:
-            self._task = asyncio.ensure_future(self._pump())
-        while not self._parts and not self._done:
-            self._arrived.clear()
-            await self._arrived.wait()
-        parts: list[bytes] = []
-        size = 0
-        while self._parts and size < self._chunk_size:
-            part = self._parts.popleft()
-            parts.append(part)
-            size += len(part)
-        self._buffered -= size
-        if self._buffered < self._read_ahead:
-            self._drained.set()
-        if not parts and self._error is not None:
-            raise self._error
-        return parts
+    def _took(self, size: int) -> None:
+        with self._lock:
+            self._buffered -= size
+            wake = self._pump_waits and self._buffered <= self._read_ahead // 2
+            if wake:
+                self._pump_waits = False
+        if wake and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._room.set)
 
     def chunks(self) -> Iterator[bytes]:
+        if self._task is None:
+            anyio.from_thread.run_sync(self._start)
         while True:
-            parts = anyio.from_thread.run(self._take)
-            if not parts:
+            part = self._parts.get()
+            if part is None:
                 return
-            yield from parts  # as received: joining them would copy every byte once more
+            if isinstance(part, Exception):
+                raise part
+            self._took(len(part))
+            yield part
 
     async def aclose(self) -> None:
         """Stop reading (the service stopped early: refused, too large, failed)."""
