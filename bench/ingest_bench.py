@@ -11,8 +11,9 @@ JITC_BENCH_DISCARD=1, registers a state and an exhibit per run, then for each si
             hashing: the floor of any durable store there (plain, and with the early
             writeback the filesystem store uses)
 
-and prints the throughputs, their ratio (target >= 0.7) and the server's peak RSS while the
-body was being received (sampled from /proc every 20 ms; target <= 150 MB for 4 GiB).
+and prints the throughputs, their ratio (target >= 0.7), the server's peak RSS while the
+body was being received (sampled from /proc every 20 ms; target <= 150 MB for 4 GiB), and
+the CPU time per GiB each request cost the server (user, kernel) and this client.
 
 With --s3, the same 1 GiB (by default) also goes through the API into the S3 store on a
 moto server, against a direct put_object of the same file into the same moto server.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -192,9 +194,23 @@ class Server:
             self.process.kill()
 
 
+def process_cpu(pid: int) -> tuple[float, float]:
+    """(user, kernel) CPU seconds of a process so far, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_put(server: Server, path: str, source: Path) -> tuple[float, int, httpx.Response]:
+    """Seconds and server peak RSS of one PUT; prints where the CPU time went."""
     size = source.stat().st_size
     with server.client("technician") as client, RssSampler(server.process.pid) as rss:
+        server_before, client_before = process_cpu(server.process.pid), own_cpu()
         started = time.perf_counter()
         response = client.put(
             path,
@@ -202,8 +218,17 @@ def timed_put(server: Server, path: str, source: Path) -> tuple[float, int, http
             headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
         )
         elapsed = time.perf_counter() - started
+        server_after, client_after = process_cpu(server.process.pid), own_cpu()
     if response.status_code not in (200, 201):
         raise SystemExit(f"{path}: {response.status_code} {response.text}")
+    gib = size / GiB
+    print(
+        f"  cpu per GiB, {path.rsplit('/', 1)[-1]}: server user "
+        f"{(server_after[0] - server_before[0]) / gib:.2f} s, kernel "
+        f"{(server_after[1] - server_before[1]) / gib:.2f} s; client "
+        f"{(client_after - client_before) / gib:.2f} s; wall {elapsed / gib:.2f} s",
+        flush=True,
+    )
     return elapsed, rss.peak_kib, response
 
 
