@@ -70,19 +70,48 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _read_chunks(path: Path, start: int, length: int) -> Iterator[bytes]:
-    yield from _stream_open(path.open("rb"), start, length)
+    return _OpenRange(path.open("rb"), start, length)
 
 
-def _stream_open(handle: BinaryIO, start: int, length: int) -> Iterator[bytes]:
-    with handle:
-        handle.seek(start)
-        remaining = length
-        while remaining > 0:
-            chunk = handle.read(min(CHUNK_SIZE, remaining))
-            if not chunk:
-                break  # shorter than expected: the caller's size check reports it
-            remaining -= len(chunk)
-            yield chunk
+class _OpenRange:
+    """Bytes [start, start + length) of an open file, CHUNK_SIZE at a time.
+
+    The file closes at the end, on `close()`, or when the iterator is dropped unfinished,
+    also if it was never started (a generator would keep its file open until the garbage
+    collector found it: a download whose client left before the first byte).
+    """
+
+    __slots__ = ("_handle", "_remaining")
+
+    def __init__(self, handle: BinaryIO, start: int, length: int) -> None:
+        self._handle = handle
+        self._remaining = length
+        try:
+            handle.seek(start)
+        except BaseException:
+            handle.close()
+            raise
+
+    def __iter__(self) -> _OpenRange:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._remaining <= 0:
+            self.close()
+            raise StopIteration
+        chunk = self._handle.read(min(CHUNK_SIZE, self._remaining))
+        if not chunk:
+            self.close()  # shorter than expected: the caller's size check reports it
+            raise StopIteration
+        self._remaining -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._remaining = 0
+        self._handle.close()
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _mtime(path: Path) -> datetime:
@@ -409,7 +438,7 @@ class FilesystemStore:
             handle = self._object_path(key).open("rb")
         except FileNotFoundError:
             raise ObjectNotFoundError(key) from None
-        return _stream_open(handle, selected.first, selected.length)
+        return _OpenRange(handle, selected.first, selected.length)
 
     def rehash(self, key: ExhibitKey) -> Digests:
         hasher = StreamHasher()

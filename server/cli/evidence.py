@@ -401,44 +401,138 @@ def _uploaded(
 
 
 def _download(args: argparse.Namespace) -> int:
+    """Download into OUT.part, resuming it (HTTP Range) after a broken connection, in this
+    run or the next; OUT appears only when every byte matches the exhibit's entry."""
     api = _api(args)
     out = Path(args.out)
     if out.exists() and not args.force:
         raise CommandError(f"{out} exists (use --force to replace it)")
     partial = out.with_name(out.name + ".part")
+    marker = out.with_name(out.name + ".part.json")
     with api.client() as client:
         recorded = _recorded(_exhibit(client, args.case, args.exhibit))
         if recorded is None:
             raise CommandError("the exhibit has no content")
-        hasher = StreamHasher()
-        url = f"/api/cases/{args.case}/exhibits/{args.exhibit}/content"
-        with client.stream("GET", url, params={"purpose": args.purpose}) as response:
-            if response.status_code != 200:
-                response.read()
-                raise _refused(response, "downloading the content")
-            progress = Progress("download ", recorded.size, quiet=args.quiet)
-            with partial.open("wb") as f:
-                writeback = Writeback(f)
-                for chunk in response.iter_bytes(READ_SIZE):
-                    f.write(chunk)
-                    writeback.wrote(len(chunk))
-                    hasher.update(chunk)
-                    progress.advance(len(chunk))
-                f.flush()
-                os.fsync(f.fileno())
-            progress.finish()
-            etag = response.headers.get("etag", "").strip('"')
+        identity = {
+            "server": api.server,
+            "case": args.case,
+            "exhibit": args.exhibit,
+            "sha256": recorded.sha256,
+            "size": recorded.size,
+        }
+        start = _resumable(partial, marker, identity)
+        marker.write_text(json.dumps(identity, sort_keys=True))
+        try:
+            hasher = _fetch_into(client, partial, start, recorded, args)
+        except _InterruptedError:
+            raise  # OUT.part and its marker stay: the next run resumes
+        except CommandError:
+            partial.unlink(missing_ok=True)  # refused or wrong: no partial copy is left
+            marker.unlink(missing_ok=True)
+            raise
     local = Hashes.of(hasher)
     try:
         _compare(local, recorded, "the downloaded content")
-        if etag != recorded.sha256:
-            raise CommandError(f"HASH MISMATCH: the server's ETag {etag} is not the recorded hash")
     except CommandError:
         partial.unlink(missing_ok=True)
+        marker.unlink(missing_ok=True)
         raise
     partial.replace(out)
+    marker.unlink(missing_ok=True)
     print(f"saved {out}: {_size(local.size)} sha256 {local.sha256} (as recorded)", file=sys.stderr)
     return 0
+
+
+def _resumable(partial: Path, marker: Path, identity: dict[str, Any]) -> int:
+    """Bytes of OUT.part to keep: all of them if an earlier run of this same download
+    left them (its marker says so) and they are not too many; else none."""
+    try:
+        earlier = json.loads(marker.read_text())
+        held = partial.stat().st_size
+    except (OSError, ValueError):
+        return 0
+    if earlier != identity or held > int(identity["size"]):
+        return 0
+    if held:
+        print(f"resuming at {_size(held)} (from {partial.name})", file=sys.stderr)
+    return held
+
+
+class _InterruptedError(CommandError):
+    """The connection kept breaking: what arrived is kept for the next run."""
+
+
+def _body_chunks(response: httpx.Response) -> Iterator[bytes]:
+    return response.iter_bytes(READ_SIZE)
+
+
+def _fetch_into(
+    client: httpx.Client, partial: Path, start: int, recorded: Hashes, args: argparse.Namespace
+) -> StreamHasher:
+    """Write the content into `partial` from byte `start`; after a broken connection go on
+    from the bytes written (Range, If-Range on the recorded SHA-256), up to RETRIES times.
+    Every request is an access the server logs, with its range."""
+    url = f"/api/cases/{args.case}/exhibits/{args.exhibit}/content"
+    failures = 0
+    with partial.open("r+b" if start else "w+b") as f:
+        hasher = _hash_prefix(f, start)
+        f.truncate(start)
+        progress = Progress("download ", recorded.size, quiet=args.quiet, start=start)
+        done = 0 < start == recorded.size  # an earlier run got every byte
+        while not done:
+            offset = hasher.size
+            headers = {"Range": f"bytes={offset}-", "If-Range": f'"{recorded.sha256}"'}
+            try:
+                with client.stream(
+                    "GET", url, params={"purpose": args.purpose}, headers=headers if offset else {}
+                ) as response:
+                    offset = _accept_body(response, offset, recorded)
+                    if offset != hasher.size:  # the server sent it all again: start over
+                        f.seek(0)
+                        f.truncate(0)
+                        hasher = StreamHasher()
+                        progress.done = 0
+                    writeback = Writeback(f, start=offset)
+                    for chunk in _body_chunks(response):
+                        f.write(chunk)
+                        writeback.wrote(len(chunk))
+                        hasher.update(chunk)
+                        progress.advance(len(chunk))
+            except httpx.TransportError as exc:
+                failures += 1
+                f.flush()
+                if failures > RETRIES:
+                    raise _InterruptedError(
+                        f"download interrupted {failures} times ({exc}); {_size(hasher.size)} "
+                        f"kept in {partial.name}: run the same command again to resume"
+                    ) from None
+                time.sleep(min(2**failures, 30))
+                continue
+            if hasher.size != recorded.size:
+                raise CommandError(
+                    f"the server sent {_size(hasher.size)} of {_size(recorded.size)} bytes"
+                )
+            done = True
+        f.flush()
+        os.fsync(f.fileno())
+    progress.finish()
+    return hasher
+
+
+def _accept_body(response: httpx.Response, offset: int, recorded: Hashes) -> int:
+    """The offset the response's body starts at, after checking what the server says of it."""
+    if response.status_code not in (200, 206):
+        response.read()
+        raise _refused(response, "downloading the content")
+    etag = response.headers.get("etag", "").strip('"')
+    if etag != recorded.sha256:
+        raise CommandError(f"HASH MISMATCH: the server's ETag {etag} is not the recorded hash")
+    if response.status_code == 200:
+        return 0
+    content_range = response.headers.get("content-range", "")
+    if content_range != f"bytes {offset}-{recorded.size - 1}/{recorded.size}":
+        raise CommandError(f"the server answered range {offset}- with {content_range!r}")
+    return offset
 
 
 # --- scrub ----------------------------------------------------------------------------------------
@@ -517,7 +611,12 @@ def register(subparsers: Any) -> None:
     upload.set_defaults(func=_guarded(_upload))
 
     download = subparsers.add_parser(
-        "download", help="download an exhibit's content and check it against its entry"
+        "download",
+        help="download an exhibit's content and check it against its entry",
+        description="Download an exhibit's content into OUT.part and check its size, SHA-256 "
+        "and BLAKE3 against the exhibit's entry; OUT appears only if they match. A broken "
+        "connection is resumed (HTTP Range) in the same run, or by running the same command "
+        "again. Every request is logged by the server as exhibit.accessed with its range.",
     )
     download.add_argument("case", help="case id")
     download.add_argument("exhibit", help="exhibit id")

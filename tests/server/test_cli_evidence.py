@@ -141,6 +141,195 @@ def test_download_of_altered_storage_fails_loudly_and_keeps_nothing(
     assert "Traceback" not in err
     assert not out.exists()
     assert not out.with_name("out.pdf.part").exists()
+    assert not out.with_name("out.pdf.part.json").exists()
+
+
+def _uploaded(
+    scene: Scene, capsys: pytest.CaptureFixture[str], source: Path, monkeypatch: Any
+) -> None:
+    _client, world, case_id, exhibit_id = scene
+    monkeypatch.setenv("JITC_TOKEN", world.token("NL", "technician"))
+    code, _, err = run(capsys, "upload", case_id, exhibit_id, str(source))
+    assert code == 0, err
+    monkeypatch.setenv("JITC_TOKEN", world.token("NL", "investigator"))
+
+
+def _breaking_once(monkeypatch: Any, after_chunks: int = 1) -> dict[str, int]:
+    """The first response body breaks off after `after_chunks` chunks (a dropped link)."""
+    real = cli._body_chunks
+    calls = {"n": 0}
+
+    def breaking(response: httpx.Response) -> Iterator[bytes]:
+        calls["n"] += 1
+        received = list(real(response))  # the in-process server finishes its response
+        for i, chunk in enumerate(received):
+            if calls["n"] == 1 and i == after_chunks:
+                raise httpx.ReadError("connection reset by peer")
+            yield chunk
+
+    monkeypatch.setattr(cli, "_body_chunks", breaking)
+    monkeypatch.setattr("server.cli.evidence.time.sleep", lambda _s: None)
+    return calls
+
+
+def test_download_resumes_in_a_second_run_after_the_connection_breaks(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    data = pattern(3 * MiB + 11)
+    source = tmp_path / "disk.img"
+    source.write_bytes(data)
+    _uploaded(scene, capsys, source, monkeypatch)
+    _breaking_once(monkeypatch)
+    monkeypatch.setattr(cli, "RETRIES", 0)  # the first run gives up
+    out = tmp_path / "copy.img"
+    part, marker = out.with_name("copy.img.part"), out.with_name("copy.img.part.json")
+
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out), "--purpose", "review")
+    assert code == 1
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+    kept = part.stat().st_size
+    assert 0 < kept < len(data)
+    assert part.read_bytes() == data[:kept]
+    assert json.loads(marker.read_text())["sha256"] == hashlib.sha256(data).hexdigest()
+
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out), "--purpose", "review")
+    assert code == 0, err
+    assert "resuming at" in err
+    assert out.read_bytes() == data
+    assert not part.exists()
+    assert not marker.exists()
+    accessed = [
+        e["data"] for e in entries(client, world, case_id) if e["type"] == "exhibit.accessed"
+    ]
+    assert accessed == [
+        {"purpose": "review", "range": None},  # the broken first request
+        {"purpose": "review", "range": [kept, len(data) - 1]},  # the resumed rest
+    ]
+
+
+def test_download_retries_a_broken_connection_within_one_run(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    data = pattern(2 * MiB + 3)
+    source = tmp_path / "phone.bin"
+    source.write_bytes(data)
+    _uploaded(scene, capsys, source, monkeypatch)
+    calls = _breaking_once(monkeypatch)
+    out = tmp_path / "phone.copy"
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 0, err
+    assert calls["n"] == 2
+    assert out.read_bytes() == data
+    ranges = [
+        e["data"]["range"]
+        for e in entries(client, world, case_id)
+        if e["type"] == "exhibit.accessed"
+    ]
+    assert ranges[0] is None
+    assert ranges[1][1] == len(data) - 1
+    assert 0 < ranges[1][0] < len(data)
+
+
+def test_a_part_file_of_another_download_is_not_resumed(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    _client, _world, case_id, exhibit_id = scene
+    data = pattern(100_000)
+    source = tmp_path / "a.bin"
+    source.write_bytes(data)
+    _uploaded(scene, capsys, source, monkeypatch)
+    out = tmp_path / "a.copy"
+    part, marker = out.with_name("a.copy.part"), out.with_name("a.copy.part.json")
+    part.write_bytes(b"not these bytes" * 100)
+    marker.write_text(json.dumps({"case": case_id, "exhibit": "another", "sha256": "0" * 64}))
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 0, err
+    assert "resuming" not in err
+    assert out.read_bytes() == data
+    # Without a marker, a .part file is not trusted either.
+    out.unlink()
+    part.write_bytes(data[:500])
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 0, err
+    assert "resuming" not in err
+    assert out.read_bytes() == data
+
+
+def test_a_complete_part_file_is_checked_without_fetching_again(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    data = pattern(300_000)
+    source = tmp_path / "b.bin"
+    source.write_bytes(data)
+    _uploaded(scene, capsys, source, monkeypatch)
+    out = tmp_path / "b.copy"
+    # A first run that got every byte but broke before the check (e.g. killed).
+    _breaking_once(monkeypatch, after_chunks=10**6)
+    assert run(capsys, "download", case_id, exhibit_id, str(out))[0] == 0
+    data_copy = out.read_bytes()
+    out.rename(out.with_name("b.copy.part"))
+    marker = out.with_name("b.copy.part.json")
+    marker.write_text(
+        json.dumps(
+            {
+                "server": "http://testserver",
+                "case": case_id,
+                "exhibit": exhibit_id,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+            },
+            sort_keys=True,
+        )
+    )
+    before = len(entries(client, world, case_id))
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 0, err
+    assert out.read_bytes() == data_copy == data
+    assert len(entries(client, world, case_id)) == before  # nothing fetched, nothing logged
+
+
+def test_a_tampered_part_file_fails_the_check_and_is_removed(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    _client, _world, case_id, exhibit_id = scene
+    data = pattern(2 * MiB)
+    source = tmp_path / "c.bin"
+    source.write_bytes(data)
+    _uploaded(scene, capsys, source, monkeypatch)
+    _breaking_once(monkeypatch)
+    monkeypatch.setattr(cli, "RETRIES", 0)
+    out = tmp_path / "c.copy"
+    part = out.with_name("c.copy.part")
+    assert run(capsys, "download", case_id, exhibit_id, str(out))[0] == 1
+    altered = bytearray(part.read_bytes())
+    altered[7] ^= 0xFF  # the local partial copy was altered between the runs
+    part.write_bytes(bytes(altered))
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 1
+    assert "HASH MISMATCH" in err
+    assert not out.exists()
+    assert not part.exists()
+    assert not out.with_name("c.copy.part.json").exists()
+
+
+def test_an_empty_exhibit_downloads_as_an_empty_file(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    source = tmp_path / "empty"
+    source.write_bytes(b"")
+    _uploaded(scene, capsys, source, monkeypatch)
+    out = tmp_path / "empty.copy"
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 0, err
+    assert out.read_bytes() == b""
+    accessed = [e for e in entries(client, world, case_id) if e["type"] == "exhibit.accessed"]
+    assert len(accessed) == 1
 
 
 def test_upload_refused_by_the_server_is_one_line_and_exit_1(
