@@ -26,6 +26,8 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 DEFAULT_MAX_UPLOAD = 64 * 1024**3
 DEFAULT_UPLOAD_EXPIRY = 24 * 3600.0
 DEFAULT_RECOVERY_GRACE = 300.0
+DEFAULT_MAX_CONCURRENT_EXPORTS = 2
+DEFAULT_EXPORT_RESERVE = 1024**3
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -51,7 +53,22 @@ def _evidence_options(env: Mapping[str, str]) -> dict[str, object]:
         "upload_expiry": _seconds(env, "JITC_UPLOAD_EXPIRY", DEFAULT_UPLOAD_EXPIRY),
         "recovery_grace": _seconds(env, "JITC_RECOVERY_GRACE", DEFAULT_RECOVERY_GRACE),
         "bench_discard": (env.get("JITC_BENCH_DISCARD") or "").lower() in _TRUE,
+        "max_concurrent_exports": _count(
+            env, "JITC_MAX_CONCURRENT_EXPORTS", DEFAULT_MAX_CONCURRENT_EXPORTS, minimum=1
+        ),
+        "export_reserve_bytes": _count(
+            env, "JITC_EXPORT_RESERVE_BYTES", DEFAULT_EXPORT_RESERVE, minimum=0
+        ),
     }
+
+
+def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name) or ""
+    if not raw:
+        return default
+    if not raw.isdigit() or len(raw) > 18 or int(raw) < minimum:
+        raise ConfigError(f"{name} must be an integer of at least {minimum}")
+    return int(raw)
 
 
 # end issue 4
@@ -84,6 +101,10 @@ class Settings:
     """JITC_RECOVERY_GRACE seconds before an interrupted ingest is recovered (ADR 0012)."""
     bench_discard: bool = False
     """JITC_BENCH_DISCARD: expose the endpoint that reads and discards a body (bench)."""
+    max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
+    """JITC_MAX_CONCURRENT_EXPORTS: bundles written at once by this process (503 beyond)."""
+    export_reserve_bytes: int = DEFAULT_EXPORT_RESERVE
+    """JITC_EXPORT_RESERVE_BYTES: disk left free after an export's estimated size (507)."""
 
     @property
     def evidence_url(self) -> str:

@@ -124,6 +124,22 @@ class StorageError(ServerError):
 # end issue 4
 
 
+class BusyError(ServerError):
+    """The server is doing as much of this as it allows at once; the client retries later."""
+
+    default_code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class InsufficientStorageError(ServerError):
+    """The server's disk lacks the room to do this without endangering other work."""
+
+    default_code = "insufficient_storage"
+
+
 class LogKeyError(ConfigError):
     """The log's Ed25519 key cannot be read or created."""
 

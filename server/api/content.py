@@ -90,12 +90,20 @@ class BodyBridge:
         self._room = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._end_put = False  # touched on the event loop only
 
     def _start(self) -> None:
         """On the event loop: start receiving."""
         if self._task is None:
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._pump())
+            self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """However the pump ended (also cancelled before its first step, or by a
+        BaseException), a worker still reading gets an end and never waits forever."""
+        if not self._end_put:
+            self._parts.put(ClientDisconnect())
 
     async def _pump(self) -> None:
         end: Exception | None = None
@@ -113,11 +121,9 @@ class BodyBridge:
                     # once half the read-ahead is drained.
                     self._room.clear()
                     await self._room.wait()
-        except asyncio.CancelledError:
-            self._parts.put(ClientDisconnect())  # a worker still reading must not hang
-            raise
         except Exception as exc:  # noqa: BLE001 - handed to the reading thread
             end = exc
+        self._end_put = True
         self._parts.put(end)
 
     def _took(self, size: int) -> None:
@@ -127,7 +133,8 @@ class BodyBridge:
             if wake:
                 self._pump_waits = False
         if wake and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._room.set)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                self._loop.call_soon_threadsafe(self._room.set)
 
     def chunks(self) -> Iterator[bytes]:
         if self._task is None:

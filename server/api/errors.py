@@ -18,7 +18,9 @@ from custody.errors import CustodyError, FormatError
 from server.api.responses import json_response
 from server.errors import (
     AuthenticationError,
+    BusyError,
     ConflictError,
+    InsufficientStorageError,
     InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
@@ -44,6 +46,8 @@ _STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
     (RangeNotSatisfiableError, 416),  # issue 4
     (UnprocessableContentError, 422),  # issue 4
     (StorageError, 503),  # issue 4
+    (BusyError, 503),
+    (InsufficientStorageError, 507),
     (UnsupportedMediaTypeError, 415),
     (InvalidRequestError, 400),
     (SchemaOutOfDateError, 503),
@@ -91,6 +95,8 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else {}
     if isinstance(exc, RangeNotSatisfiableError):  # issue 4: RFC 9110 14.4
         headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, BusyError):  # RFC 9110 10.2.3
+        headers["Retry-After"] = str(exc.retry_after)
     return error_response(status, code, message, **headers)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -125,6 +127,11 @@ class Progress:
         )
         print(("\r" if self._tty else "") + line, end=end or ("" if self._tty else "\n"),
               file=sys.stderr, flush=True)  # fmt: skip
+
+    def restart(self, done: int) -> None:
+        """Count again from `done` bytes (the server sent everything again)."""
+        self.done = self._base = done
+        self._started = time.monotonic()
 
     def finish(self) -> None:
         self._show(time.monotonic(), end="\n")
@@ -420,35 +427,74 @@ def _download(args: argparse.Namespace) -> int:
             "sha256": recorded.sha256,
             "size": recorded.size,
         }
-        start = _resumable(partial, marker, identity)
-        marker.write_text(json.dumps(identity, sort_keys=True))
-        try:
-            hasher = _fetch_into(client, partial, start, recorded, args)
-        except _InterruptedError:
-            raise  # OUT.part and its marker stay: the next run resumes
-        except CommandError:
-            partial.unlink(missing_ok=True)  # refused or wrong: no partial copy is left
-            marker.unlink(missing_ok=True)
-            raise
-    local = Hashes.of(hasher)
-    try:
-        _compare(local, recorded, "the downloaded content")
-    except CommandError:
-        partial.unlink(missing_ok=True)
-        marker.unlink(missing_ok=True)
-        raise
-    partial.replace(out)
+        with _locked_partial(partial) as f:
+            start = _resumable(f, partial, marker, identity)
+            marker.write_text(json.dumps(identity, sort_keys=True))
+            try:
+                hasher = _fetch_into(client, f, start, recorded, args)
+                local = Hashes.of(hasher)
+                try:
+                    _compare(local, recorded, "the downloaded content")
+                except CommandError as exc:
+                    raise _MismatchError(str(exc)) from None
+                on_disk = os.fstat(f.fileno()).st_size
+                if on_disk != local.size:
+                    raise _MismatchError(
+                        f"HASH MISMATCH: {partial.name} holds {on_disk} bytes, "
+                        f"{local.size} were received and checked"
+                    )
+            except (_MismatchError, _InterruptedError):
+                raise
+            except CommandError as exc:
+                if not _held(f):
+                    partial.unlink(missing_ok=True)
+                    marker.unlink(missing_ok=True)
+                    raise
+                # Refused or unavailable: what arrived stays for the next run.
+                raise CommandError(
+                    f"{exc} ({partial.name} kept: run the same command to resume)", exc.code
+                ) from None
+            # Still holding the lock: nobody can change the file between check and rename.
+            partial.replace(out)
     marker.unlink(missing_ok=True)
     print(f"saved {out}: {_size(local.size)} sha256 {local.sha256} (as recorded)", file=sys.stderr)
     return 0
 
 
-def _resumable(partial: Path, marker: Path, identity: dict[str, Any]) -> int:
+def _held(f: BinaryIO) -> int:
+    return os.fstat(f.fileno()).st_size
+
+
+@contextlib.contextmanager
+def _locked_partial(partial: Path) -> Iterator[BinaryIO]:
+    """OUT.part open for reading and writing, held under an exclusive lock for the whole
+    run: a second download into the same OUT is refused, not interleaved. A mismatch
+    removes the partial copy (its bytes are known bad) and its marker."""
+    fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o600)
+    f = os.fdopen(fd, "r+b")
+    try:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CommandError(
+                f"another download is writing {partial.name}; wait for it to end"
+            ) from None
+        try:
+            yield f
+        except _MismatchError:
+            partial.unlink(missing_ok=True)
+            partial.with_name(partial.name + ".json").unlink(missing_ok=True)
+            raise
+    finally:
+        f.close()
+
+
+def _resumable(f: BinaryIO, partial: Path, marker: Path, identity: dict[str, Any]) -> int:
     """Bytes of OUT.part to keep: all of them if an earlier run of this same download
     left them (its marker says so) and they are not too many; else none."""
+    held = _held(f)
     try:
         earlier = json.loads(marker.read_text())
-        held = partial.stat().st_size
     except (OSError, ValueError):
         return 0
     if earlier != identity or held > int(identity["size"]):
@@ -462,59 +508,72 @@ class _InterruptedError(CommandError):
     """The connection kept breaking: what arrived is kept for the next run."""
 
 
+class _MismatchError(CommandError):
+    """The bytes are not the recorded ones: no partial copy is kept."""
+
+
 def _body_chunks(response: httpx.Response) -> Iterator[bytes]:
     return response.iter_bytes(READ_SIZE)
 
 
 def _fetch_into(
-    client: httpx.Client, partial: Path, start: int, recorded: Hashes, args: argparse.Namespace
+    client: httpx.Client, f: BinaryIO, start: int, recorded: Hashes, args: argparse.Namespace
 ) -> StreamHasher:
-    """Write the content into `partial` from byte `start`; after a broken connection go on
-    from the bytes written (Range, If-Range on the recorded SHA-256), up to RETRIES times.
-    Every request is an access the server logs, with its range."""
+    """Write the content into `f` from byte `start` (the bytes before it are re-hashed from
+    the file); after a broken connection go on from the bytes written (Range, If-Range on
+    the recorded SHA-256), up to RETRIES times. Every request is an access the server
+    logs, with its range."""
     url = f"/api/cases/{args.case}/exhibits/{args.exhibit}/content"
     failures = 0
-    with partial.open("r+b" if start else "w+b") as f:
-        hasher = _hash_prefix(f, start)
-        f.truncate(start)
-        progress = Progress("download ", recorded.size, quiet=args.quiet, start=start)
-        done = 0 < start == recorded.size  # an earlier run got every byte
-        while not done:
-            offset = hasher.size
-            headers = {"Range": f"bytes={offset}-", "If-Range": f'"{recorded.sha256}"'}
-            try:
-                with client.stream(
-                    "GET", url, params={"purpose": args.purpose}, headers=headers if offset else {}
-                ) as response:
-                    offset = _accept_body(response, offset, recorded)
-                    if offset != hasher.size:  # the server sent it all again: start over
-                        f.seek(0)
-                        f.truncate(0)
-                        hasher = StreamHasher()
-                        progress.done = 0
-                    writeback = Writeback(f, start=offset)
-                    for chunk in _body_chunks(response):
-                        f.write(chunk)
-                        writeback.wrote(len(chunk))
-                        hasher.update(chunk)
-                        progress.advance(len(chunk))
-            except httpx.TransportError as exc:
-                failures += 1
-                f.flush()
-                if failures > RETRIES:
-                    raise _InterruptedError(
-                        f"download interrupted {failures} times ({exc}); {_size(hasher.size)} "
-                        f"kept in {partial.name}: run the same command again to resume"
-                    ) from None
-                time.sleep(min(2**failures, 30))
-                continue
-            if hasher.size != recorded.size:
-                raise CommandError(
-                    f"the server sent {_size(hasher.size)} of {_size(recorded.size)} bytes"
-                )
-            done = True
-        f.flush()
-        os.fsync(f.fileno())
+    hasher = _hash_prefix(f, start)
+    f.seek(start)
+    f.truncate(start)
+    progress = Progress("download ", recorded.size, quiet=args.quiet, start=start)
+    done = 0 < start == recorded.size  # an earlier run got every byte
+    while not done:
+        offset = hasher.size
+        headers = {"Range": f"bytes={offset}-", "If-Range": f'"{recorded.sha256}"'}
+        try:
+            with client.stream(
+                "GET", url, params={"purpose": args.purpose}, headers=headers if offset else {}
+            ) as response:
+                offset = _accept_body(response, offset, recorded)
+                if offset != hasher.size:  # the server sent it all again: start over
+                    f.seek(0)
+                    f.truncate(0)
+                    hasher = StreamHasher()
+                    progress.restart(0)
+                writeback = Writeback(f, start=offset)
+                for chunk in _body_chunks(response):
+                    if hasher.size + len(chunk) > recorded.size:
+                        raise _MismatchError(
+                            f"HASH MISMATCH: the server sends more than the recorded "
+                            f"{recorded.size} bytes"
+                        )
+                    f.write(chunk)
+                    writeback.wrote(len(chunk))
+                    hasher.update(chunk)
+                    progress.advance(len(chunk))
+        except httpx.TransportError as exc:
+            f.flush()
+            if hasher.size == recorded.size:
+                break  # every byte arrived before the break: the check decides
+            failures += 1
+            if failures > RETRIES:
+                raise _InterruptedError(
+                    f"download interrupted {failures} times ({exc}); {_size(hasher.size)} "
+                    "kept: run the same command again to resume"
+                ) from None
+            time.sleep(min(2**failures, 30))
+            continue
+        if hasher.size != recorded.size:
+            raise CommandError(
+                f"the server sent {_size(hasher.size)} of {_size(recorded.size)}; "
+                "run the same command again to resume"
+            )
+        done = True
+    f.flush()
+    os.fsync(f.fileno())
     progress.finish()
     return hasher
 
@@ -526,7 +585,7 @@ def _accept_body(response: httpx.Response, offset: int, recorded: Hashes) -> int
         raise _refused(response, "downloading the content")
     etag = response.headers.get("etag", "").strip('"')
     if etag != recorded.sha256:
-        raise CommandError(f"HASH MISMATCH: the server's ETag {etag} is not the recorded hash")
+        raise _MismatchError(f"HASH MISMATCH: the server's ETag {etag} is not the recorded hash")
     if response.status_code == 200:
         return 0
     content_range = response.headers.get("content-range", "")

@@ -21,11 +21,14 @@ one `exhibit.accessed` per such exhibit before the file is streamed (ADR 0022).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,7 +50,13 @@ from evidence.errors import EvidenceError
 from evidence.keys import exhibit_key
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
-from server.errors import ConflictError, NotFoundError, PermissionDeniedError
+from server.errors import (
+    BusyError,
+    ConflictError,
+    InsufficientStorageError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from server.permissions import GRANTABLE_ROLES, Action, authorize
 from server.repositories import cases as case_repo
 from server.repositories import exhibits as exhibit_repo
@@ -64,6 +73,9 @@ from server.services.workspace import Workspace
 EXPORTS_DIR = "exports"
 CANDIDATE_CHECKPOINTS = 32  # cosigned sizes tried, newest first
 HASH_CHUNK = 1024 * 1024
+EXPORT_RETRY_AFTER = 30  # seconds (Retry-After) when every export slot is taken
+EXPORT_LOG_FACTOR = 4  # entries, their proofs and the report: a few times the log's bytes
+EXPORT_OVERHEAD = 16 * 1024 * 1024  # ZIP headers, manifest, report.html, policy
 MAX_REASONS = 10
 
 
@@ -274,6 +286,37 @@ def create_export(
                 f"checkpoint (size {size}); retry once it is cosigned",
                 code="not_witnessed",
             )
+    with _export_slot(ws):
+        _check_room(ws, rows, with_content)
+        return _make(
+            ws,
+            principal,
+            case_id,
+            request,
+            export_id,
+            size,
+            entries,
+            note,
+            policy,
+            chosen,
+            with_content,
+        )
+
+
+def _make(
+    ws: Workspace,
+    principal: Principal,
+    case_id: str,
+    request: ExportRequest,
+    export_id: str,
+    size: int,
+    entries: list[Entry],
+    note: Note,
+    policy: Policy,
+    chosen: list[str],
+    with_content: list[str],
+) -> ExportMade:
+    """Record the export as pending, write and verify the bundle, log export.created."""
     requested = json.dumps(
         {
             "by": principal.actor().to_json(),
@@ -337,6 +380,46 @@ def create_export(
             with write_transaction(ws.engine) as conn:
                 export_repo.set_refused(conn, export_id, exc.message, tree_size=size)
         raise
+
+
+@contextlib.contextmanager
+def _export_slot(ws: Workspace) -> Iterator[None]:
+    """One of the JITC_MAX_CONCURRENT_EXPORTS slots, or 503 at once: bundles of many GiB
+    written side by side would starve the disk and the evidence store."""
+    slots = ws.export_slots
+    if not slots.acquire(blocking=False):
+        raise BusyError(
+            f"{ws.settings.max_concurrent_exports} export(s) are being written on this server; "
+            "retry shortly",
+            retry_after=EXPORT_RETRY_AFTER,
+            code="exports_busy",
+        )
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def export_estimate(ws: Workspace, rows: list[bytes], with_content: list[str]) -> int:
+    """Bytes a bundle of these log entries and these exhibits' content may take, at most
+    about: the content, a few times the log (entries, proofs, report), fixed overhead."""
+    stored = content.exhibit_content(ws, with_content)
+    content_bytes = sum(row.size for row in stored.values())
+    return content_bytes + EXPORT_LOG_FACTOR * sum(len(row) for row in rows) + EXPORT_OVERHEAD
+
+
+def _check_room(ws: Workspace, rows: list[bytes], with_content: list[str]) -> None:
+    """507 before writing a bundle the disk cannot hold with JITC_EXPORT_RESERVE_BYTES left
+    over (the database, uploads and the log need room too)."""
+    needed = export_estimate(ws, rows, with_content)
+    free = shutil.disk_usage(exports_dir(ws)).free
+    if free < needed + ws.settings.export_reserve_bytes:
+        raise InsufficientStorageError(
+            f"the bundle needs about {needed} bytes and {free} are free on the server, "
+            f"{ws.settings.export_reserve_bytes} of which must stay free; ask the operator "
+            "for room, or export hashes only (content: false)",
+            code="export_no_room",
+        )
 
 
 def _write(

@@ -31,6 +31,7 @@ class Workspace:
     _store: BlobStore | None = field(default=None, repr=False)
     _store_ready: bool = field(default=False, repr=False)
     _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _export_slots: threading.BoundedSemaphore | None = field(default=None, repr=False)
 
     @property
     def store(self) -> BlobStore:
@@ -42,6 +43,16 @@ class Workspace:
                 self._store.prepare()
                 self._store_ready = True
             return self._store
+
+    @property
+    def export_slots(self) -> threading.BoundedSemaphore:
+        """Bundles this process may write at once (JITC_MAX_CONCURRENT_EXPORTS)."""
+        with self._store_lock:
+            if self._export_slots is None:
+                self._export_slots = threading.BoundedSemaphore(
+                    self.settings.max_concurrent_exports
+                )
+            return self._export_slots
 
     def use_store(self, store: BlobStore) -> None:
         """Use `store` instead of the configured one (tests, tools)."""

@@ -6,6 +6,7 @@ The client commands talk to the app through Starlette's test client (an httpx.Cl
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 from collections.abc import Iterator
@@ -166,6 +167,8 @@ def _breaking_once(monkeypatch: Any, after_chunks: int = 1) -> dict[str, int]:
             if calls["n"] == 1 and i == after_chunks:
                 raise httpx.ReadError("connection reset by peer")
             yield chunk
+        if calls["n"] == 1 and after_chunks == len(received):  # after the last byte
+            raise httpx.ReadError("connection reset by peer")
 
     monkeypatch.setattr(cli, "_body_chunks", breaking)
     monkeypatch.setattr("server.cli.evidence.time.sleep", lambda _s: None)
@@ -315,6 +318,80 @@ def test_a_tampered_part_file_fails_the_check_and_is_removed(
     assert not out.exists()
     assert not part.exists()
     assert not out.with_name("c.copy.part.json").exists()
+
+
+def test_a_break_after_the_last_byte_needs_no_more_requests(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    data = pattern(2 * MiB)  # a whole number of read chunks
+    source = tmp_path / "d.bin"
+    source.write_bytes(data)
+    _uploaded(scene, capsys, source, monkeypatch)
+    calls = _breaking_once(monkeypatch, after_chunks=2)  # 2 chunks of 1 MiB, then the break
+    out = tmp_path / "d.copy"
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 0, err
+    assert calls["n"] == 1  # no ranged request for zero bytes (it would be a 416)
+    assert out.read_bytes() == data
+    accessed = [e for e in entries(client, world, case_id) if e["type"] == "exhibit.accessed"]
+    assert len(accessed) == 1
+
+
+def test_a_second_download_into_the_same_file_is_refused(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    _client, _world, case_id, exhibit_id = scene
+    data = pattern(50_000)
+    source = tmp_path / "e.bin"
+    source.write_bytes(data)
+    _uploaded(scene, capsys, source, monkeypatch)
+    out = tmp_path / "e.copy"
+    part = out.with_name("e.copy.part")
+    part.write_bytes(b"another run's bytes")
+    with part.open("r+b") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # a first download still running
+        code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+        assert code == 1
+        assert "another download is writing e.copy.part" in err
+        assert part.read_bytes() == b"another run's bytes"  # untouched
+    assert not out.exists()
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 0, err
+    assert out.read_bytes() == data
+
+
+def test_a_refusal_on_resume_keeps_the_partial_copy(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    _client, _world, case_id, exhibit_id = scene
+    data = pattern(3 * MiB)
+    source = tmp_path / "f.bin"
+    source.write_bytes(data)
+    _uploaded(scene, capsys, source, monkeypatch)
+    _breaking_once(monkeypatch)
+    monkeypatch.setattr(cli, "RETRIES", 0)
+    out = tmp_path / "f.copy"
+    part = out.with_name("f.copy.part")
+    assert run(capsys, "download", case_id, exhibit_id, str(out))[0] == 1
+    kept = part.read_bytes()
+    assert kept
+
+    def unavailable(response: httpx.Response, offset: int, recorded: Any) -> int:
+        raise cli.CommandError("downloading the content: 503 storage_unavailable")
+
+    accept = cli._accept_body
+    monkeypatch.setattr(cli, "_accept_body", unavailable)  # a failure path: the store is down
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 1
+    assert "f.copy.part kept" in err
+    assert part.read_bytes() == kept
+    assert out.with_name("f.copy.part.json").exists()
+    monkeypatch.setattr(cli, "_accept_body", accept)
+    code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
+    assert code == 0, err
+    assert "resuming at" in err
+    assert out.read_bytes() == data
 
 
 def test_an_empty_exhibit_downloads_as_an_empty_file(
