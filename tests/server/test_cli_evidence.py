@@ -296,19 +296,36 @@ def test_a_complete_part_file_is_checked_without_fetching_again(
     assert len(entries(client, world, case_id)) == before  # nothing fetched, nothing logged
 
 
-def test_a_tampered_part_file_fails_the_check_and_is_removed(
-    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
-) -> None:
+def _interrupted_download(
+    scene: Scene,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: Any,
+    *,
+    name: str,
+    size: int,
+) -> tuple[bytes, Path, Path]:
+    """Upload `size` bytes, then a download run that breaks off and gives up (exit 1).
+    Returns the content, OUT and OUT.part."""
     _client, _world, case_id, exhibit_id = scene
-    data = pattern(2 * MiB)
-    source = tmp_path / "c.bin"
+    data = pattern(size)
+    source = tmp_path / f"{name}.bin"
     source.write_bytes(data)
     _uploaded(scene, capsys, source, monkeypatch)
     _breaking_once(monkeypatch)
     monkeypatch.setattr(cli, "RETRIES", 0)
-    out = tmp_path / "c.copy"
-    part = out.with_name("c.copy.part")
+    out = tmp_path / f"{name}.copy"
     assert run(capsys, "download", case_id, exhibit_id, str(out))[0] == 1
+    return data, out, out.with_name(f"{name}.copy.part")
+
+
+def test_a_tampered_part_file_fails_the_check_and_is_removed(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
+) -> None:
+    _client, _world, case_id, exhibit_id = scene
+    _data, out, part = _interrupted_download(
+        scene, capsys, tmp_path, monkeypatch, name="c", size=2 * MiB
+    )
     altered = bytearray(part.read_bytes())
     altered[7] ^= 0xFF  # the local partial copy was altered between the runs
     part.write_bytes(bytes(altered))
@@ -365,15 +382,9 @@ def test_a_refusal_on_resume_keeps_the_partial_copy(
     scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
 ) -> None:
     _client, _world, case_id, exhibit_id = scene
-    data = pattern(3 * MiB)
-    source = tmp_path / "f.bin"
-    source.write_bytes(data)
-    _uploaded(scene, capsys, source, monkeypatch)
-    _breaking_once(monkeypatch)
-    monkeypatch.setattr(cli, "RETRIES", 0)
-    out = tmp_path / "f.copy"
-    part = out.with_name("f.copy.part")
-    assert run(capsys, "download", case_id, exhibit_id, str(out))[0] == 1
+    data, out, part = _interrupted_download(
+        scene, capsys, tmp_path, monkeypatch, name="f", size=3 * MiB
+    )
     kept = part.read_bytes()
     assert kept
 
