@@ -45,7 +45,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _evidence_options(env: Mapping[str, str]) -> dict[str, object]:
     limit = env.get("JITC_MAX_UPLOAD_BYTES") or str(DEFAULT_MAX_UPLOAD)
-    if not limit.isdigit():
+    if not (limit.isascii() and limit.isdigit()) or len(limit) > 18:
         raise ConfigError("JITC_MAX_UPLOAD_BYTES must be a non-negative integer")
     return {
         "store_url": env.get("JITC_STORE_URL") or None,
@@ -66,7 +66,7 @@ def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> 
     raw = env.get(name) or ""
     if not raw:
         return default
-    if not raw.isdigit() or len(raw) > 18 or int(raw) < minimum:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < minimum:
         raise ConfigError(f"{name} must be an integer of at least {minimum}")
     return int(raw)
 

@@ -90,7 +90,9 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
         code, message = "invalid_entry", str(exc)
     else:
         code, message = "custody_error", "the custody library refused the operation"
-    if status >= 500:
+    if isinstance(exc, BusyError | InsufficientStorageError):
+        log.warning("request refused for load: %s", exc.message)  # expected, no traceback
+    elif status >= 500:
         log.error("request failed: %s", exc, exc_info=exc)
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else {}
     if isinstance(exc, RangeNotSatisfiableError):  # issue 4: RFC 9110 14.4

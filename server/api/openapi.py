@@ -331,6 +331,11 @@ _OPERATIONS.update(
             },
             "status": "201",
             "response": _EXPORT,
+            "errors": (
+                ("409", "refused (not witnessed, fails verification, access changed)"),
+                ("503", "JITC_MAX_CONCURRENT_EXPORTS exports are being written (Retry-After)"),
+                ("507", "not enough disk for the bundle (export_no_room)"),
+            ),
         },
         ("get", "/api/cases/{case_id}/exports"): {
             "summary": "The case's exports the caller may receive",
@@ -449,6 +454,8 @@ def _operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
         ("403", "not allowed"),
         ("404", "not found"),
     ):
+        responses[code] = {"description": text, **error}
+    for code, text in spec.get("errors", ()):
         responses[code] = {"description": text, **error}
     operation: dict[str, Any] = {
         "summary": spec["summary"],

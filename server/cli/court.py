@@ -61,11 +61,13 @@ def _fail(message: str) -> int:
 
 
 def _error_text(response: httpx.Response) -> str:
+    retry = response.headers.get("retry-after", "")
+    later = f" (retry in {retry} s)" if retry.isascii() and retry.isdigit() else ""
     try:
         error = response.json()["error"]
-        return f"{response.status_code} {error['code']}: {error['message']}"
+        return f"{response.status_code} {error['code']}: {error['message']}{later}"
     except (ValueError, KeyError, TypeError):
-        return f"{response.status_code}: {response.text[:300]}"
+        return f"{response.status_code}: {response.text[:300]}{later}"
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -455,8 +455,8 @@ def _download(args: argparse.Namespace) -> int:
                     f"{exc} ({partial.name} kept: run the same command to resume)", exc.code
                 ) from None
             # Still holding the lock: nobody can change the file between check and rename.
+            marker.unlink(missing_ok=True)
             partial.replace(out)
-    marker.unlink(missing_ok=True)
     print(f"saved {out}: {_size(local.size)} sha256 {local.sha256} (as recorded)", file=sys.stderr)
     return 0
 
@@ -470,15 +470,8 @@ def _locked_partial(partial: Path) -> Iterator[BinaryIO]:
     """OUT.part open for reading and writing, held under an exclusive lock for the whole
     run: a second download into the same OUT is refused, not interleaved. A mismatch
     removes the partial copy (its bytes are known bad) and its marker."""
-    fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o600)
-    f = os.fdopen(fd, "r+b")
+    f = _open_locked(partial)
     try:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CommandError(
-                f"another download is writing {partial.name}; wait for it to end"
-            ) from None
         try:
             yield f
         except _MismatchError:
@@ -487,6 +480,30 @@ def _locked_partial(partial: Path) -> Iterator[BinaryIO]:
             raise
     finally:
         f.close()
+
+
+def _open_locked(partial: Path) -> BinaryIO:
+    """OUT.part, opened (created if missing) and locked. The lock belongs to the open
+    file, so it counts only if the name still leads to that file once the lock is held:
+    a run that finished meanwhile renamed it to OUT, which must not be written again."""
+    for _ in range(3):
+        f = os.fdopen(os.open(partial, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            raise CommandError(
+                f"another download is writing {partial.name}; wait for it to end"
+            ) from None
+        held = os.fstat(f.fileno())
+        try:
+            named = os.stat(partial)
+        except FileNotFoundError:
+            named = None
+        if named is not None and (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+            return f
+        f.close()  # renamed away under us: open the name again
+    raise CommandError(f"{partial.name} keeps being replaced; is another download running?")
 
 
 def _resumable(f: BinaryIO, partial: Path, marker: Path, identity: dict[str, Any]) -> int:
@@ -583,7 +600,7 @@ def _accept_body(response: httpx.Response, offset: int, recorded: Hashes) -> int
     if response.status_code not in (200, 206):
         response.read()
         raise _refused(response, "downloading the content")
-    etag = response.headers.get("etag", "").strip('"')
+    etag = response.headers.get("etag", "").removeprefix("W/").strip('"')  # proxies weaken
     if etag != recorded.sha256:
         raise _MismatchError(f"HASH MISMATCH: the server's ETag {etag} is not the recorded hash")
     if response.status_code == 200:

@@ -74,7 +74,8 @@ EXPORTS_DIR = "exports"
 CANDIDATE_CHECKPOINTS = 32  # cosigned sizes tried, newest first
 HASH_CHUNK = 1024 * 1024
 EXPORT_RETRY_AFTER = 30  # seconds (Retry-After) when every export slot is taken
-EXPORT_LOG_FACTOR = 4  # entries, their proofs and the report: a few times the log's bytes
+PROOF_HASH_LINE = 46  # one base64 SHA-256 and its newline in a tlog-proof
+PROOF_HEADER = 256  # a tlog-proof's header lines and ZIP member header
 EXPORT_OVERHEAD = 16 * 1024 * 1024  # ZIP headers, manifest, report.html, policy
 MAX_REASONS = 10
 
@@ -247,11 +248,21 @@ def _sha256_of(path: Path) -> tuple[str, int]:
 def create_export(
     ws: Workspace, principal: Principal, case_id: str, request: ExportRequest
 ) -> ExportMade:
-    export_id = str(uuid.uuid4())
-    origin = case_origin(ws.settings.log_name, case_id)
     with read_transaction(ws.engine) as conn:
         if case_repo.get(conn, case_id) is None:
             raise NotFoundError(f"no case {case_id}", code="case_not_found")
+        authorize(principal, Action.EXPORT_CREATE, standing(conn, case_id, principal))
+    # The slot before reading the log: a burst of refused requests costs no log reads.
+    with _export_slot(ws):
+        return _create(ws, principal, case_id, request)
+
+
+def _create(
+    ws: Workspace, principal: Principal, case_id: str, request: ExportRequest
+) -> ExportMade:
+    export_id = str(uuid.uuid4())
+    origin = case_origin(ws.settings.log_name, case_id)
+    with read_transaction(ws.engine) as conn:
         authorize(principal, Action.EXPORT_CREATE, standing(conn, case_id, principal))
         if request.exhibits is not None:
             for exhibit_id in request.exhibits:
@@ -286,8 +297,8 @@ def create_export(
                 f"checkpoint (size {size}); retry once it is cosigned",
                 code="not_witnessed",
             )
-    with _export_slot(ws):
-        _check_room(ws, rows, with_content)
+    needed = export_estimate(ws, entries, note, request.disclosure, chosen, with_content)
+    with _export_room(ws, needed):
         return _make(
             ws,
             principal,
@@ -400,26 +411,59 @@ def _export_slot(ws: Workspace) -> Iterator[None]:
         slots.release()
 
 
-def export_estimate(ws: Workspace, rows: list[bytes], with_content: list[str]) -> int:
-    """Bytes a bundle of these log entries and these exhibits' content may take, at most
-    about: the content, a few times the log (entries, proofs, report), fixed overhead."""
+def export_estimate(
+    ws: Workspace,
+    entries: list[Entry],
+    note: Note,
+    disclosure: str,
+    chosen: list[str],
+    with_content: list[str],
+) -> int:
+    """Bytes a bundle may take, at most about (ZIP compression only makes it smaller):
+    the content; the entries it holds (full: all; selective: the case-level ones and those
+    of the chosen exhibits, spec 5) once in the log and once in the report; for selective,
+    one proof per entry (the cosigned note, the path's hashes, the entry again); overhead."""
     stored = content.exhibit_content(ws, with_content)
-    content_bytes = sum(row.size for row in stored.values())
-    return content_bytes + EXPORT_LOG_FACTOR * sum(len(row) for row in rows) + EXPORT_OVERHEAD
+    needed = sum(row.size for row in stored.values()) + EXPORT_OVERHEAD
+    disclosed = set(chosen)
+    included = [
+        len(e.canonical_bytes())
+        for e in entries
+        if disclosure == "full" or e.exhibit is None or e.exhibit in disclosed
+    ]
+    needed += 2 * sum(included)
+    if disclosure == "selective":
+        path = max(1, len(entries)).bit_length() * PROOF_HASH_LINE
+        proof = len(note.to_bytes()) + path + PROOF_HEADER
+        needed += sum(proof + length for length in included)
+    return needed
 
 
-def _check_room(ws: Workspace, rows: list[bytes], with_content: list[str]) -> None:
+@contextlib.contextmanager
+def _export_room(ws: Workspace, needed: int) -> Iterator[None]:
     """507 before writing a bundle the disk cannot hold with JITC_EXPORT_RESERVE_BYTES left
-    over (the database, uploads and the log need room too)."""
-    needed = export_estimate(ws, rows, with_content)
-    free = shutil.disk_usage(exports_dir(ws)).free
-    if free < needed + ws.settings.export_reserve_bytes:
-        raise InsufficientStorageError(
-            f"the bundle needs about {needed} bytes and {free} are free on the server, "
-            f"{ws.settings.export_reserve_bytes} of which must stay free; ask the operator "
-            "for room, or export hashes only (content: false)",
-            code="export_no_room",
-        )
+    over (the database, uploads and the log need room too). The room is held until the
+    export ends, so exports written side by side cannot each count the same free space."""
+    budget = ws.export_budget
+    with budget.lock:
+        free = shutil.disk_usage(exports_dir(ws)).free - budget.reserved
+        if free < needed + ws.settings.export_reserve_bytes:
+            raise InsufficientStorageError(
+                f"the bundle needs about {_mib(needed)} MiB of disk the server cannot spare "
+                "now; retry later, ask the operator for room, or export hashes only "
+                "(content: false)",
+                code="export_no_room",
+            )
+        budget.reserved += needed
+    try:
+        yield
+    finally:
+        with budget.lock:
+            budget.reserved -= needed
+
+
+def _mib(n: int) -> int:
+    return -(-n // (1024 * 1024))
 
 
 def _write(

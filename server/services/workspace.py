@@ -21,6 +21,14 @@ from server.services.custody_log import CheckpointSigner
 
 
 @dataclass(eq=False)
+class ExportBudget:
+    """Disk held by the exports this process is writing (server.services.exports)."""
+
+    reserved: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(eq=False)
 class Workspace:
     settings: Settings
     engine: Engine
@@ -32,6 +40,7 @@ class Workspace:
     _store_ready: bool = field(default=False, repr=False)
     _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _export_slots: threading.BoundedSemaphore | None = field(default=None, repr=False)
+    export_budget: ExportBudget = field(default_factory=ExportBudget, repr=False)
 
     @property
     def store(self) -> BlobStore:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -376,6 +377,34 @@ def test_a_second_download_into_the_same_file_is_refused(
     code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
     assert code == 0, err
     assert out.read_bytes() == data
+
+
+def test_a_part_file_renamed_away_while_locking_is_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run B opens OUT.part just before run A, finished, renames it to OUT; B then gets
+    the lock of what is now OUT. B must open the name again, never write into OUT."""
+    partial = tmp_path / "g.copy.part"
+    out = tmp_path / "g.copy"
+    partial.write_bytes(b"verified evidence")
+    real_open = os.open
+    opened = {"n": 0}
+
+    def open_then_rename(path: Any, flags: int, mode: int = 0o777) -> int:
+        fd = real_open(path, flags, mode)
+        opened["n"] += 1
+        if opened["n"] == 1:
+            os.replace(partial, out)  # run A ends between B's open and B's lock
+        return fd
+
+    monkeypatch.setattr("server.cli.evidence.os.open", open_then_rename)
+    with cli._locked_partial(partial) as f:
+        f.write(b"run B")
+        f.flush()
+        assert os.fstat(f.fileno()).st_ino != os.stat(out).st_ino
+    assert opened["n"] == 2
+    assert out.read_bytes() == b"verified evidence"
+    assert partial.read_bytes() == b"run B"
 
 
 def test_a_refusal_on_resume_keeps_the_partial_copy(

@@ -8,13 +8,23 @@ store share. Refused requests leave no export row, no file and no custody entry.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from custody.checkpoint import Checkpoint
+from custody.entry import Entry
+from custody.note import Note
+from server.cli import court as court_cli
 from server.config import Settings
+from server.db import read_transaction
 from server.errors import ConfigError
+from server.repositories import log as log_repo
 from server.services import exports as export_service
+from server.services.custody_log import case_origin
+from server.services.witnessing import case_policy
 from server.services.workspace import Workspace
 from tests.server.helpers import World, error_code
 from tests.server.test_exports import CONTENT, Case, make_case
@@ -84,15 +94,62 @@ def test_no_room_on_disk_answers_507_before_writing(case: Case, workspace: Works
     assert made.status_code == 201, made.text
 
 
-def test_the_estimate_counts_the_content_and_the_log(case: Case, workspace: Workspace) -> None:
-    rows = [b"x" * 100, b"y" * 250]
-    log_part = export_service.EXPORT_LOG_FACTOR * 350 + export_service.EXPORT_OVERHEAD
-    assert export_service.export_estimate(workspace, rows, []) == log_part
+def _entries_and_note(case: Case, workspace: Workspace) -> tuple[list[Entry], Note]:
+    with read_transaction(workspace.engine) as conn:
+        policy = case_policy(conn, workspace.signer, case.id)
+        origin = case_origin(workspace.settings.log_name, case.id)
+        note = export_service.choose_checkpoint(conn, case.id, policy, origin)
+        size = Checkpoint.parse_body(note.text).size
+        rows = log_repo.entries(conn, case.id, 0, size)
+    return export_service._parse_entries(rows, size), note
+
+
+def test_the_estimate_bounds_the_bundles_actually_written(case: Case, workspace: Workspace) -> None:
+    entries, note = _entries_and_note(case, workspace)
+    estimate = export_service.export_estimate
+    every = [case.laptop, case.phone]
+    for disclosure, chosen in (("full", every), ("selective", [case.laptop])):
+        for with_content in (True, False):
+            body = {
+                "exhibits": None if disclosure == "full" else chosen,
+                "disclosure": disclosure,
+                "content": with_content,
+                "recipient": "Court",
+            }
+            made = case.post_export(body)
+            assert made.status_code == 201, made.text
+            content_ids = chosen if with_content else []
+            bound = estimate(workspace, entries, note, disclosure, chosen, content_ids)
+            written = made.json()["bundle_size"]
+            assert written <= bound, (disclosure, with_content)
+            # The fixed overhead aside, within a small factor of the real size.
+            assert bound - export_service.EXPORT_OVERHEAD <= 20 * written
+    # The content counts in full, the chosen exhibits' entries only when selective.
     content_bytes = sum(len(v) for v in CONTENT.values())
-    both = export_service.export_estimate(workspace, rows, [case.laptop, case.phone])
-    assert both == log_part + content_bytes
-    laptop = export_service.export_estimate(workspace, rows, [case.laptop])
-    assert laptop == log_part + len(CONTENT["Laptop"])
+    hashes = estimate(workspace, entries, note, "full", every, [])
+    assert estimate(workspace, entries, note, "full", every, every) == hashes + content_bytes
+    one = estimate(workspace, entries, note, "selective", [case.laptop], [])
+    both = estimate(workspace, entries, note, "selective", every, [])
+    assert one < both
+
+
+def test_exports_side_by_side_cannot_count_the_same_free_space(
+    case: Case, workspace: Workspace
+) -> None:
+    free = shutil.disk_usage(export_service.exports_dir(workspace)).free
+    workspace.settings = dataclasses.replace(workspace.settings, export_reserve_bytes=0)
+    budget = workspace.export_budget
+    budget.reserved = free  # another export in this process holds all of it
+    try:
+        refused = case.post_export(BODY)
+        assert refused.status_code == 507
+        assert error_code(refused) == "export_no_room"
+        assert str(free) not in refused.text  # the server's free space is not told
+    finally:
+        budget.reserved = 0
+    made = case.post_export(BODY)
+    assert made.status_code == 201, made.text
+    assert budget.reserved == 0  # given back when the export ended
 
 
 def test_export_limits_from_the_environment() -> None:
@@ -114,8 +171,24 @@ def test_export_limits_from_the_environment() -> None:
         {"JITC_MAX_CONCURRENT_EXPORTS": "-1"},
         {"JITC_EXPORT_RESERVE_BYTES": "1e9"},
         {"JITC_EXPORT_RESERVE_BYTES": "9" * 40},
+        {"JITC_MAX_CONCURRENT_EXPORTS": "\u00b2"},  # a digit to str.isdigit, not to int()
+        {"JITC_MAX_CONCURRENT_EXPORTS": "\u0663"},  # ARABIC-INDIC THREE
+        {"JITC_MAX_UPLOAD_BYTES": "\u00b2"},
     ],
 )
 def test_bad_export_limits_are_config_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=next(iter(env))):
         Settings.from_env(env)
+
+
+def test_jitc_export_tells_when_to_retry() -> None:
+    busy = httpx.Response(
+        503,
+        json={"error": {"code": "exports_busy", "message": "2 export(s) are being written"}},
+        headers={"Retry-After": "30"},
+    )
+    assert court_cli._error_text(busy) == (
+        "503 exports_busy: 2 export(s) are being written (retry in 30 s)"
+    )
+    odd = httpx.Response(503, text="overloaded", headers={"Retry-After": "soon"})
+    assert court_cli._error_text(odd) == "503: overloaded"
