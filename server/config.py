@@ -28,6 +28,7 @@ DEFAULT_UPLOAD_EXPIRY = 24 * 3600.0
 DEFAULT_RECOVERY_GRACE = 300.0
 DEFAULT_MAX_CONCURRENT_EXPORTS = 2
 DEFAULT_EXPORT_RESERVE = 1024**3
+DEFAULT_MAX_CONCURRENT_VERIFIES = 2
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -58,6 +59,9 @@ def _evidence_options(env: Mapping[str, str]) -> dict[str, object]:
         ),
         "export_reserve_bytes": _count(
             env, "JITC_EXPORT_RESERVE_BYTES", DEFAULT_EXPORT_RESERVE, minimum=0
+        ),
+        "max_concurrent_verifies": _count(
+            env, "JITC_MAX_CONCURRENT_VERIFIES", DEFAULT_MAX_CONCURRENT_VERIFIES, minimum=1
         ),
     }
 
@@ -105,6 +109,8 @@ class Settings:
     """JITC_MAX_CONCURRENT_EXPORTS: bundles written at once by this process (503 beyond)."""
     export_reserve_bytes: int = DEFAULT_EXPORT_RESERVE
     """JITC_EXPORT_RESERVE_BYTES: disk left free after an export's estimated size (507)."""
+    max_concurrent_verifies: int = DEFAULT_MAX_CONCURRENT_VERIFIES
+    """JITC_MAX_CONCURRENT_VERIFIES: POST …/verify re-reads at once in this process (503)."""
 
     @property
     def evidence_url(self) -> str:

@@ -387,6 +387,10 @@ _OPERATIONS.update(
         },
         ("post", _EX + "/verify"): {
             "summary": "Re-read the content, recompute both hashes; appends exhibit.verified",
+            "errors": (
+                ("409", "this exhibit is being re-verified (verification_in_progress)"),
+                ("503", "JITC_MAX_CONCURRENT_VERIFIES re-reads are running (Retry-After)"),
+            ),
         },
         ("post", _EX + "/dispose"): {
             "summary": (

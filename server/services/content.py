@@ -18,6 +18,7 @@ object). See docs/adr/0012-content-ingest-and-recovery.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import unicodedata
@@ -56,6 +57,7 @@ from evidence import RangeNotSatisfiableError as StoreRangeError
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
 from server.errors import (
+    BusyError,
     ConflictError,
     InvalidRequestError,
     NotFoundError,
@@ -808,7 +810,37 @@ def verify(ws: Workspace, principal: Principal, case_id: str, exhibit_id: str) -
     with read_transaction(ws.engine) as conn:
         _exhibit_for(conn, principal, case_id, exhibit_id, Action.CONTENT_VERIFY)
         content = _present_content(conn, exhibit_id)
-    return _log_verified(ws, principal.actor(), content, _rehash(ws, _key(case_id, exhibit_id)))
+    with _verifying(ws, exhibit_id):
+        digests = _rehash(ws, _key(case_id, exhibit_id))
+    return _log_verified(ws, principal.actor(), content, digests)
+
+
+VERIFY_RETRY_AFTER: Final = 10
+
+
+@contextlib.contextmanager
+def _verifying(ws: Workspace, exhibit_id: str) -> Iterator[None]:
+    """A re-read of `exhibit_id`: one per exhibit (409), JITC_MAX_CONCURRENT_VERIFIES in
+    all (503), so repeated requests cannot keep the store busy re-reading GiBs."""
+    gate = ws.verify_gate
+    with gate.lock:
+        if exhibit_id in gate.running:
+            raise ConflictError(
+                "this exhibit is being re-verified; its exhibit.verified entry follows",
+                code="verification_in_progress",
+            )
+        if len(gate.running) >= gate.limit:
+            raise BusyError(
+                f"{gate.limit} re-verification(s) are running on this server; retry shortly",
+                retry_after=VERIFY_RETRY_AFTER,
+                code="verifications_busy",
+            )
+        gate.running.add(exhibit_id)
+    try:
+        yield
+    finally:
+        with gate.lock:
+            gate.running.discard(exhibit_id)
 
 
 @dataclass

@@ -29,6 +29,16 @@ class ExportBudget:
 
 
 @dataclass(eq=False)
+class VerifyGate:
+    """Re-verifications running in this process: at most `limit` at once, one per exhibit
+    (each re-reads a whole object, possibly many GiB, and logs an entry)."""
+
+    limit: int
+    running: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(eq=False)
 class Workspace:
     settings: Settings
     engine: Engine
@@ -41,6 +51,14 @@ class Workspace:
     _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _export_slots: threading.BoundedSemaphore | None = field(default=None, repr=False)
     export_budget: ExportBudget = field(default_factory=ExportBudget, repr=False)
+    _verify_gate: VerifyGate | None = field(default=None, repr=False)
+
+    @property
+    def verify_gate(self) -> VerifyGate:
+        with self._store_lock:
+            if self._verify_gate is None:
+                self._verify_gate = VerifyGate(self.settings.max_concurrent_verifies)
+            return self._verify_gate
 
     @property
     def store(self) -> BlobStore:
