@@ -69,8 +69,27 @@ def _export_request(body: dict[str, Any]) -> exports.ExportRequest:
     )
 
 
+def _respond_async(request: Request) -> bool:
+    """`Prefer: respond-async` (RFC 7240 4.1), among other preferences or alone."""
+    preferences = ",".join(request.headers.getlist("prefer")).lower()
+    return "respond-async" in [p.split(";")[0].strip() for p in preferences.split(",")]
+
+
 async def create_export(request: Request) -> Response:
     case_id = case_id_of(request)
+    if _respond_async(request):
+        started = await call_with_body(
+            request,
+            lambda ws, p, body: exports.start_export(ws, p, case_id, _export_request(body)),
+        )
+        return json_response(
+            started.to_json(),
+            status_code=202,
+            headers={
+                "Location": f"/api/cases/{case_id}/exports/{started.row.id}",
+                "Preference-Applied": "respond-async",
+            },
+        )
     made = await call_with_body(
         request,
         lambda ws, p, body: exports.create_export(ws, p, case_id, _export_request(body)),

@@ -318,7 +318,11 @@ _OPERATIONS.update(
             "media": "text/plain",
         },
         ("post", "/api/cases/{case_id}/exports"): {
-            "summary": "Make a court bundle (prosecutor); appends export.created",
+            "summary": (
+                "Make a court bundle (prosecutor); appends export.created. With "
+                "'Prefer: respond-async': 202 at once, the export pending until it is ready "
+                "or refused (GET …/exports)"
+            ),
             "body": {
                 "type": "object",
                 "required": ["recipient"],

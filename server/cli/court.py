@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -87,11 +90,18 @@ def _export(args: argparse.Namespace) -> int:
     base = f"{server}/api/cases/{args.case}/exports"
     try:
         with httpx.Client(timeout=TIMEOUT, headers=headers) as http:
-            made = http.post(base, json=body)
-            if made.status_code != 201:
+            # Written on the server while we ask how it goes: a bundle of many GiB takes
+            # longer than a proxy keeps one request open. A server that ignores the
+            # preference answers 201 when the bundle is ready, as before.
+            made = http.post(base, json=body, headers={"Prefer": "respond-async"})
+            if made.status_code == 202:
+                export = _wait_for_bundle(http, base, made.json()["id"])
+            elif made.status_code == 201:
+                export = made.json()
+            else:
                 return _fail(f"the server refused the export: {_error_text(made)}")
-            export = made.json()
             part = args.out.with_name(args.out.name + ".part")
+            digest = hashlib.sha256()
             with http.stream("GET", f"{base}/{export['id']}") as response:
                 if response.status_code != 200:
                     response.read()
@@ -99,7 +109,16 @@ def _export(args: argparse.Namespace) -> int:
                 with part.open("wb") as out:
                     for chunk in response.iter_bytes():
                         out.write(chunk)
+                        digest.update(chunk)
+            if digest.hexdigest() != export["bundle_sha256"]:
+                part.unlink(missing_ok=True)
+                return _fail(
+                    f"the downloaded bundle's SHA-256 {digest.hexdigest()} is not the one "
+                    f"logged in export.created ({export['bundle_sha256']}); nothing kept"
+                )
             part.replace(args.out)
+    except _ExportRefusedError as refused:
+        return _fail(str(refused))
     except httpx.HTTPError as exc:
         return _fail(f"cannot reach {server}: {exc}")
     print(
@@ -109,6 +128,37 @@ def _export(args: argparse.Namespace) -> int:
     )
     print(f"check it: jitc verify {args.out} --policy POLICY.txt")
     return 0
+
+
+class _ExportRefusedError(Exception):
+    """The server ended the export as refused, or lost it."""
+
+
+POLL_FIRST = 0.5  # seconds between status checks: first, and at most
+POLL_MOST = 10.0
+
+
+def _wait_for_bundle(http: httpx.Client, base: str, export_id: str) -> dict[str, Any]:
+    """Ask how the export goes until it is ready (returned) or refused (raised)."""
+    pause, waited, told = POLL_FIRST, 0.0, 0.0
+    while True:
+        listed = http.get(base)
+        if listed.status_code != 200:
+            raise _ExportRefusedError(f"cannot follow export {export_id}: {_error_text(listed)}")
+        mine = [x for x in listed.json().get("items", []) if x.get("id") == export_id]
+        if not mine:
+            raise _ExportRefusedError(f"export {export_id} is gone from the case's exports")
+        export: dict[str, Any] = mine[0]
+        if export["status"] == "ready":
+            return export
+        if export["status"] != "pending":
+            raise _ExportRefusedError(f"the server refused the export: {export.get('error')}")
+        if waited - told >= 30:
+            told = waited
+            print(f"export {export_id}: still being written ({waited:.0f} s)", file=sys.stderr)
+        time.sleep(pause)
+        waited += pause
+        pause = min(pause * 2, POLL_MOST)
 
 
 def _audit(args: argparse.Namespace) -> int:

@@ -83,6 +83,16 @@ def set_refused(conn: Connection, export_id: str, error: str, *, tree_size: int 
     )
 
 
+def end_stale_pending(conn: Connection, *, before: datetime, error: str) -> int:
+    """Refuse exports still pending since before `before` (their writer is gone)."""
+    result = conn.execute(
+        update(_X)
+        .where(_X.c.status == "pending", _X.c.created_at < before)
+        .values(status="refused", error=error)
+    )
+    return int(result.rowcount or 0)
+
+
 def get(conn: Connection, case_id: str, export_id: str) -> ExportRow | None:
     row = conn.execute(
         select(*_COLUMNS).where(_X.c.id == export_id, _X.c.case_id == case_id)

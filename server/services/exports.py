@@ -24,8 +24,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -69,6 +71,8 @@ from server.services.cases import locked_standing, standing
 from server.services.custody_log import CaseLog, case_origin
 from server.services.witnessing import case_policy
 from server.services.workspace import Workspace
+
+log = logging.getLogger("jitc.exports")
 
 EXPORTS_DIR = "exports"
 CANDIDATE_CHECKPOINTS = 32  # cosigned sizes tried, newest first
@@ -159,8 +163,18 @@ PARTIAL_EXPORT_AGE = 24 * 3600  # seconds: no export takes that long to write
 
 
 def sweep_partial_exports(ws: Workspace, *, now: float | None = None) -> int:
-    """Remove `.zip.part` files a crashed export left behind; return how many."""
+    """Remove `.zip.part` files a crashed export left behind, and end as refused the
+    exports still pending after PARTIAL_EXPORT_AGE (their writer stopped with its process;
+    another process's export of the last day is never touched). Returns the files removed."""
     cutoff = (time.time() if now is None else now) - PARTIAL_EXPORT_AGE
+    with write_transaction(ws.engine) as conn:
+        ended = export_repo.end_stale_pending(
+            conn,
+            before=datetime.fromtimestamp(cutoff, UTC),
+            error="interrupted: the server stopped while writing the bundle; export again",
+        )
+    if ended:
+        log.warning("%d export(s) left pending by a stopped server ended as refused", ended)
     removed = 0
     for part in exports_dir(ws).glob("*.zip.part"):
         try:
@@ -248,18 +262,81 @@ def _sha256_of(path: Path) -> tuple[str, int]:
 def create_export(
     ws: Workspace, principal: Principal, case_id: str, request: ExportRequest
 ) -> ExportMade:
+    _authorize_create(ws, principal, case_id)
+    # The slot before reading the log: a burst of refused requests costs no log reads.
+    with _export_slot(ws):
+        job = _prepare(ws, principal, case_id, request)
+        with _export_room(ws, job.needed):
+            return _make(ws, job)
+
+
+def start_export(
+    ws: Workspace, principal: Principal, case_id: str, request: ExportRequest
+) -> ExportView:
+    """POST …/exports with `Prefer: respond-async` (RFC 7240): the same checks as
+    `create_export`, answered at once; the bundle is written and verified on a thread and
+    the export becomes ready or refused (GET …/exports shows which). A bundle of many GiB
+    takes minutes, longer than proxies keep a request open."""
+    _authorize_create(ws, principal, case_id)
+    slots = ws.export_slots
+    _take_slot(ws)
+    try:
+        job = _prepare(ws, principal, case_id, request)
+        _reserve_room(ws, job.needed)
+    except BaseException:
+        slots.release()
+        raise
+    try:
+        _insert_pending(ws, job)
+        with read_transaction(ws.engine) as conn:
+            row = export_repo.get(conn, case_id, job.export_id)
+        assert row is not None
+        thread = threading.Thread(
+            target=_make_in_background, args=(ws, job), name="jitc-export", daemon=True
+        )
+        thread.start()
+    except BaseException:
+        _release_room(ws, job.needed)
+        slots.release()
+        raise
+    return ExportView(row)
+
+
+def _make_in_background(ws: Workspace, job: _Job) -> None:
+    try:
+        _produce(ws, job)  # records the outcome (ready or refused) itself
+    except Exception:
+        log.warning("export %s was refused or failed", job.export_id, exc_info=True)
+    finally:
+        _release_room(ws, job.needed)
+        ws.export_slots.release()
+
+
+def _authorize_create(ws: Workspace, principal: Principal, case_id: str) -> None:
     with read_transaction(ws.engine) as conn:
         if case_repo.get(conn, case_id) is None:
             raise NotFoundError(f"no case {case_id}", code="case_not_found")
         authorize(principal, Action.EXPORT_CREATE, standing(conn, case_id, principal))
-    # The slot before reading the log: a burst of refused requests costs no log reads.
-    with _export_slot(ws):
-        return _create(ws, principal, case_id, request)
 
 
-def _create(
-    ws: Workspace, principal: Principal, case_id: str, request: ExportRequest
-) -> ExportMade:
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """An export checked and ready to be written."""
+
+    principal: Principal
+    case_id: str
+    request: ExportRequest
+    export_id: str
+    size: int
+    entries: list[Entry]
+    note: Note
+    policy: Policy
+    chosen: list[str]
+    with_content: list[str]
+    needed: int
+
+
+def _prepare(ws: Workspace, principal: Principal, case_id: str, request: ExportRequest) -> _Job:
     export_id = str(uuid.uuid4())
     origin = case_origin(ws.settings.log_name, case_id)
     with read_transaction(ws.engine) as conn:
@@ -298,36 +375,20 @@ def _create(
                 code="not_witnessed",
             )
     needed = export_estimate(ws, entries, note, request.disclosure, chosen, with_content)
-    with _export_room(ws, needed):
-        return _make(
-            ws,
-            principal,
-            case_id,
-            request,
-            export_id,
-            size,
-            entries,
-            note,
-            policy,
-            chosen,
-            with_content,
-        )
+    return _Job(
+        principal, case_id, request, export_id, size, entries, note, policy, chosen,
+        with_content, needed,
+    )  # fmt: skip
 
 
-def _make(
-    ws: Workspace,
-    principal: Principal,
-    case_id: str,
-    request: ExportRequest,
-    export_id: str,
-    size: int,
-    entries: list[Entry],
-    note: Note,
-    policy: Policy,
-    chosen: list[str],
-    with_content: list[str],
-) -> ExportMade:
+def _make(ws: Workspace, job: _Job) -> ExportMade:
     """Record the export as pending, write and verify the bundle, log export.created."""
+    _insert_pending(ws, job)
+    return _produce(ws, job)
+
+
+def _insert_pending(ws: Workspace, job: _Job) -> None:
+    principal, request, with_content = job.principal, job.request, job.with_content
     requested = json.dumps(
         {
             "by": principal.actor().to_json(),
@@ -341,12 +402,20 @@ def _make(
     with write_transaction(ws.engine) as conn:
         export_repo.insert_pending(
             conn,
-            export_id=export_id,
-            case_id=case_id,
+            export_id=job.export_id,
+            case_id=job.case_id,
             by=principal.jurisdiction,
             request=requested,
             now=datetime.now(UTC),
         )
+
+
+def _produce(ws: Workspace, job: _Job) -> ExportMade:
+    """Write and verify the bundle of a pending export, then log export.created; any
+    refusal or failure ends the export as refused (and is raised)."""
+    principal, case_id, request, export_id = job.principal, job.case_id, job.request, job.export_id
+    size, entries, note, policy = job.size, job.entries, job.note, job.policy
+    chosen, with_content = job.chosen, job.with_content
     try:
         path, digest, length, exhibits = _write(
             ws, case_id, export_id, request, entries, note, policy, chosen, with_content
@@ -395,20 +464,23 @@ def _make(
 
 @contextlib.contextmanager
 def _export_slot(ws: Workspace) -> Iterator[None]:
+    _take_slot(ws)
+    try:
+        yield
+    finally:
+        ws.export_slots.release()
+
+
+def _take_slot(ws: Workspace) -> None:
     """One of the JITC_MAX_CONCURRENT_EXPORTS slots, or 503 at once: bundles of many GiB
     written side by side would starve the disk and the evidence store."""
-    slots = ws.export_slots
-    if not slots.acquire(blocking=False):
+    if not ws.export_slots.acquire(blocking=False):
         raise BusyError(
             f"{ws.settings.max_concurrent_exports} export(s) are being written on this server; "
             "retry shortly",
             retry_after=EXPORT_RETRY_AFTER,
             code="exports_busy",
         )
-    try:
-        yield
-    finally:
-        slots.release()
 
 
 def export_estimate(
@@ -441,6 +513,14 @@ def export_estimate(
 
 @contextlib.contextmanager
 def _export_room(ws: Workspace, needed: int) -> Iterator[None]:
+    _reserve_room(ws, needed)
+    try:
+        yield
+    finally:
+        _release_room(ws, needed)
+
+
+def _reserve_room(ws: Workspace, needed: int) -> None:
     """507 before writing a bundle the disk cannot hold with JITC_EXPORT_RESERVE_BYTES left
     over (the database, uploads and the log need room too). The room is held until the
     export ends, so exports written side by side cannot each count the same free space."""
@@ -455,11 +535,12 @@ def _export_room(ws: Workspace, needed: int) -> Iterator[None]:
                 code="export_no_room",
             )
         budget.reserved += needed
-    try:
-        yield
-    finally:
-        with budget.lock:
-            budget.reserved -= needed
+
+
+def _release_room(ws: Workspace, needed: int) -> None:
+    budget = ws.export_budget
+    with budget.lock:
+        budget.reserved -= needed
 
 
 def _mib(n: int) -> int:

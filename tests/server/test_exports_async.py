@@ -1,0 +1,237 @@
+"""`Prefer: respond-async` on POST …/exports (RFC 7240): 202 at once, the bundle written
+on the server, the export pending until ready or refused. The same checks as the
+synchronous path answer before anything exists; a slot and its disk are held until the
+bundle is done, however it ends; exports left pending by a stopped server end as refused.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from custody.verify import verify_bundle
+from server.cli import court as court_cli
+from server.cli import main as jitc
+from server.db import read_transaction, write_transaction
+from server.repositories import exports as export_repo
+from server.services import exports as export_service
+from server.services.workspace import Workspace
+from tests.server.helpers import World, error_code
+from tests.server.test_exports import Case, make_case
+from tests.server.test_witnessing_support import quiet_client
+
+BODY = {"exhibits": None, "disclosure": "full", "content": True, "recipient": "Court"}
+ASYNC = {"Prefer": "respond-async"}
+
+
+@pytest.fixture
+def case(workspace: Workspace, world: World) -> Iterator[Case]:
+    with quiet_client(workspace) as client:
+        yield make_case(client, world)
+
+
+def _post_async(case: Case, body: dict[str, Any], prefer: str = "respond-async") -> Any:
+    return case.client.post(
+        f"/api/cases/{case.id}/exports",
+        json=body,
+        headers={**case.world.headers("NL", "prosecutor"), "Prefer": prefer},
+    )
+
+
+def _wait(case: Case, export_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listed = case.client.get(
+            f"/api/cases/{case.id}/exports", headers=case.world.headers("NL", "prosecutor")
+        )
+        assert listed.status_code == 200
+        (mine,) = [x for x in listed.json()["items"] if x["id"] == export_id]
+        if mine["status"] != "pending":
+            return dict(mine)
+        time.sleep(0.05)
+    raise AssertionError(f"export {export_id} still pending after 60 s")
+
+
+def _idle(workspace: Workspace) -> None:
+    """Every slot free again and no disk held: the background writer let go."""
+    deadline = time.monotonic() + 10
+    while workspace.export_budget.reserved and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert workspace.export_budget.reserved == 0
+    slots = workspace.export_slots
+    taken = 0
+    while slots.acquire(blocking=False):
+        taken += 1
+    for _ in range(taken):
+        slots.release()
+    assert taken == workspace.settings.max_concurrent_exports
+
+
+def test_an_async_export_is_accepted_at_once_and_becomes_ready(
+    case: Case, workspace: Workspace
+) -> None:
+    accepted = _post_async(case, BODY)
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.headers["Preference-Applied"] == "respond-async"
+    started = accepted.json()
+    assert started["status"] in ("pending", "ready")  # a small bundle may be done already
+    assert accepted.headers["Location"] == f"/api/cases/{case.id}/exports/{started['id']}"
+    done = _wait(case, started["id"])
+    assert done["status"] == "ready", done
+    data = case.bundle(started["id"])
+    assert len(data) == done["bundle_size"]
+    report = verify_bundle(io.BytesIO(data), policy_text=case.policy())
+    assert report.ok, [f.message for f in report.failures()]
+    created = [e for e in case.log() if e["type"] == "export.created"]
+    assert [e["data"]["bundle_sha256"] for e in created] == [done["bundle_sha256"]]
+    _idle(workspace)
+
+
+def test_a_failure_while_writing_ends_the_export_refused_and_frees_its_slot(
+    case: Case, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_fails(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export_service, "_write", disk_fails)  # a failure path
+    accepted = _post_async(case, BODY)
+    assert accepted.status_code == 202, accepted.text
+    done = _wait(case, accepted.json()["id"])
+    assert done["status"] == "refused"
+    assert "failed while writing: OSError" in done["error"]
+    assert not [e for e in case.log() if e["type"] == "export.created"]
+    _idle(workspace)
+    pending = case.client.get(
+        f"/api/cases/{case.id}/exports/{done['id']}", headers=case.world.headers("NL", "prosecutor")
+    )
+    assert pending.status_code == 409
+    assert error_code(pending) == "export_not_ready"
+
+
+def test_async_refusals_answer_before_anything_exists(case: Case, workspace: Workspace) -> None:
+    slots = workspace.export_slots
+    taken = 0
+    while slots.acquire(blocking=False):
+        taken += 1
+    try:
+        busy = _post_async(case, BODY)
+        assert busy.status_code == 503
+        assert error_code(busy) == "exports_busy"
+    finally:
+        for _ in range(taken):
+            slots.release()
+    unknown = _post_async(case, {**BODY, "exhibits": ["0" * 8 + "-0000-4000-8000-" + "0" * 12]})
+    assert unknown.status_code == 404
+    other_state = case.client.post(
+        f"/api/cases/{case.id}/exports",
+        json=BODY,
+        headers={**case.world.headers("NL", "investigator"), **ASYNC},
+    )
+    assert other_state.status_code == 403
+    listed = case.client.get(
+        f"/api/cases/{case.id}/exports", headers=case.world.headers("NL", "prosecutor")
+    )
+    assert listed.json()["items"] == []
+    _idle(workspace)
+
+
+@pytest.mark.parametrize(
+    ("prefer", "status"),
+    [("wait=10, respond-async", 202), ("respond-async; x=1", 202), ("respond-asyncx", 201)],
+)
+def test_the_preference_is_read_as_rfc_7240_says(case: Case, prefer: str, status: int) -> None:
+    answer = _post_async(case, BODY, prefer=prefer)
+    assert answer.status_code == status, answer.text
+    if status == 202:
+        assert _wait(case, answer.json()["id"])["status"] == "ready"
+
+
+def test_exports_left_pending_by_a_stopped_server_end_as_refused(
+    case: Case, workspace: Workspace
+) -> None:
+    old = datetime.now(UTC) - timedelta(days=2)
+    stale_id, recent_id = (f"{d * 8}-0000-4000-8000-000000000000" for d in "56")
+    with write_transaction(workspace.engine) as conn:
+        for export_id, when in ((stale_id, old), (recent_id, datetime.now(UTC))):
+            export_repo.insert_pending(
+                conn,
+                export_id=export_id,
+                case_id=case.id,
+                by="NL",
+                request='{"by": null, "request": {}, "content_exhibits": []}',
+                now=when,
+            )
+    export_service.sweep_partial_exports(workspace)
+    with read_transaction(workspace.engine) as conn:
+        stale = export_repo.get(conn, case.id, stale_id)
+        recent = export_repo.get(conn, case.id, recent_id)
+    assert stale is not None
+    assert recent is not None
+    assert stale.status == "refused"
+    assert stale.error is not None
+    assert "interrupted" in stale.error
+    assert recent.status == "pending"  # perhaps another process is writing it
+
+
+# --- jitc export following an async export (failure paths, through a mock transport) ----
+
+
+def _client(answers: list[httpx.Response]) -> httpx.Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    return httpx.Client(transport=httpx.MockTransport(handler), base_url="http://x")
+
+
+def test_jitc_export_reports_a_refused_async_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("server.cli.court.time.sleep", lambda _s: None)
+    item = {"id": "e1", "status": "pending", "error": None}
+    answers = [
+        httpx.Response(200, json={"items": [item]}),
+        httpx.Response(200, json={"items": [{**item, "status": "refused", "error": "no room"}]}),
+    ]
+    with _client(answers) as http, pytest.raises(court_cli._ExportRefusedError, match="no room"):
+        court_cli._wait_for_bundle(http, "http://x/api/cases/c/exports", "e1")
+    lost = [httpx.Response(200, json={"items": []})]
+    with _client(lost) as http, pytest.raises(court_cli._ExportRefusedError, match="gone"):
+        court_cli._wait_for_bundle(http, "http://x/api/cases/c/exports", "e1")
+
+
+def test_jitc_export_keeps_no_bundle_whose_hash_is_not_the_logged_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ready = {
+        "id": "e1",
+        "status": "ready",
+        "bundle_sha256": "0" * 64,
+        "bundle_size": 4,
+        "tree_size": 3,
+        "seq": 3,
+    }
+    answers = [
+        httpx.Response(202, json={"id": "e1", "status": "pending"}),
+        httpx.Response(200, json={"items": [ready]}),
+        httpx.Response(200, content=b"PK\x03\x04"),  # altered on the way
+    ]
+    real_client = httpx.Client
+
+    def client(**kwargs: Any) -> httpx.Client:
+        def handler(request: httpx.Request) -> httpx.Response:
+            return answers.pop(0)
+
+        return real_client(transport=httpx.MockTransport(handler), **kwargs)
+
+    monkeypatch.setattr("server.cli.court.httpx.Client", client)  # a failure path
+    out = tmp_path / "bundle.zip"
+    argv = ["export", "c", "--out", str(out), "--recipient", "r", "--token", "t"]
+    assert jitc(argv) == 1
+    err = capsys.readouterr().err
+    assert "is not the one logged in export.created" in err
+    assert not out.exists()
+    assert not out.with_name("bundle.zip.part").exists()
