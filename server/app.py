@@ -54,6 +54,10 @@ def create_app(
         finally:
             ws.committer.after_commit = None
             submitter.stop()
+            # Threads writing bundles die with the process: their exports end now.
+            from server.services.exports import interrupt_running_exports  # noqa: PLC0415
+
+            interrupt_running_exports(ws)
         # end issue 5
         sweeper.stop()  # issue 4
         if workspace is None:  # we opened it, we close it

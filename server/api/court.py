@@ -86,8 +86,9 @@ async def create_export(request: Request) -> Response:
             started.to_json(),
             status_code=202,
             headers={
-                "Location": f"/api/cases/{case_id}/exports/{started.row.id}",
+                "Location": f"/api/cases/{case_id}/exports/{started.row.id}/status",
                 "Preference-Applied": "respond-async",
+                "Vary": "Prefer",
             },
         )
     made = await call_with_body(
@@ -97,7 +98,7 @@ async def create_export(request: Request) -> Response:
     return json_response(
         made.to_json(),
         status_code=201,
-        headers={"Location": f"/api/cases/{case_id}/exports/{made.id}"},
+        headers={"Location": f"/api/cases/{case_id}/exports/{made.id}", "Vary": "Prefer"},
     )
 
 
@@ -105,6 +106,13 @@ async def list_exports(request: Request) -> Response:
     case_id = case_id_of(request)
     views = await call(request, lambda ws, p: exports.list_exports(ws, p, case_id))
     return json_response({"items": [view.to_json() for view in views]})
+
+
+async def export_status(request: Request) -> Response:
+    case_id = case_id_of(request)
+    export_id = schemas.uuid_text(request.path_params["export_id"], "export id")
+    view = await call(request, lambda ws, p: exports.export_status(ws, p, case_id, export_id))
+    return json_response(view.to_json())
 
 
 async def download_export(request: Request) -> Response:
@@ -127,4 +135,5 @@ def routes() -> list[BaseRoute]:
         Route(CASE + "/exports", create_export, methods=["POST"]),
         Route(CASE + "/exports", list_exports, methods=["GET"]),
         Route(CASE + "/exports/{export_id}", download_export, methods=["GET"]),
+        Route(CASE + "/exports/{export_id}/status", export_status, methods=["GET"]),
     ]

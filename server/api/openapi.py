@@ -274,6 +274,18 @@ _EXPORT = {
         "exhibits": {"type": "array", "items": _STR},
     },
 }
+_EXPORT_VIEW = {
+    "type": "object",
+    "properties": {
+        "id": _STR,
+        "status": {"enum": ["pending", "ready", "refused"]},
+        "error": {"type": ["string", "null"]},
+        "bundle_sha256": {"type": ["string", "null"]},
+        "bundle_size": {"type": ["integer", "null"]},
+        "seq": {"type": ["integer", "null"]},
+        "tree_size": {"type": ["integer", "null"]},
+    },
+}
 _OPERATIONS.update(
     {
         ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/shares"): {
@@ -343,6 +355,11 @@ _OPERATIONS.update(
         },
         ("get", "/api/cases/{case_id}/exports"): {
             "summary": "The case's exports the caller may receive",
+        },
+        ("get", "/api/cases/{case_id}/exports/{export_id}/status"): {
+            "summary": "How one export goes: pending, ready or refused (no bundle, no entry)",
+            "query": [_EXPORT_ID],
+            "response": _EXPORT_VIEW,
         },
         ("get", "/api/cases/{case_id}/exports/{export_id}"): {
             "summary": "Download a court bundle (ZIP, streamed)",

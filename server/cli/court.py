@@ -136,29 +136,57 @@ class _ExportRefusedError(Exception):
 
 POLL_FIRST = 0.5  # seconds between status checks: first, and at most
 POLL_MOST = 10.0
+MAX_WAIT = 6 * 3600.0  # seconds: no bundle takes that long; the export id is printed
+MAX_HICCUPS = 10  # transient failures in a row (proxy 502, dropped connection) tolerated
 
 
 def _wait_for_bundle(http: httpx.Client, base: str, export_id: str) -> dict[str, Any]:
-    """Ask how the export goes until it is ready (returned) or refused (raised)."""
-    pause, waited, told = POLL_FIRST, 0.0, 0.0
+    """Ask how the export goes (GET …/exports/{id}/status) until it is ready (returned)
+    or refused (raised). A passing 5xx or network failure is asked again."""
+    status_url = f"{base}/{export_id}/status"
+    pause, started, told, hiccups = POLL_FIRST, time.monotonic(), 0.0, 0
     while True:
-        listed = http.get(base)
-        if listed.status_code != 200:
-            raise _ExportRefusedError(f"cannot follow export {export_id}: {_error_text(listed)}")
-        mine = [x for x in listed.json().get("items", []) if x.get("id") == export_id]
-        if not mine:
-            raise _ExportRefusedError(f"export {export_id} is gone from the case's exports")
-        export: dict[str, Any] = mine[0]
-        if export["status"] == "ready":
-            return export
-        if export["status"] != "pending":
-            raise _ExportRefusedError(f"the server refused the export: {export.get('error')}")
+        waited = time.monotonic() - started
+        if waited > MAX_WAIT:
+            raise _ExportRefusedError(
+                f"export {export_id} is still being written after {waited:.0f} s; its "
+                "status: GET " + status_url
+            )
+        export = _status(http, status_url, export_id)
+        if export is None:
+            hiccups += 1
+            if hiccups > MAX_HICCUPS:
+                raise _ExportRefusedError(
+                    f"cannot follow export {export_id}: the server keeps failing"
+                )
+        else:
+            hiccups = 0
+            if export.get("status") == "ready":
+                return export
+            if export.get("status") != "pending":
+                raise _ExportRefusedError(f"the server refused the export: {export.get('error')}")
         if waited - told >= 30:
             told = waited
             print(f"export {export_id}: still being written ({waited:.0f} s)", file=sys.stderr)
         time.sleep(pause)
-        waited += pause
         pause = min(pause * 2, POLL_MOST)
+
+
+def _status(http: httpx.Client, url: str, export_id: str) -> dict[str, Any] | None:
+    """The export's status document; None for a transient failure (asked again)."""
+    try:
+        response = http.get(url)
+    except httpx.TransportError:
+        return None
+    if response.status_code >= 500:
+        return None
+    if response.status_code != 200:
+        raise _ExportRefusedError(f"cannot follow export {export_id}: {_error_text(response)}")
+    try:
+        doc = response.json()
+    except ValueError:
+        return None  # e.g. a proxy's HTML page
+    return doc if isinstance(doc, dict) else None
 
 
 def _audit(args: argparse.Namespace) -> int:

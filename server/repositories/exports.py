@@ -65,32 +65,51 @@ def set_ready(
     sha256: str,
     size: int,
     seq: int,
-) -> None:
-    conn.execute(
-        update(_X)
-        .where(_X.c.id == export_id)
-        .values(
-            status="ready", tree_size=tree_size, bundle_sha256=sha256, bundle_size=size, seq=seq
-        )
-    )
-
-
-def set_refused(conn: Connection, export_id: str, error: str, *, tree_size: int | None) -> None:
-    conn.execute(
-        update(_X)
-        .where(_X.c.id == export_id)
-        .values(status="refused", error=error, tree_size=tree_size)
-    )
-
-
-def end_stale_pending(conn: Connection, *, before: datetime, error: str) -> int:
-    """Refuse exports still pending since before `before` (their writer is gone)."""
+) -> bool:
+    """Pending -> ready; False (nothing changed) if the export already ended."""
     result = conn.execute(
         update(_X)
-        .where(_X.c.status == "pending", _X.c.created_at < before)
-        .values(status="refused", error=error)
+        .where(_X.c.id == export_id, _X.c.status == "pending")
+        .values(
+            status="ready",
+            error=None,
+            tree_size=tree_size,
+            bundle_sha256=sha256,
+            bundle_size=size,
+            seq=seq,
+        )
     )
-    return int(result.rowcount or 0)
+    return bool(result.rowcount)
+
+
+def set_refused(conn: Connection, export_id: str, error: str, *, tree_size: int | None) -> bool:
+    """Pending -> refused; an export that already ended keeps its outcome (False)."""
+    result = conn.execute(
+        update(_X)
+        .where(_X.c.id == export_id, _X.c.status == "pending")
+        .values(status="refused", error=error, tree_size=tree_size)
+    )
+    return bool(result.rowcount)
+
+
+def end_stale_pending(conn: Connection, *, before: datetime, error: str) -> list[str]:
+    """Refuse exports still pending since before `before` (their writer is gone); the ids
+    of those this call refused (one that turned ready meanwhile is left alone)."""
+    stale = [
+        str(row[0])
+        for row in conn.execute(
+            select(_X.c.id).where(_X.c.status == "pending", _X.c.created_at < before)
+        )
+    ]
+    return [
+        export_id
+        for export_id in stale
+        if conn.execute(
+            update(_X)
+            .where(_X.c.id == export_id, _X.c.status == "pending")
+            .values(status="refused", error=error)
+        ).rowcount
+    ]
 
 
 def get(conn: Connection, case_id: str, export_id: str) -> ExportRow | None:

@@ -169,12 +169,11 @@ def sweep_partial_exports(ws: Workspace, *, now: float | None = None) -> int:
     cutoff = (time.time() if now is None else now) - PARTIAL_EXPORT_AGE
     with write_transaction(ws.engine) as conn:
         ended = export_repo.end_stale_pending(
-            conn,
-            before=datetime.fromtimestamp(cutoff, UTC),
-            error="interrupted: the server stopped while writing the bundle; export again",
+            conn, before=datetime.fromtimestamp(cutoff, UTC), error=INTERRUPTED
         )
     if ended:
-        log.warning("%d export(s) left pending by a stopped server ended as refused", ended)
+        log.warning("%d export(s) left pending by a stopped server ended as refused", len(ended))
+        _remove_bundles(ws, ended)
     removed = 0
     for part in exports_dir(ws).glob("*.zip.part"):
         try:
@@ -286,20 +285,31 @@ def start_export(
     except BaseException:
         slots.release()
         raise
+    inserted = False
     try:
         _insert_pending(ws, job)
+        inserted = True
         with read_transaction(ws.engine) as conn:
             row = export_repo.get(conn, case_id, job.export_id)
         assert row is not None
-        thread = threading.Thread(
-            target=_make_in_background, args=(ws, job), name="jitc-export", daemon=True
-        )
-        thread.start()
-    except BaseException:
+        with ws.export_budget.lock:
+            ws.export_budget.running.add(job.export_id)
+        _spawn(ws, job)
+    except BaseException as exc:
+        with ws.export_budget.lock:
+            ws.export_budget.running.discard(job.export_id)
+        if inserted:
+            _refuse_quietly(ws, job, f"failed to start: {type(exc).__name__}")
         _release_room(ws, job.needed)
         slots.release()
         raise
     return ExportView(row)
+
+
+def _spawn(ws: Workspace, job: _Job) -> None:
+    threading.Thread(
+        target=_make_in_background, args=(ws, job), name="jitc-export", daemon=True
+    ).start()
 
 
 def _make_in_background(ws: Workspace, job: _Job) -> None:
@@ -307,9 +317,23 @@ def _make_in_background(ws: Workspace, job: _Job) -> None:
         _produce(ws, job)  # records the outcome (ready or refused) itself
     except Exception:
         log.warning("export %s was refused or failed", job.export_id, exc_info=True)
+    except BaseException as exc:
+        _refuse_quietly(ws, job, f"failed: {type(exc).__name__}")
+        raise
     finally:
+        with ws.export_budget.lock:
+            ws.export_budget.running.discard(job.export_id)
         _release_room(ws, job.needed)
         ws.export_slots.release()
+
+
+def _refuse_quietly(ws: Workspace, job: _Job, error: str) -> None:
+    """End a pending export as refused; a database that fails here too is only logged."""
+    try:
+        with write_transaction(ws.engine) as conn:
+            export_repo.set_refused(conn, job.export_id, error, tree_size=job.size)
+    except Exception:
+        log.exception("export %s could not be marked refused", job.export_id)
 
 
 def _authorize_create(ws: Workspace, principal: Principal, case_id: str) -> None:
@@ -437,6 +461,7 @@ def _produce(ws: Workspace, job: _Job) -> ExportMade:
         # (or a party removed) while the bundle was written refuses the export.
         authorize(principal, Action.EXPORT_CREATE, locked_standing(log, principal))
         _may_receive(log.conn, principal, with_content)
+        _still_pending(log.conn, case_id, export_id)
         entry = log.append(
             principal.actor(),
             "export.created",
@@ -447,9 +472,10 @@ def _produce(ws: Workspace, job: _Job) -> ExportMade:
                 "recipient": request.recipient,
             },
         )
-        export_repo.set_ready(
+        if not export_repo.set_ready(
             log.conn, export_id, tree_size=size, sha256=digest, size=length, seq=entry.seq
-        )
+        ):
+            _still_pending(log.conn, case_id, export_id)  # raises: it ended meanwhile
         return ExportMade(export_id, entry.seq, size, digest, length, exhibits)
 
     try:
@@ -457,9 +483,20 @@ def _produce(ws: Workspace, job: _Job) -> ExportMade:
     except BaseException as exc:
         path.unlink(missing_ok=True)
         if isinstance(exc, PermissionDeniedError | ConflictError):
-            with write_transaction(ws.engine) as conn:
-                export_repo.set_refused(conn, export_id, exc.message, tree_size=size)
+            reason = exc.message
+        else:
+            reason = f"failed while logging: {type(exc).__name__}"
+        _refuse_quietly(ws, job, reason)
         raise
+
+
+def _still_pending(conn: Connection, case_id: str, export_id: str) -> None:
+    row = export_repo.get(conn, case_id, export_id)
+    if row is None or row.status != "pending":
+        raise ConflictError(
+            f"export {export_id} ended meanwhile ({row.error if row else 'gone'})",
+            code="export_ended",
+        )
 
 
 @contextlib.contextmanager
@@ -469,6 +506,33 @@ def _export_slot(ws: Workspace) -> Iterator[None]:
         yield
     finally:
         ws.export_slots.release()
+
+
+INTERRUPTED = "interrupted: the server stopped while writing the bundle; export again"
+
+
+def _remove_bundles(ws: Workspace, export_ids: list[str]) -> None:
+    directory = exports_dir(ws)
+    for export_id in export_ids:
+        for name in (f"{export_id}.zip", f"{export_id}.zip.part"):
+            (directory / name).unlink(missing_ok=True)
+
+
+def interrupt_running_exports(ws: Workspace) -> list[str]:
+    """At shutdown: the exports this process is still writing on threads end as refused
+    now (their threads die with the process), not pending for a day. Returns their ids."""
+    with ws.export_budget.lock:
+        running = sorted(ws.export_budget.running)
+    ended: list[str] = []
+    if running:
+        with write_transaction(ws.engine) as conn:
+            ended = [
+                export_id
+                for export_id in running
+                if export_repo.set_refused(conn, export_id, INTERRUPTED, tree_size=None)
+            ]
+        _remove_bundles(ws, ended)  # never the file of one that became ready meanwhile
+    return ended
 
 
 def _take_slot(ws: Workspace) -> None:
@@ -603,10 +667,20 @@ def _write(
             )
         add_report(part, render_html(report, entries=entries, policy_text=policy_text))
         digest, length = _sha256_of(part)
+        _fsync(part)  # the bundle is durable before it has its name and before it is logged
         os.replace(part, final)
+        _fsync(directory, directory=True)
     finally:
         part.unlink(missing_ok=True)
     return final, digest, length, [exhibit.id for exhibit in manifest.exhibits]
+
+
+def _fsync(path: Path, *, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _readable(principal: Principal, row: export_repo.ExportRow) -> bool:
@@ -622,6 +696,19 @@ def list_exports(ws: Workspace, principal: Principal, case_id: str) -> list[Expo
         authorize(principal, Action.EXPORT_READ, standing(conn, case_id, principal))
         rows = export_repo.of_case(conn, case_id)
     return [ExportView(row) for row in rows if _readable(principal, row)]
+
+
+def export_status(ws: Workspace, principal: Principal, case_id: str, export_id: str) -> ExportView:
+    """GET …/exports/{id}/status: how one export goes (pending, ready, refused); reads no
+    bundle and logs nothing. The 202 of an asynchronous export points here."""
+    with read_transaction(ws.engine) as conn:
+        if case_repo.get(conn, case_id) is None:
+            raise NotFoundError(f"no case {case_id}", code="case_not_found")
+        authorize(principal, Action.EXPORT_READ, standing(conn, case_id, principal))
+        row = export_repo.get(conn, case_id, export_id)
+    if row is None or not _readable(principal, row):
+        raise NotFoundError(f"no export {export_id} in this case", code="export_not_found")
+    return ExportView(row)
 
 
 def _may_receive(conn: Connection, principal: Principal, with_content: list[str]) -> None:

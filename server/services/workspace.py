@@ -22,9 +22,12 @@ from server.services.custody_log import CheckpointSigner
 
 @dataclass(eq=False)
 class ExportBudget:
-    """Disk held by the exports this process is writing (server.services.exports)."""
+    """Disk held by the exports this process is writing, and which of them run on threads
+    (server.services.exports)."""
 
     reserved: int = 0
+    running: set[str] = field(default_factory=set)
+    """Ids of the exports this process writes on threads (Prefer: respond-async)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

@@ -7,6 +7,7 @@ bundle is done, however it ends; exports left pending by a stopped server end as
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,11 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from custody.verify import verify_bundle
 from server.cli import court as court_cli
 from server.cli import main as jitc
 from server.db import read_transaction, write_transaction
+from server.models import Export, table
 from server.repositories import exports as export_repo
 from server.services import exports as export_service
 from server.services.workspace import Workspace
@@ -81,9 +84,14 @@ def test_an_async_export_is_accepted_at_once_and_becomes_ready(
     assert accepted.headers["Preference-Applied"] == "respond-async"
     started = accepted.json()
     assert started["status"] in ("pending", "ready")  # a small bundle may be done already
-    assert accepted.headers["Location"] == f"/api/cases/{case.id}/exports/{started['id']}"
+    status_url = f"/api/cases/{case.id}/exports/{started['id']}/status"
+    assert accepted.headers["Location"] == status_url
+    assert accepted.headers["Vary"] == "Prefer"
     done = _wait(case, started["id"])
     assert done["status"] == "ready", done
+    status = case.client.get(status_url, headers=case.world.headers("NL", "prosecutor"))
+    assert status.status_code == 200
+    assert status.json() == done
     data = case.bundle(started["id"])
     assert len(data) == done["bundle_size"]
     report = verify_bundle(io.BytesIO(data), policy_text=case.policy())
@@ -189,17 +197,31 @@ def _client(answers: list[httpx.Response]) -> httpx.Client:
     return httpx.Client(transport=httpx.MockTransport(handler), base_url="http://x")
 
 
-def test_jitc_export_reports_a_refused_async_export(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jitc_export_follows_through_hiccups_and_reports_a_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("server.cli.court.time.sleep", lambda _s: None)
-    item = {"id": "e1", "status": "pending", "error": None}
+    pending = {"id": "e1", "status": "pending", "error": None}
     answers = [
-        httpx.Response(200, json={"items": [item]}),
-        httpx.Response(200, json={"items": [{**item, "status": "refused", "error": "no room"}]}),
+        httpx.Response(502, text="bad gateway"),  # a proxy between restarts
+        httpx.Response(200, text="<html>maintenance</html>"),
+        httpx.Response(200, json=pending),
+        httpx.Response(200, json={**pending, "status": "ready", "bundle_sha256": "ab"}),
     ]
-    with _client(answers) as http, pytest.raises(court_cli._ExportRefusedError, match="no room"):
+    with _client(answers) as http:
+        ready = court_cli._wait_for_bundle(http, "http://x/api/cases/c/exports", "e1")
+    assert ready["status"] == "ready"
+    refused = [
+        httpx.Response(200, json=pending),
+        httpx.Response(200, json={**pending, "status": "refused", "error": "no room"}),
+    ]
+    with _client(refused) as http, pytest.raises(court_cli._ExportRefusedError, match="no room"):
         court_cli._wait_for_bundle(http, "http://x/api/cases/c/exports", "e1")
-    lost = [httpx.Response(200, json={"items": []})]
-    with _client(lost) as http, pytest.raises(court_cli._ExportRefusedError, match="gone"):
+    failing = [httpx.Response(503, text="down")] * (court_cli.MAX_HICCUPS + 1)
+    with _client(failing) as http, pytest.raises(court_cli._ExportRefusedError, match="failing"):
+        court_cli._wait_for_bundle(http, "http://x/api/cases/c/exports", "e1")
+    gone = [httpx.Response(404, json={"error": {"code": "export_not_found", "message": "no"}})]
+    with _client(gone) as http, pytest.raises(court_cli._ExportRefusedError, match="404"):
         court_cli._wait_for_bundle(http, "http://x/api/cases/c/exports", "e1")
 
 
@@ -216,7 +238,7 @@ def test_jitc_export_keeps_no_bundle_whose_hash_is_not_the_logged_one(
     }
     answers = [
         httpx.Response(202, json={"id": "e1", "status": "pending"}),
-        httpx.Response(200, json={"items": [ready]}),
+        httpx.Response(200, json=ready),
         httpx.Response(200, content=b"PK\x03\x04"),  # altered on the way
     ]
     real_client = httpx.Client
@@ -235,3 +257,108 @@ def test_jitc_export_keeps_no_bundle_whose_hash_is_not_the_logged_one(
     assert "is not the one logged in export.created" in err
     assert not out.exists()
     assert not out.with_name("bundle.zip.part").exists()
+
+
+# --- an export's outcome is decided once ----------------------------------------------------
+
+
+class _HeldWriter:
+    """Holds export_service._write until released (to look at a pending export)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        real = export_service._write
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            self.entered.set()
+            assert self.release.wait(30)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(export_service, "_write", held)
+
+
+def _row(workspace: Workspace, case: Case, export_id: str) -> export_repo.ExportRow:
+    with read_transaction(workspace.engine) as conn:
+        row = export_repo.get(conn, case.id, export_id)
+    assert row is not None
+    return row
+
+
+def test_an_export_the_sweep_ended_is_not_turned_ready_later(
+    case: Case, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _HeldWriter(monkeypatch)
+    export_id = _post_async(case, BODY).json()["id"]
+    assert writer.entered.wait(30)
+    with write_transaction(workspace.engine) as conn:  # as if it had run for 25 hours
+        conn.execute(
+            update(table(Export))
+            .where(table(Export).c.id == export_id)
+            .values(created_at=datetime.now(UTC) - timedelta(hours=25))
+        )
+    export_service.sweep_partial_exports(workspace)
+    assert _row(workspace, case, export_id).status == "refused"
+    writer.release.set()
+    done = _wait(case, export_id)
+    assert done["status"] == "refused"
+    assert "interrupted" in done["error"]
+    assert not [e for e in case.log() if e["type"] == "export.created"]
+    assert not (export_service.exports_dir(workspace) / f"{export_id}.zip").exists()
+    _idle(workspace)
+
+
+def test_shutdown_ends_the_exports_still_being_written(
+    case: Case, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = _HeldWriter(monkeypatch)
+    export_id = _post_async(case, BODY).json()["id"]
+    assert writer.entered.wait(30)
+    assert export_service.interrupt_running_exports(workspace) == [export_id]
+    assert _row(workspace, case, export_id).status == "refused"
+    writer.release.set()
+    assert _wait(case, export_id)["status"] == "refused"
+    assert not [e for e in case.log() if e["type"] == "export.created"]
+    _idle(workspace)
+    assert export_service.interrupt_running_exports(workspace) == []
+
+
+def test_a_failure_while_logging_ends_the_export_refused(
+    case: Case, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def commit_fails(case_id: str, work: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(workspace.committer, "run", commit_fails)  # a failure path
+    export_id = _post_async(case, BODY).json()["id"]
+    done = _wait(case, export_id)
+    assert done["status"] == "refused"
+    assert done["error"] == "failed while logging: RuntimeError"
+    assert not (export_service.exports_dir(workspace) / f"{export_id}.zip").exists()
+    _idle(workspace)
+
+
+def test_a_thread_that_cannot_start_leaves_a_refused_export(
+    case: Case, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_threads(ws: Workspace, job: Any) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(export_service, "_spawn", no_threads)  # a failure path
+    failed = _post_async(case, BODY)
+    assert failed.status_code == 500
+    listed = case.client.get(
+        f"/api/cases/{case.id}/exports", headers=case.world.headers("NL", "prosecutor")
+    )
+    (row,) = listed.json()["items"]
+    assert row["status"] == "refused"
+    assert row["error"] == "failed to start: RuntimeError"
+    _idle(workspace)
+
+
+def test_the_status_of_an_unknown_export_is_404(case: Case) -> None:
+    missing = case.client.get(
+        f"/api/cases/{case.id}/exports/{'7' * 8}-0000-4000-8000-000000000000/status",
+        headers=case.world.headers("NL", "prosecutor"),
+    )
+    assert missing.status_code == 404
+    assert error_code(missing) == "export_not_found"
