@@ -61,7 +61,8 @@ _READ_ONLY = 0o444
 _WRITABLE = 0o600
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the names in a directory durable (after a link, rename or unlink in it)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -203,7 +204,7 @@ class FilesystemStore:
             os.link(source, final)
         except FileExistsError:
             raise ObjectExistsError(key) from None
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         if self.retention_days is not None:
             until = self._clock() + timedelta(days=self.retention_days)
             self._write_sidecar(self._sidecar(key, ".retain"), until.isoformat().encode())
@@ -219,7 +220,7 @@ class FilesystemStore:
             Path(name).replace(path)
         finally:
             Path(name).unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     # -- resumable uploads -------------------------------------------------------------------
 
@@ -256,7 +257,7 @@ class FilesystemStore:
             os.fsync(f.fileno())
         # info.json last: an upload without it is one whose beginning crashed.
         self._write_sidecar(directory / "info.json", info.to_json())
-        _fsync_dir(self._uploads)
+        fsync_dir(self._uploads)
         return info.state(upload_id, offset=0, updated=_mtime(directory / "info.json"))
 
     @contextlib.contextmanager
@@ -456,7 +457,7 @@ class FilesystemStore:
             marker.touch()
         else:
             marker.unlink(missing_ok=True)
-        _fsync_dir(marker.parent)
+        fsync_dir(marker.parent)
 
     def legal_hold(self, key: ExhibitKey) -> bool:
         if not self.exists(key):
@@ -481,5 +482,5 @@ class FilesystemStore:
         path = self._object_path(key)
         path.unlink()
         self._sidecar(key, ".retain").unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return DisposalResult(key, removed=True)

@@ -45,12 +45,9 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 def _evidence_options(env: Mapping[str, str]) -> dict[str, object]:
-    limit = env.get("JITC_MAX_UPLOAD_BYTES") or str(DEFAULT_MAX_UPLOAD)
-    if not (limit.isascii() and limit.isdigit()) or len(limit) > 18:
-        raise ConfigError("JITC_MAX_UPLOAD_BYTES must be a non-negative integer")
     return {
         "store_url": env.get("JITC_STORE_URL") or None,
-        "max_upload_bytes": int(limit),
+        "max_upload_bytes": _count(env, "JITC_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD, minimum=0),
         "upload_expiry": _seconds(env, "JITC_UPLOAD_EXPIRY", DEFAULT_UPLOAD_EXPIRY),
         "recovery_grace": _seconds(env, "JITC_RECOVERY_GRACE", DEFAULT_RECOVERY_GRACE),
         "bench_discard": (env.get("JITC_BENCH_DISCARD") or "").lower() in _TRUE,
@@ -71,7 +68,8 @@ def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> 
     if not raw:
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < minimum:
-        raise ConfigError(f"{name} must be an integer of at least {minimum}")
+        what = "a non-negative integer" if minimum == 0 else f"an integer of at least {minimum}"
+        raise ConfigError(f"{name} must be {what}")
     return int(raw)
 
 

@@ -100,7 +100,7 @@ def locked_standing(log: CaseLog, principal: Principal) -> CaseStanding:
 
 
 def authorize_read(conn: Connection, case_id: str, principal: Principal, action: Action) -> None:
-    """404 for an unknown case, 403 unless the actor may do `action` (a read) on it."""
+    """404 for an unknown case, 403 unless the actor may do `action` on it."""
     if case_repo.get(conn, case_id) is None:
         raise NotFoundError(f"no case {case_id}", code="case_not_found")
     authorize(principal, action, standing(conn, case_id, principal))

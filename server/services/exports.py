@@ -49,6 +49,7 @@ from custody.policy import Policy, verify_cosigned_checkpoint
 from custody.report import render_html
 from custody.verify import verify_bundle
 from evidence.errors import EvidenceError
+from evidence.fs import fsync_dir
 from evidence.keys import exhibit_key
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
@@ -60,14 +61,13 @@ from server.errors import (
     PermissionDeniedError,
 )
 from server.permissions import GRANTABLE_ROLES, Action, authorize
-from server.repositories import cases as case_repo
 from server.repositories import exhibits as exhibit_repo
 from server.repositories import exports as export_repo
 from server.repositories import log as log_repo
 from server.repositories import shares as share_repo
 from server.repositories import witnesses as witness_repo
 from server.services import content
-from server.services.cases import locked_standing, standing
+from server.services.cases import authorize_read, locked_standing, standing
 from server.services.custody_log import CaseLog, case_origin
 from server.services.witnessing import case_policy
 from server.services.workspace import Workspace
@@ -338,9 +338,7 @@ def _refuse_quietly(ws: Workspace, job: _Job, error: str) -> None:
 
 def _authorize_create(ws: Workspace, principal: Principal, case_id: str) -> None:
     with read_transaction(ws.engine) as conn:
-        if case_repo.get(conn, case_id) is None:
-            raise NotFoundError(f"no case {case_id}", code="case_not_found")
-        authorize(principal, Action.EXPORT_CREATE, standing(conn, case_id, principal))
+        authorize_read(conn, case_id, principal, Action.EXPORT_CREATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -667,20 +665,13 @@ def _write(
             )
         add_report(part, render_html(report, entries=entries, policy_text=policy_text))
         digest, length = _sha256_of(part)
-        _fsync(part)  # the bundle is durable before it has its name and before it is logged
+        with part.open("rb") as written:  # durable before it has its name and is logged
+            os.fsync(written.fileno())
         os.replace(part, final)
-        _fsync(directory, directory=True)
+        fsync_dir(directory)
     finally:
         part.unlink(missing_ok=True)
     return final, digest, length, [exhibit.id for exhibit in manifest.exhibits]
-
-
-def _fsync(path: Path, *, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _readable(principal: Principal, row: export_repo.ExportRow) -> bool:
@@ -691,9 +682,7 @@ def _readable(principal: Principal, row: export_repo.ExportRow) -> bool:
 
 def list_exports(ws: Workspace, principal: Principal, case_id: str) -> list[ExportView]:
     with read_transaction(ws.engine) as conn:
-        if case_repo.get(conn, case_id) is None:
-            raise NotFoundError(f"no case {case_id}", code="case_not_found")
-        authorize(principal, Action.EXPORT_READ, standing(conn, case_id, principal))
+        authorize_read(conn, case_id, principal, Action.EXPORT_READ)
         rows = export_repo.of_case(conn, case_id)
     return [ExportView(row) for row in rows if _readable(principal, row)]
 
@@ -701,14 +690,19 @@ def list_exports(ws: Workspace, principal: Principal, case_id: str) -> list[Expo
 def export_status(ws: Workspace, principal: Principal, case_id: str, export_id: str) -> ExportView:
     """GET …/exports/{id}/status: how one export goes (pending, ready, refused); reads no
     bundle and logs nothing. The 202 of an asynchronous export points here."""
+    return ExportView(_readable_export(ws, principal, case_id, export_id))
+
+
+def _readable_export(
+    ws: Workspace, principal: Principal, case_id: str, export_id: str
+) -> export_repo.ExportRow:
+    """The export's row, if the caller may receive it (404 otherwise, as for no export)."""
     with read_transaction(ws.engine) as conn:
-        if case_repo.get(conn, case_id) is None:
-            raise NotFoundError(f"no case {case_id}", code="case_not_found")
-        authorize(principal, Action.EXPORT_READ, standing(conn, case_id, principal))
+        authorize_read(conn, case_id, principal, Action.EXPORT_READ)
         row = export_repo.get(conn, case_id, export_id)
     if row is None or not _readable(principal, row):
         raise NotFoundError(f"no export {export_id} in this case", code="export_not_found")
-    return ExportView(row)
+    return row
 
 
 def _may_receive(conn: Connection, principal: Principal, with_content: list[str]) -> None:
@@ -752,13 +746,7 @@ def _content_exhibits(row: export_repo.ExportRow, path: Path) -> list[str]:
 def bundle_file(ws: Workspace, principal: Principal, case_id: str, export_id: str) -> BundleFile:
     """GET …/exports/{id}: check, log one exhibit.accessed per exhibit whose bytes are in
     the bundle, then it may be streamed. A refusal is not an access and is not logged."""
-    with read_transaction(ws.engine) as conn:
-        if case_repo.get(conn, case_id) is None:
-            raise NotFoundError(f"no case {case_id}", code="case_not_found")
-        authorize(principal, Action.EXPORT_READ, standing(conn, case_id, principal))
-        row = export_repo.get(conn, case_id, export_id)
-    if row is None or not _readable(principal, row):
-        raise NotFoundError(f"no export {export_id} in this case", code="export_not_found")
+    row = _readable_export(ws, principal, case_id, export_id)
     if row.status != "ready" or row.bundle_sha256 is None:
         raise ConflictError(
             f"export {export_id} is {row.status}: {row.error or 'no bundle'}",
