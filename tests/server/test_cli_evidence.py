@@ -147,13 +147,17 @@ def test_download_of_altered_storage_fails_loudly_and_keeps_nothing(
 
 
 def _uploaded(
-    scene: Scene, capsys: pytest.CaptureFixture[str], source: Path, monkeypatch: Any
-) -> None:
+    scene: Scene, capsys: pytest.CaptureFixture[str], monkeypatch: Any, source: Path, data: bytes
+) -> bytes:
+    """Write `data` to `source` and `jitc upload` it as the technician; the investigator's
+    token is set afterwards. Returns `data`."""
     _client, world, case_id, exhibit_id = scene
+    source.write_bytes(data)
     monkeypatch.setenv("JITC_TOKEN", world.token("NL", "technician"))
     code, _, err = run(capsys, "upload", case_id, exhibit_id, str(source))
     assert code == 0, err
     monkeypatch.setenv("JITC_TOKEN", world.token("NL", "investigator"))
+    return data
 
 
 def _breaking_once(monkeypatch: Any, after_chunks: int = 1) -> dict[str, int]:
@@ -180,10 +184,7 @@ def test_download_resumes_in_a_second_run_after_the_connection_breaks(
     scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
 ) -> None:
     client, world, case_id, exhibit_id = scene
-    data = pattern(3 * MiB + 11)
-    source = tmp_path / "disk.img"
-    source.write_bytes(data)
-    _uploaded(scene, capsys, source, monkeypatch)
+    data = _uploaded(scene, capsys, monkeypatch, tmp_path / "disk.img", pattern(3 * MiB + 11))
     _breaking_once(monkeypatch)
     monkeypatch.setattr(cli, "RETRIES", 0)  # the first run gives up
     out = tmp_path / "copy.img"
@@ -218,10 +219,7 @@ def test_download_retries_a_broken_connection_within_one_run(
     scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
 ) -> None:
     client, world, case_id, exhibit_id = scene
-    data = pattern(2 * MiB + 3)
-    source = tmp_path / "phone.bin"
-    source.write_bytes(data)
-    _uploaded(scene, capsys, source, monkeypatch)
+    data = _uploaded(scene, capsys, monkeypatch, tmp_path / "phone.bin", pattern(2 * MiB + 3))
     calls = _breaking_once(monkeypatch)
     out = tmp_path / "phone.copy"
     code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
@@ -242,10 +240,7 @@ def test_a_part_file_of_another_download_is_not_resumed(
     scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
 ) -> None:
     _client, _world, case_id, exhibit_id = scene
-    data = pattern(100_000)
-    source = tmp_path / "a.bin"
-    source.write_bytes(data)
-    _uploaded(scene, capsys, source, monkeypatch)
+    data = _uploaded(scene, capsys, monkeypatch, tmp_path / "a.bin", pattern(100_000))
     out = tmp_path / "a.copy"
     part, marker = out.with_name("a.copy.part"), out.with_name("a.copy.part.json")
     part.write_bytes(b"not these bytes" * 100)
@@ -267,10 +262,7 @@ def test_a_complete_part_file_is_checked_without_fetching_again(
     scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
 ) -> None:
     client, world, case_id, exhibit_id = scene
-    data = pattern(300_000)
-    source = tmp_path / "b.bin"
-    source.write_bytes(data)
-    _uploaded(scene, capsys, source, monkeypatch)
+    data = _uploaded(scene, capsys, monkeypatch, tmp_path / "b.bin", pattern(300_000))
     out = tmp_path / "b.copy"
     # A first run that got every byte but broke before the check (e.g. killed).
     _breaking_once(monkeypatch, after_chunks=10**6)
@@ -309,10 +301,7 @@ def _interrupted_download(
     """Upload `size` bytes, then a download run that breaks off and gives up (exit 1).
     Returns the content, OUT and OUT.part."""
     _client, _world, case_id, exhibit_id = scene
-    data = pattern(size)
-    source = tmp_path / f"{name}.bin"
-    source.write_bytes(data)
-    _uploaded(scene, capsys, source, monkeypatch)
+    data = _uploaded(scene, capsys, monkeypatch, tmp_path / f"{name}.bin", pattern(size))
     _breaking_once(monkeypatch)
     monkeypatch.setattr(cli, "RETRIES", 0)
     out = tmp_path / f"{name}.copy"
@@ -342,10 +331,9 @@ def test_a_break_after_the_last_byte_needs_no_more_requests(
     scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
 ) -> None:
     client, world, case_id, exhibit_id = scene
-    data = pattern(2 * MiB)  # a whole number of read chunks
-    source = tmp_path / "d.bin"
-    source.write_bytes(data)
-    _uploaded(scene, capsys, source, monkeypatch)
+    data = _uploaded(
+        scene, capsys, monkeypatch, tmp_path / "d.bin", pattern(2 * MiB)
+    )  # a whole number of read chunks
     calls = _breaking_once(monkeypatch, after_chunks=2)  # 2 chunks of 1 MiB, then the break
     out = tmp_path / "d.copy"
     code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
@@ -360,10 +348,7 @@ def test_a_second_download_into_the_same_file_is_refused(
     scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
 ) -> None:
     _client, _world, case_id, exhibit_id = scene
-    data = pattern(50_000)
-    source = tmp_path / "e.bin"
-    source.write_bytes(data)
-    _uploaded(scene, capsys, source, monkeypatch)
+    data = _uploaded(scene, capsys, monkeypatch, tmp_path / "e.bin", pattern(50_000))
     out = tmp_path / "e.copy"
     part = out.with_name("e.copy.part")
     part.write_bytes(b"another run's bytes")
@@ -438,9 +423,7 @@ def test_an_empty_exhibit_downloads_as_an_empty_file(
     scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: Any
 ) -> None:
     client, world, case_id, exhibit_id = scene
-    source = tmp_path / "empty"
-    source.write_bytes(b"")
-    _uploaded(scene, capsys, source, monkeypatch)
+    _uploaded(scene, capsys, monkeypatch, tmp_path / "empty", b"")
     out = tmp_path / "empty.copy"
     code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
     assert code == 0, err
