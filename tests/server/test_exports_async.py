@@ -61,19 +61,28 @@ def _wait(case: Case, export_id: str) -> dict[str, Any]:
     raise AssertionError(f"export {export_id} still pending after 60 s")
 
 
-def _idle(workspace: Workspace) -> None:
-    """Every slot free again and no disk held: the background writer let go."""
-    deadline = time.monotonic() + 10
-    while workspace.export_budget.reserved and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert workspace.export_budget.reserved == 0
+def _free_slots(workspace: Workspace) -> int:
     slots = workspace.export_slots
     taken = 0
     while slots.acquire(blocking=False):
         taken += 1
     for _ in range(taken):
         slots.release()
-    assert taken == workspace.settings.max_concurrent_exports
+    return taken
+
+
+def _idle(workspace: Workspace) -> None:
+    """Every slot free again and no disk held: the background writer let go (it gives the
+    disk back, then the slot, as its last step)."""
+    deadline = time.monotonic() + 10
+    while (
+        _free_slots(workspace) < workspace.settings.max_concurrent_exports
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.02)
+    assert _free_slots(workspace) == workspace.settings.max_concurrent_exports
+    assert workspace.export_budget.reserved == 0
+    assert workspace.export_budget.running == set()
 
 
 def test_an_async_export_is_accepted_at_once_and_becomes_ready(
@@ -299,12 +308,12 @@ def test_an_export_the_sweep_ended_is_not_turned_ready_later(
     export_service.sweep_partial_exports(workspace)
     assert _row(workspace, case, export_id).status == "refused"
     writer.release.set()
+    _idle(workspace)  # the writer has finished (the status was refused before it did)
     done = _wait(case, export_id)
     assert done["status"] == "refused"
     assert "interrupted" in done["error"]
     assert not [e for e in case.log() if e["type"] == "export.created"]
     assert not (export_service.exports_dir(workspace) / f"{export_id}.zip").exists()
-    _idle(workspace)
 
 
 def test_shutdown_ends_the_exports_still_being_written(
@@ -316,9 +325,9 @@ def test_shutdown_ends_the_exports_still_being_written(
     assert export_service.interrupt_running_exports(workspace) == [export_id]
     assert _row(workspace, case, export_id).status == "refused"
     writer.release.set()
+    _idle(workspace)  # the writer has finished (the status was refused before it did)
     assert _wait(case, export_id)["status"] == "refused"
     assert not [e for e in case.log() if e["type"] == "export.created"]
-    _idle(workspace)
     assert export_service.interrupt_running_exports(workspace) == []
 
 
