@@ -20,7 +20,7 @@ from starlette.routing import Route
 from custody.checkpoint import Checkpoint
 from custody.cosignature import CosignatureSigner
 from custody.note import NoteVerifier
-from server.witness.errors import (
+from witness.errors import (
     BadProofError,
     MalformedRequestError,
     RequestTooLargeError,
@@ -31,8 +31,8 @@ from server.witness.errors import (
     UntrustedCheckpointError,
     WitnessError,
 )
-from server.witness.logs import LogRoster
-from server.witness.protocol import (
+from witness.logs import LogRoster
+from witness.protocol import (
     ADD_CHECKPOINT_PATH,
     COSIGNATURE_CONTENT_TYPE,
     MAX_REQUEST_BYTES,
@@ -40,8 +40,8 @@ from server.witness.protocol import (
     AddCheckpointRequest,
     format_size_body,
 )
-from server.witness.service import Clock, Witness
-from server.witness.state import WitnessState
+from witness.service import Clock, Witness
+from witness.state import WitnessState
 
 __all__ = ["create_witness_app"]
 
@@ -102,7 +102,7 @@ def create_witness_app(
     """A witness for the case logs of `log_verifiers` (log keys under their log names).
 
     `clock` gives POSIX seconds for cosignature timestamps. One process per `state_dir`:
-    the CLI holds `server.witness.state.hold_state_lock` around the app. `on_persisted`
+    the CLI holds `witness.state.hold_state_lock` around the app. `on_persisted`
     is a fault-injection hook for tests, called after a new checkpoint is durable and
     before the cosignature is returned.
     """

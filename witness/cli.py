@@ -12,17 +12,18 @@ from pathlib import Path
 from custody.checkpoint import Checkpoint
 from custody.errors import KeyFormatError
 from custody.note import NoteVerifier
-from server.witness.errors import WitnessError
-from server.witness.keys import KEY_FILE, VKEY_FILE, create_witness_key, load_witness_key
-from server.witness.state import hold_state_lock
+from witness.errors import WitnessError
+from witness.keys import KEY_FILE, VKEY_FILE, create_witness_key, load_witness_key
+from witness.state import hold_state_lock
 
 __all__ = ["main_for_tests", "register"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7380
 
-# main_for_tests only: after a checkpoint of at least this size is durable, hang instead
-# of answering, so a test can SIGKILL the witness between persisting and responding.
+# main_for_tests only: after a checkpoint of at least this size is durable, say so on
+# stdout ("persisted SIZE") and hang instead of answering, so a test can SIGKILL the
+# witness between persisting and responding.
 STALL_ENV = "JITC_WITNESS_TEST_STALL_AT_SIZE"
 
 Handler = Callable[[argparse.Namespace], int]
@@ -79,7 +80,7 @@ def _serve(
 ) -> int:
     import uvicorn  # noqa: PLC0415 - only `serve` needs the web server
 
-    from server.witness.app import create_witness_app  # noqa: PLC0415 - same
+    from witness.app import create_witness_app  # noqa: PLC0415 - same
 
     try:
         log_verifiers = [NoteVerifier.from_vkey(vkey) for vkey in args.logs]
@@ -107,6 +108,7 @@ def _serve(
 def _stall_hook(at_size: int) -> Callable[[Checkpoint], None]:
     def stall(checkpoint: Checkpoint) -> None:
         if checkpoint.size >= at_size:
+            print(f"persisted {checkpoint.size}", flush=True)
             time.sleep(3600)  # until the test kills us
 
     return stall

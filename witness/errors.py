@@ -1,7 +1,7 @@
 """One error root for the witness, subclasses named for what the log (or witness) did.
 
-No HTTP status codes here: `server.witness.app` maps these to responses in one place,
-and `server.witness.protocol.raise_for_response` maps responses back to them on the
+No HTTP status codes here: `witness.app` maps these to responses in one place,
+and `witness.protocol.raise_for_response` maps responses back to them on the
 client side, so the case server catches the same classes the witness raised.
 """
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from custody.cosignature import CosignatureSigner
 from custody.errors import KeyFormatError
-from server.witness.errors import WitnessKeyError
+from witness.errors import WitnessKeyError
 
 __all__ = ["KEY_FILE", "VKEY_FILE", "create_witness_key", "load_witness_key"]
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 from custody.note import Note, NoteSignature, NoteVerifier
-from server.witness.errors import UnknownOriginError, UntrustedCheckpointError
+from witness.errors import UnknownOriginError, UntrustedCheckpointError
 
 __all__ = ["LogRoster", "case_id_of"]
 

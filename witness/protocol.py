@@ -17,7 +17,7 @@ from custody.checkpoint import MAX_TREE_SIZE, Checkpoint
 from custody.cosignature import CosignatureVerifier
 from custody.errors import NoteFormatError
 from custody.note import Note, NoteSignature, decode_base64, parse_signature_lines
-from server.witness.errors import (
+from witness.errors import (
     BadProofError,
     MalformedRequestError,
     RequestTooLargeError,

@@ -2,7 +2,7 @@
 
 `Witness.add_checkpoint` runs the spec's checks in the spec's order, each quoted where
 it is made, and persists the new checkpoint before it returns the cosignature. It does
-no HTTP: `server.witness.app` parses the request and maps the errors to statuses.
+no HTTP: `witness.app` parses the request and maps the errors to statuses.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from custody.cosignature import MAX_TIMESTAMP, CosignatureSigner
 from custody.errors import ConsistencyProofError
 from custody.merkle import EMPTY_ROOT, verify_consistency
 from custody.note import Note, NoteSignature
-from server.witness.errors import (
+from witness.errors import (
     BadProofError,
     MalformedRequestError,
     SizeConflictError,
@@ -24,9 +24,9 @@ from server.witness.errors import (
     StateError,
     WitnessError,
 )
-from server.witness.logs import LogRoster
-from server.witness.protocol import AddCheckpointRequest
-from server.witness.state import CosignedCheckpoint, WitnessState
+from witness.logs import LogRoster
+from witness.protocol import AddCheckpointRequest
+from witness.state import CosignedCheckpoint, WitnessState
 
 __all__ = ["Clock", "Witness"]
 

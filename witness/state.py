@@ -2,7 +2,7 @@
 
 tlog-witness: "The witness MUST persist the new checkpoint before responding", and
 checking the old size and persisting the new checkpoint must be atomic. This module
-gives the durable half; `server.witness.service` holds the per-origin lock around
+gives the durable half; `witness.service` holds the per-origin lock around
 load -> check -> save.
 
 Layout of the state directory:
@@ -34,7 +34,7 @@ from pathlib import Path
 from custody.checkpoint import Checkpoint
 from custody.errors import NoteFormatError
 from custody.note import Note
-from server.witness.errors import StateError
+from witness.errors import StateError
 
 __all__ = ["CosignedCheckpoint", "WitnessState", "hold_state_lock", "origin_file_name"]
 

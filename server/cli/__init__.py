@@ -16,7 +16,7 @@ COMMAND_MODULES = (
     "server.cli.verify",  # jitc verify (offline, custody library only)
     "server.cli.admin",  # jitc serve, db, authority, jurisdiction, token, log-key
     "server.cli.evidence",  # jitc upload, download, scrub
-    "server.cli.witness",  # jitc witness init / serve
+    "witness.cli",  # jitc witness init / serve
     "server.cli.court",  # jitc export, audit
 )
 

@@ -1,6 +1,6 @@
 """A log asking a witness for a cosignature (the case server's side of tlog-witness).
 
-The wire format and the status mapping live in `server.witness.protocol` (pure); this
+The wire format and the status mapping live in `witness.protocol` (pure); this
 module only adds the HTTP round trip and the one retry the protocol foresees: a 409
 `text/x.tlog.size` says which size the witness last cosigned, and the log resends with a
 consistency proof from that size.
@@ -16,8 +16,8 @@ from custody.checkpoint import Checkpoint
 from custody.cosignature import CosignatureVerifier
 from custody.errors import NoteFormatError
 from custody.note import Note, NoteSignature
-from server.witness.errors import MalformedRequestError, SizeConflictError, WitnessResponseError
-from server.witness.protocol import (
+from witness.errors import MalformedRequestError, SizeConflictError, WitnessResponseError
+from witness.protocol import (
     ADD_CHECKPOINT_PATH,
     MAX_REQUEST_BYTES,
     build_add_checkpoint_body,

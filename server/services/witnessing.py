@@ -41,9 +41,9 @@ from server.repositories import witnesses as witness_repo
 from server.services import custody_log, log_read
 from server.services.cases import authorize_read, standing
 from server.services.custody_log import CheckpointSigner, case_origin
+from server.services.witness_client import request_cosignature
 from server.services.workspace import Workspace
-from server.witness.client import request_cosignature
-from server.witness.errors import BadProofError, SplitViewError, WitnessError
+from witness.errors import BadProofError, SplitViewError, WitnessError
 
 log = logging.getLogger("jitc.witnessing")
 

@@ -21,8 +21,8 @@ from custody.note import NoteVerifier
 from server.app import create_app
 from server.services.witnessing import Outcome, WitnessSubmitter, register_witness
 from server.services.workspace import Workspace
-from server.witness.app import create_witness_app
 from tests.server.testclient import TestClient
+from witness.app import create_witness_app
 
 NOW = 1_790_000_000.0
 
