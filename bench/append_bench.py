@@ -256,7 +256,7 @@ def main() -> int:
         command = [
             sys.executable,
             "-m",
-            "server",
+            "jitc",
             "serve",
             "--port",
             str(port),

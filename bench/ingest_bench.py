@@ -152,7 +152,7 @@ class Server:
             **extra_env,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--port", str(self.port)], env=env, cwd=ROOT
+            [sys.executable, "-m", "jitc", "serve", "--port", str(self.port)], env=env, cwd=ROOT
         )
         deadline = time.time() + 60
         while True:

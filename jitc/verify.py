@@ -26,7 +26,6 @@ MAX_PROOF_BYTES = 16 * 1024 * 1024
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "verify",
-        help="verify a court bundle (or one .tlog-proof) offline",
         description=(
             "Verify a court bundle offline (spec 6), or one .tlog-proof against a policy. "
             "Exit 0: every check passed; 1: a check failed; 2: the input cannot be read."

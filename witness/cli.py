@@ -32,7 +32,6 @@ Handler = Callable[[argparse.Namespace], int]
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     witness = subparsers.add_parser(
         "witness",
-        help="a jurisdiction's witness (C2SP tlog-witness)",
         description="Cosign checkpoints of a JIT Custody server's case logs.",
     )
     commands = witness.add_subparsers(dest="witness_command", metavar="COMMAND", required=True)

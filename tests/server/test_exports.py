@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from custody.verify import verify_bundle
-from server.cli import main as jitc
+from jitc import main as jitc
 from server.services.workspace import Workspace
 from tests.server.helpers import World, create_case, error_code, register_exhibit
 from tests.server.test_witnessing_support import Witnesses, quiet_client, submit
