@@ -31,6 +31,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from evidence.errors import EvidenceError
 from server.api import schemas
 from server.api.errors import handle_server_error
 from server.api.http import (
@@ -353,7 +354,7 @@ def _tus(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request
                         status_code=412, headers={**TUS_HEADERS, "Tus-Version": TUS_VERSION}
                     )
             response = await handler(request)
-        except ServerError as exc:
+        except (ServerError, EvidenceError) as exc:
             response = await handle_server_error(request, exc)
         except ClientDisconnect:
             response = _disconnected()

@@ -15,6 +15,7 @@ from evidence import exhibit_key
 from server.auth import Principal
 from server.errors import ConflictError
 from server.services import content
+from server.services.content import ingest
 from server.services.workspace import Workspace
 from tests.evidence.support import Harness, pattern
 from tests.server.helpers import World, create_case, register_exhibit
@@ -29,7 +30,7 @@ def technician() -> Principal:
 
 def _crash_after_store(ws: Workspace, case_id: str, exhibit_id: str, data: bytes) -> None:
     meta = content.ContentMeta("seized.img", "application/octet-stream", None)
-    content._begin_write(ws, technician(), case_id, exhibit_id, meta, kind="put", length=None)
+    ingest.begin_write(ws, technician(), case_id, exhibit_id, meta, kind="put", length=None)
     ws.store.put_stream(exhibit_key(case_id, exhibit_id), [data])
     # ... and the process dies before the unit of work commits.
 

@@ -92,7 +92,7 @@ def test_an_ingest_commit_that_fails_unexpectedly_keeps_the_object(
     real_run = workspace.committer.run
 
     def lost_connection(case: str, work: Any) -> Any:
-        if getattr(work, "__qualname__", "").startswith("_commit_ingest"):
+        if getattr(work, "__qualname__", "").startswith("commit_ingest"):
             raise ConnectionResetError("connection lost during COMMIT")
         return real_run(case, work)
 
