@@ -19,9 +19,8 @@ from jitc import main as jitc
 from server.config import Settings
 from server.services.audit import audit_case
 from server.services.workspace import Workspace
-from tests.server.helpers import World, error_code
+from tests.server.helpers import World, error_code, quiet_client
 from tests.server.test_exports import Case, make_case
-from tests.server.test_witnessing_support import quiet_client
 
 FULL = {"exhibits": None, "disclosure": "full", "content": True, "recipient": "court"}
 

@@ -1,4 +1,4 @@
-"""Helpers for the issue 5 tests (no tests here): in-process witnesses and a fake clock.
+"""In-process witnesses and a fake clock, for the tests of witnessing and exports.
 
 Witness apps run in-process behind httpx transports mounted on made-up hosts, so a
 witness can be taken down and brought back by switching its transport.
@@ -7,9 +7,6 @@ witness can be taken down and brought back by switching its transport.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +15,8 @@ from starlette.applications import Starlette
 
 from custody.cosignature import CosignatureSigner
 from custody.note import NoteVerifier
-from server.app import create_app
 from server.services.witnessing import Outcome, WitnessSubmitter, register_witness
 from server.services.workspace import Workspace
-from tests.server.testclient import TestClient
 from witness.app import create_witness_app
 
 NOW = 1_790_000_000.0
@@ -77,17 +72,3 @@ class Witnesses:
 
 def submit(submitter: WitnessSubmitter) -> list[Outcome]:
     return asyncio.run(submitter.submit_pending())
-
-
-@contextmanager
-def quiet_client(ws: Workspace) -> Iterator[TestClient]:
-    """A client whose app runs no lifespan: no background submitter racing the test."""
-    yield TestClient(create_app(workspace=ws), raise_server_exceptions=False)
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
