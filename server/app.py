@@ -59,7 +59,7 @@ def create_app(
                 ws.close()
 
     app = Starlette(
-        routes=routes(bench_plain_insert=ws.settings.bench_plain_insert),
+        routes=routes(),
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,
     )

@@ -20,7 +20,6 @@ LOG_KEY_FILENAME = "log-key.seed"
 SECURITY_LOG_FILENAME = "security.log"
 MAX_JSON_BODY = 1024 * 1024  # 1 MiB for every JSON request body
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
 
 # issue 4: evidence content defaults
 DEFAULT_MAX_UPLOAD = 64 * 1024**3
@@ -50,7 +49,6 @@ def _evidence_options(env: Mapping[str, str]) -> dict[str, object]:
         "max_upload_bytes": _count(env, "JITC_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD, minimum=0),
         "upload_expiry": _seconds(env, "JITC_UPLOAD_EXPIRY", DEFAULT_UPLOAD_EXPIRY),
         "recovery_grace": _seconds(env, "JITC_RECOVERY_GRACE", DEFAULT_RECOVERY_GRACE),
-        "bench_discard": (env.get("JITC_BENCH_DISCARD") or "").lower() in _TRUE,
         "max_concurrent_exports": _count(
             env, "JITC_MAX_CONCURRENT_EXPORTS", DEFAULT_MAX_CONCURRENT_EXPORTS, minimum=1
         ),
@@ -86,8 +84,6 @@ class Settings:
     """The server's log name: the prefix of every case origin and the token audience."""
     log_key: str | None
     """Base64 of the 32-byte Ed25519 seed from JITC_LOG_KEY; None means the key file."""
-    bench_plain_insert: bool = False
-    """Expose the custody-free insert endpoint that bench/append_bench.py compares with."""
     max_json_body: int = MAX_JSON_BODY
     db_pool_size: int = 16
     revocation_refresh: float = 1.0
@@ -101,8 +97,6 @@ class Settings:
     """JITC_UPLOAD_EXPIRY seconds: an idle tus upload is removed after this long."""
     recovery_grace: float = DEFAULT_RECOVERY_GRACE
     """JITC_RECOVERY_GRACE seconds before an interrupted ingest is recovered (ADR 0012)."""
-    bench_discard: bool = False
-    """JITC_BENCH_DISCARD: expose the endpoint that reads and discards a body (bench)."""
     max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
     """JITC_MAX_CONCURRENT_EXPORTS: bundles written at once by this process (503 beyond)."""
     export_reserve_bytes: int = DEFAULT_EXPORT_RESERVE
@@ -160,7 +154,6 @@ class Settings:
             embedded=embedded,
             log_name=log_name,
             log_key=env.get("JITC_LOG_KEY") or None,
-            bench_plain_insert=(env.get("JITC_BENCH_PLAIN_INSERT") or "").lower() in _TRUE,
             db_pool_size=int(pool),
             **_evidence_options(env),  # type: ignore[arg-type]  # issue 4
         )

@@ -164,10 +164,6 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "status": "201",
         "response": {"type": "object", "properties": {"id": _STR, "seq": _INT}},
     },
-    ("post", "/api/bench/cases/{case_id}/exhibits"): {
-        "summary": "Bench only (JITC_BENCH_PLAIN_INSERT): the same insert, no custody entry",
-        "status": "201",
-    },
     ("get", "/api/cases/{case_id}/exhibits"): {
         "summary": "The case's exhibits",
         "query": _PAGING,
@@ -448,9 +444,6 @@ _OPERATIONS.update(
             "summary": "tus termination: remove the upload and its bytes",
             "query": [_UPLOAD_ID],
             "status": "204",
-        },
-        ("put", "/api/bench/discard"): {
-            "summary": "Bench only (JITC_BENCH_DISCARD): read a body and keep nothing",
         },
     }
 )

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from server.auth import Principal
-from server.db import read_transaction, write_transaction
+from server.db import read_transaction
 from server.errors import ConflictError, NotFoundError
 from server.permissions import Action, authorize
 from server.repositories import content as content_repo  # issue 4
 from server.repositories import exhibits as exhibit_repo
 from server.services import content as content_service  # issue 4
-from server.services.cases import Recorded, authorize_read, locked_standing, standing
+from server.services.cases import Recorded, authorize_read, locked_standing
 from server.services.custody_log import CaseLog
 from server.services.pagination import (
     Page,
@@ -132,30 +132,6 @@ def register_exhibit(
         return ExhibitCreated(exhibit_id, entry.seq)
 
     return ws.committer.run(case_id, work)
-
-
-def register_exhibit_without_custody(
-    ws: Workspace, principal: Principal, case_id: str, new: NewExhibit
-) -> ExhibitCreated:
-    """The same authenticated, authorised insert with no custody work: bench only.
-
-    bench/append_bench.py compares this with `register_exhibit` to price the custody
-    log. Only reachable when JITC_BENCH_PLAIN_INSERT is set (server.api.routes)."""
-    exhibit_id = str(uuid.uuid4())
-    with write_transaction(ws.engine) as conn:
-        authorize(principal, Action.EXHIBIT_REGISTER, standing(conn, case_id, principal))
-        row = exhibit_repo.new_exhibit_row(
-            exhibit_id=exhibit_id,
-            case_id=case_id,
-            label=new.label,
-            description=new.description,
-            owner=principal.jurisdiction,
-            acquisition=_acquisition_json(new.acquisition),
-            now=datetime.now(UTC),
-            last_leaf=None,
-        )
-        exhibit_repo.insert_now(conn, row)
-    return ExhibitCreated(exhibit_id, -1)
 
 
 def _exhibit_in(log: CaseLog, exhibit_id: str) -> exhibit_repo.ExhibitRow:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from custody.entry import Entry
 from custody.merkle import verify_consistency, verify_inclusion
-from server.app import create_app
-from server.config import Settings
 from server.services.workspace import Workspace
 from tests.server.helpers import ACQUISITION, World, create_case, error_code, register_exhibit
 from tests.server.logcheck import fetch_and_verify
@@ -423,7 +420,7 @@ def test_log_key(client: TestClient) -> None:
     assert body["vkey"].startswith("jitc.test+")
 
 
-# --- errors, OpenAPI, the bench endpoint ------------------------------------------------
+# --- errors, OpenAPI, no bench endpoint --------------------------------------------------
 
 
 def test_unknown_route_and_method_are_json(client: TestClient) -> None:
@@ -464,43 +461,25 @@ def test_openapi_describes_every_endpoint(client: TestClient) -> None:
             assert "401" in operation["responses"]
 
 
-def test_bench_endpoint_is_off_by_default(client: TestClient, world: World) -> None:
+def test_the_production_app_serves_no_bench_endpoint(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The switches that once exposed them (bench/app.py serves them now) change nothing.
+    monkeypatch.setenv("JITC_BENCH_PLAIN_INSERT", "1")
+    monkeypatch.setenv("JITC_BENCH_DISCARD", "1")
     case_id = create_case(client, world)
-    response = client.post(
+    plain = client.post(
         f"/api/bench/cases/{case_id}/exhibits",
         json={"label": "x", "acquisition": dict(ACQUISITION)},
         headers=world.headers("NL", "investigator"),
     )
-    assert response.status_code == 404
-
-
-def test_bench_endpoint_inserts_without_custody(settings: Settings, world: World) -> None:
-    bench_settings = (
-        Settings(**{**settings.__dict__, "bench_plain_insert": True}) if False else None
+    assert plain.status_code == 404
+    discard = client.put(
+        "/api/bench/discard", content=b"x" * 1000, headers=world.headers("NL", "technician")
     )
-    del bench_settings
-
-    ws = Workspace.open(replace(settings, bench_plain_insert=True))
-    try:
-        with TestClient(create_app(workspace=ws)) as client:
-            case_id = create_case(client, world)
-            response = client.post(
-                f"/api/bench/cases/{case_id}/exhibits",
-                json={"label": "x", "acquisition": dict(ACQUISITION)},
-                headers=world.headers("NL", "investigator"),
-            )
-            assert response.status_code == 201
-            refused = client.post(
-                f"/api/bench/cases/{case_id}/exhibits",
-                json={"label": "x", "acquisition": dict(ACQUISITION)},
-                headers=world.headers("FR", "investigator"),
-            )
-            assert refused.status_code == 403
-            assert len(_entries(client, world, case_id)) == 1
-            document = client.get("/openapi.json").json()
-            assert "post" in document["paths"]["/api/bench/cases/{case_id}/exhibits"]
-    finally:
-        ws.close()
+    assert discard.status_code == 404
+    assert not [r for r in client.app.routes if "/bench/" in r.path]  # type: ignore[attr-defined]
+    assert len(_entries(client, world, case_id)) == 1
 
 
 def test_checkpoint_carries_stored_cosignatures(

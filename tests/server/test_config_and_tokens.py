@@ -26,7 +26,6 @@ def test_defaults_are_embedded(tmp_path: Path) -> None:
     assert settings.embedded
     assert settings.database_url == "sqlite:///jitc-data/jitc.sqlite3"
     assert settings.log_name == "jitc.localhost"
-    assert not settings.bench_plain_insert
 
 
 def test_production_settings() -> None:
@@ -34,12 +33,10 @@ def test_production_settings() -> None:
         {
             "JITC_DATABASE_URL": "postgresql+psycopg://jitc@db/jitc",
             "JITC_LOG_NAME": "jit.example.eu",
-            "JITC_BENCH_PLAIN_INSERT": "1",
         }
     )
     assert not settings.embedded
     assert settings.log_name == "jit.example.eu"
-    assert settings.bench_plain_insert
 
 
 @pytest.mark.parametrize(

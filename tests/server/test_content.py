@@ -236,14 +236,6 @@ def test_disposal_under_retention_is_recorded_not_removed(
     assert last["data"]["removed"] is False
 
 
-def test_bench_discard_endpoint_is_off_by_default(scene: Scene) -> None:
-    client, world, _case_id, _exhibit_id = scene
-    response = client.put(
-        "/api/bench/discard", content=b"x" * 1000, headers=world.headers("NL", "technician")
-    )
-    assert response.status_code == 404
-
-
 def test_scrub_sets_an_objects_legal_hold_back_to_the_exhibits(
     scene: Scene, evidence: Harness, workspace: Workspace
 ) -> None:
