@@ -12,8 +12,7 @@ from typing import Any, Final
 
 from custody.canonical import CanonicalFormError, parse_json
 from server.errors import InvalidRequestError
-from server.repositories.cases import Grant
-from server.services.cases import NewCase
+from server.services.cases import Grant, NewCase
 from server.services.exhibits import NewExhibit
 from server.services.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from server.tokens import JURISDICTION_CODE

@@ -23,6 +23,11 @@ from server.services.pagination import Page, PageRequest, decode_time_id, time_i
 from server.services.workspace import Workspace
 
 
+Grant = case_repo.Grant
+"""A judge or defence lawyer named by a court or defence access grant (jurisdiction, sub,
+role): what a grant request asks for, and what the case's grants hold."""
+
+
 @dataclass(frozen=True, slots=True)
 class NewCase:
     title: str
