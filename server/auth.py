@@ -1,4 +1,4 @@
-"""Bearer-token authentication: ES256 JWTs from registered state authorities (issue 3).
+"""Bearer-token authentication: ES256 JWTs from registered state authorities.
 
 A token is accepted only if: alg is ES256 and the header's kid names a key registered
 for the iss state; the signature verifies with that key; aud is this server's log name;

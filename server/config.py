@@ -21,7 +21,7 @@ SECURITY_LOG_FILENAME = "security.log"
 MAX_JSON_BODY = 1024 * 1024  # 1 MiB for every JSON request body
 
 
-# issue 4: evidence content defaults
+# Evidence content, exports and re-verification: the defaults.
 DEFAULT_MAX_UPLOAD = 64 * 1024**3
 DEFAULT_UPLOAD_EXPIRY = 24 * 3600.0
 DEFAULT_RECOVERY_GRACE = 300.0
@@ -71,9 +71,6 @@ def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> 
     return int(raw)
 
 
-# end issue 4
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     data_dir: Path
@@ -88,7 +85,6 @@ class Settings:
     db_pool_size: int = 16
     revocation_refresh: float = 1.0
     """Seconds between checks for newly revoked tokens (0: check on every request)."""
-    # issue 4: evidence content
     store_url: str | None = None
     """JITC_STORE_URL (evidence.open_store); None: the filesystem store in data_dir/evidence."""
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
@@ -107,8 +103,6 @@ class Settings:
     @property
     def evidence_url(self) -> str:
         return self.store_url or str(self.data_dir / "evidence")
-
-    # end issue 4
 
     @property
     def log_key_path(self) -> Path:
@@ -155,5 +149,5 @@ class Settings:
             log_name=log_name,
             log_key=env.get("JITC_LOG_KEY") or None,
             db_pool_size=int(pool),
-            **_evidence_options(env),  # type: ignore[arg-type]  # issue 4
+            **_evidence_options(env),  # type: ignore[arg-type]
         )

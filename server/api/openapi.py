@@ -243,7 +243,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
 }
 
 
-# issue 5: sharing, court and defence access, the witness policy, court bundles
+# Sharing, court and defence access, the witness policy, court bundles.
 _SHARE = {
     "type": "object",
     "properties": {
@@ -364,9 +364,8 @@ _OPERATIONS.update(
         },
     }
 )
-# end issue 5
 
-# issue 4: exhibit content, tus 1.0 uploads, verification, disposal
+# Exhibit content, tus 1.0 uploads, verification, disposal.
 _EX = "/api/cases/{case_id}/exhibits/{exhibit_id}"
 _UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": _STR}
 _CONTENT_RESULT = {
@@ -447,7 +446,6 @@ _OPERATIONS.update(
         },
     }
 )
-# end issue 4
 
 
 def documented_operations() -> set[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""`jitc audit`: cosignatures, checkpoints and the JSON report (issue 5, item 5)."""
+"""`jitc audit`: cosignatures, checkpoints and the JSON report."""
 
 from __future__ import annotations
 

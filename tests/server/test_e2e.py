@@ -1,4 +1,4 @@
-"""End to end (issue 5): two states, two witness processes, the server (uvicorn) on
+"""End to end: two states, two witness processes, the server (uvicorn) on
 PostgreSQL with the S3 store (moto); register, upload, share, access by the other state,
 defence access, full and selective bundles that `jitc verify` passes with a policy the
 user built from the states' own keys; a witness that goes down and comes back."""

@@ -1,4 +1,4 @@
-"""Court bundles from a live case (issue 5, item 4), and reads checked against shares."""
+"""Court bundles from a live case, and reads checked against shares."""
 
 from __future__ import annotations
 

@@ -34,12 +34,12 @@ EXPECTED: dict[str, set[str]] = {
     "exhibit.hold_set": {"prosecutor", "judge"},
     "exhibit.hold_release": {"prosecutor", "judge"},
     "note.add": {"investigator", "technician", "prosecutor"},
-    # issue 4: evidence content
+    # evidence content
     "content.upload": {"investigator", "technician"},
     "content.read": {"investigator", "technician", "prosecutor", "judge", "defence"},
     "content.verify": {"investigator", "technician", "prosecutor", "judge", "defence"},
     "exhibit.dispose": {"prosecutor"},
-    # issue 5: sharing, the witness quorum, court bundles
+    # sharing, the witness quorum, court bundles
     "exhibit.share": {"investigator", "prosecutor"},
     "exhibit.share_revoke": {"investigator", "prosecutor"},
     "case.policy_set": {"prosecutor"},
@@ -106,7 +106,7 @@ def _set_hold_again(scene: Scene, headers: dict[str, str]) -> int:
     )
 
 
-# issue 5: sharing needs a share to revoke; the owner's prosecutor makes it first.
+# Revoking needs a share to revoke: the owner's prosecutor makes it first.
 def _revoke_share(scene: Scene, headers: dict[str, str]) -> int:
     url = f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/shares"
     shared = scene.client.post(
@@ -118,10 +118,6 @@ def _revoke_share(scene: Scene, headers: dict[str, str]) -> int:
     return _status(scene.client.delete(f"{url}/DE", headers=headers))
 
 
-# end issue 5
-
-
-# issue 4: evidence content
 def _with_content(scene: Scene) -> str:
     """Store content for the scene's exhibit (as NL's technician); its content URL."""
     target = f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/content"
@@ -144,9 +140,6 @@ def _dispose(scene: Scene, headers: dict[str, str]) -> int:
     _with_content(scene)
     order = {"reason": "case closed", "authority": "court order 7"}
     return _status(scene.client.post(base + "/dispose", json=order, headers=headers))
-
-
-# end issue 4
 
 
 ATTEMPTS: dict[str, Attempt] = {
@@ -203,7 +196,7 @@ ATTEMPTS: dict[str, Attempt] = {
             f"/api/cases/{s.case_id}/notes", json={"exhibit": None, "text": "seen"}, headers=h
         )
     ),
-    # issue 4: evidence content
+    # evidence content
     "content.upload": lambda s, h: _status(
         s.client.put(
             f"/api/cases/{s.case_id}/exhibits/{s.exhibit_id}/content", content=b"x", headers=h
@@ -214,7 +207,7 @@ ATTEMPTS: dict[str, Attempt] = {
         s.client.post(_with_content(s).removesuffix("/content") + "/verify", headers=h)
     ),
     "exhibit.dispose": _dispose,
-    # issue 5
+    # sharing, the witness quorum, court bundles
     "exhibit.share": lambda s, h: _status(
         s.client.post(
             f"/api/cases/{s.case_id}/exhibits/{s.exhibit_id}/shares",

@@ -1,4 +1,4 @@
-"""Tampering with a live case (issue 5): a changed or deleted custody row, a changed
+"""Tampering with a live case: a changed or deleted custody row, a changed
 stored object, a swapped log key. The next export refuses, saying why, or the bundle it
 made fails `jitc verify` under the user's policy; and `jitc audit` names the damage."""
 
