@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -512,3 +513,92 @@ def test_checkpoint_carries_stored_cosignatures(
     assert cosigned.text == note.text
     assert [s.name for s in cosigned.signatures] == [note.signatures[0].name, "witness.nl"]
     assert json.dumps(cosigned.to_bytes().decode()).count("witness.nl") == 1
+
+
+def _cursor(parts: list[object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor(["2020-01-01T00:00:00+00:00", "a\u0000"]),
+        _cursor(["2020-01-01T00:00:00+00:00", "not-a-uuid"]),
+    ],
+)
+def test_forged_case_list_cursor_is_a_400(client: TestClient, world: World, cursor: str) -> None:
+    response = client.get(
+        "/api/cases", params={"cursor": cursor}, headers=world.headers("NL", "investigator")
+    )
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("value", [10**30, -1])
+def test_out_of_range_integer_cursor_is_a_400(client: TestClient, world: World, value: int) -> None:
+    case_id = create_case(client, world)
+    response = client.get(
+        f"/api/cases/{case_id}/notes",
+        params={"cursor": _cursor([value])},
+        headers=world.headers("NL", "investigator"),
+    )
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize(
+    ("acquisition", "message"),
+    [
+        ({"tool": "UFED", "operator": "anna"}, "acquisition.time must be a string"),
+        (
+            {"tool": "UFED", "operator": "anna", "time": "2026-11-01T10:00:00Z", "x" * 65: "v"},
+            "bad field name",
+        ),
+    ],
+)
+def test_acquisition_errors_name_the_field(
+    client: TestClient, world: World, acquisition: dict[str, str], message: str
+) -> None:
+    case_id = create_case(client, world)
+    response = client.post(
+        f"/api/cases/{case_id}/exhibits",
+        json={"label": "NL-1", "description": "", "acquisition": acquisition},
+        headers=world.headers("NL", "technician"),
+    )
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+
+
+def test_a_log_read_stops_at_its_byte_cap_and_says_where(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.services import log_read
+
+    case_id = create_case(client, world)
+    for i in range(5):
+        response = client.post(
+            f"/api/cases/{case_id}/notes",
+            json={"exhibit": None, "text": f"note {i}"},
+            headers=world.headers("NL", "investigator"),
+        )
+        assert response.status_code == 201
+    monkeypatch.setattr(log_read, "MAX_READ_BYTES", 1500)
+    page = client.get(f"/api/cases/{case_id}/log", headers=world.headers("NL", "investigator"))
+    assert page.status_code == 200
+    lines = page.content.splitlines()
+    assert 1 <= len(lines) < 6
+    assert page.headers["jitc-log-end"] == str(len(lines))
+    assert page.headers["jitc-log-size"] == "6"
+    rest = client.get(
+        f"/api/cases/{case_id}/log",
+        params={"from": len(lines)},
+        headers=world.headers("NL", "investigator"),
+    )
+    assert rest.content.splitlines()[0] != lines[-1]
+
+
+def test_times_come_back_with_their_zone_on_every_database(
+    client: TestClient, world: World
+) -> None:
+    case_id = create_case(client, world)
+    body = client.get(f"/api/cases/{case_id}", headers=world.headers("NL", "investigator"))
+    created = body.json()["created_at"]
+    assert created.endswith(("+00:00", "Z")), created

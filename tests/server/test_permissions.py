@@ -8,6 +8,8 @@ of the exhibit); judges and defence from FR, holding a grant to the case.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -315,3 +317,32 @@ def test_case_lists_show_only_visible_cases(client: TestClient, world: World) ->
     assert listed(world.headers("FR", "judge", sub="judge-1")) == {scene.case_id}
     assert listed(world.headers("FR", "prosecutor")) == set()
     assert listed(world.headers("NL", "judge")) == set()
+
+
+def test_permission_refusals_go_to_the_security_log(
+    client: TestClient, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    case_id = create_case(client, world, parties=("NL",))
+    world.add_state("FR")
+    with caplog.at_level(logging.WARNING, logger="jitc.security"):
+        response = client.get(f"/api/cases/{case_id}", headers=world.headers("FR", "investigator"))
+    assert response.status_code == 403
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "jitc.security"]
+    refusal = next(r for r in records if r["event"] == "permission_refused")
+    assert refusal["jurisdiction"] == "FR"
+    assert refusal["reason"] == "case_forbidden"
+    assert refusal["path"] == f"/api/cases/{case_id}"
+
+
+@pytest.mark.parametrize("tail", ["/seal", "/hold"])
+def test_outsiders_cannot_probe_exhibit_ids(client: TestClient, world: World, tail: str) -> None:
+    case_id = create_case(client, world, parties=("NL",))
+    world.add_state("FR")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    response = client.post(
+        f"/api/cases/{case_id}/exhibits/{unknown}{tail}",
+        json={"reason": "probe"},
+        headers=world.headers("FR", "prosecutor"),
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "case_forbidden"
