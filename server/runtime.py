@@ -1,4 +1,4 @@
-"""The background work of one app process, started and stopped in one place (ADR 0025).
+"""The background work of one app process, started and stopped in one place (ADR 0031).
 
     sweep       at start, then every `sweep_interval` seconds: expire idle uploads and
                 recover interrupted ingests (content.sweep, ADR 0012); end the exports a
