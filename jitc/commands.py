@@ -65,15 +65,13 @@ AREAS: Final = (
 )
 
 
-class NotInstalledError(Exception):
-    """The command's module, or a module it loads as it runs, is not installed."""
-
-    def __init__(self, command: str, area: Area, missing: str) -> None:
-        extra = area.extra or "verifier"
-        super().__init__(
-            f"jitc {command}: this command needs the {extra}: "
-            f"pip install 'jit-custody[{extra}]' (module {missing} is not installed)"
-        )
+def _needs(command: str, area: Area, missing: str) -> str:
+    extra = f"the {area.extra}" if area.extra else "the verifier"
+    install = f"'jit-custody[{area.extra}]'" if area.extra else "jit-custody"
+    return (
+        f"jitc {command}: this command needs {extra}: pip install {install} "
+        f"(module {missing} is not installed)"
+    )
 
 
 def _missing_dependency(exc: ModuleNotFoundError) -> str | None:
@@ -93,24 +91,16 @@ def _chosen(argv: Sequence[str]) -> tuple[str, Area] | None:
     return None
 
 
-def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    """The parser for `argv`: the chosen command's module registers its commands; every
-    other command is only named (with its summary), so nothing else is imported."""
+def build_parser(chosen: Area | None) -> argparse.ArgumentParser:
+    """The parser: the chosen area's module registers its commands; every other command is
+    only named (with its summary), so nothing else is imported."""
     parser = argparse.ArgumentParser(
         prog="jitc", description="JIT Custody: chain of custody for joint investigation teams."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    chosen = _chosen(argv)
     for area in AREAS:
-        if chosen is not None and area is chosen[1]:
-            try:
-                module = importlib.import_module(area.module)
-            except ModuleNotFoundError as exc:
-                missing = _missing_dependency(exc)
-                if missing is None:
-                    raise
-                raise NotInstalledError(chosen[0], area, missing) from None
-            module.register(subparsers)
+        if area is chosen:
+            importlib.import_module(area.module).register(subparsers)
         else:
             for name, summary in area.commands.items():
                 subparsers.add_parser(name, help=summary, add_help=False)
@@ -119,18 +109,15 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    chosen = _chosen(args_list)
     try:
-        parser = build_parser(args_list)
-        args = parser.parse_args(args_list)
-        try:
-            code: int = args.func(args)
-        except ModuleNotFoundError as exc:  # a module a command loads as it runs
-            chosen = _chosen(args_list)
-            missing = _missing_dependency(exc)
-            if chosen is None or missing is None:
-                raise
-            raise NotInstalledError(chosen[0], chosen[1], missing) from None
-    except NotInstalledError as exc:
-        print(exc, file=sys.stderr)
+        args = build_parser(None if chosen is None else chosen[1]).parse_args(args_list)
+        code: int = args.func(args)
+    except ModuleNotFoundError as exc:
+        # The command's module, or a module it loads as it runs, is not installed.
+        missing = _missing_dependency(exc)
+        if chosen is None or missing is None:
+            raise
+        print(_needs(*chosen, missing), file=sys.stderr)
         return EXIT_NOT_INSTALLED
     return code

@@ -46,7 +46,8 @@ def default_sweep_interval(ws: Workspace) -> float:
 
 
 class Runtime:
-    """Starts, schedules and stops the background work of one app over `ws`."""
+    """Starts, schedules and stops the background work of one app over `ws`; once: after
+    `stop` it starts no round again."""
 
     def __init__(
         self,
