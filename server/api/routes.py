@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.api import schemas
+from server.api import content, court, schemas, sharing
 from server.api.http import call, call_with_body, case_id_of, exhibit_id_of, workspace
 from server.api.responses import json_response
 from server.auth import Principal
@@ -246,7 +246,4 @@ def routes() -> list[BaseRoute]:
         Route(CASE + "/proof/inclusion", inclusion_proof, methods=["GET"]),
         Route(CASE + "/proof/consistency", consistency_proof, methods=["GET"]),
     ]
-    # Imported here: they import this module's peers (server.api.http, schemas).
-    from server.api import content, court, sharing  # noqa: PLC0415
-
     return table + sharing.routes() + court.routes() + content.routes()

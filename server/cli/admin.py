@@ -58,7 +58,7 @@ def _code(text: str) -> str:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from server.services.workspace import Workspace  # noqa: PLC0415
+    from server.services.workspace import Workspace  # noqa: PLC0415 - same
 
     settings = Settings.from_env()
     Workspace.open(settings).close()  # schema check and log key before listening
@@ -165,7 +165,7 @@ def _jurisdiction_add(args: argparse.Namespace) -> int:
 
 
 def _jurisdiction_witness(args: argparse.Namespace) -> int:
-    from server.services.witnessing import register_witness  # noqa: PLC0415
+    from server.services.witnessing import register_witness  # noqa: PLC0415 - loads httpx
 
     _settings, engine = _open_engine()
     try:
