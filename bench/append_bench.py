@@ -1,13 +1,13 @@
 """Custody append throughput through the HTTP API, against a fresh PostgreSQL database.
 
-Starts `jitc serve` (uvicorn) in a subprocess, registers a state, issues one token per
-client, and runs four measurements in the same run, each with N concurrent clients
-(default 32) for a fixed time:
+Starts the workspace app with the bench endpoints (bench/app.py, uvicorn) in a subprocess,
+registers a state, issues one token per client, and runs four measurements in the same run,
+each with N concurrent clients (default 32) for a fixed time:
 
   custody, one case      POST /api/cases/{id}/exhibits, every client on the same case
   custody, N cases       the same, each client on its own case
   plain, one case        POST /api/bench/cases/{id}/exhibits: the same authenticated insert
-  plain, N cases         without the custody work (JITC_BENCH_PLAIN_INSERT=1)
+  plain, N cases         without the custody work (bench/app.py)
 
 and prints events/s, p50 and p99 latency, and the custody/plain ratio. Afterwards the
 one-case log is fetched and verified with the custody library (chain, root, checkpoint).
@@ -250,14 +250,11 @@ def main() -> int:
             "JITC_DATABASE_URL": url,
             "JITC_DATA_DIR": data_dir,
             "JITC_LOG_NAME": LOG_NAME,
-            "JITC_BENCH_PLAIN_INSERT": "1",
             "JITC_DB_POOL_SIZE": str(max(8, args.clients // args.workers + 4)),
         }
         command = [
             sys.executable,
-            "-m",
-            "server",
-            "serve",
+            str(ROOT / "bench" / "app.py"),
             "--port",
             str(port),
             "--workers",

@@ -1,8 +1,8 @@
 """Streaming ingest through the HTTP API, against the same bytes sent to a discard endpoint.
 
-Starts `jitc serve` (uvicorn, one worker, embedded SQLite) in a subprocess with
-JITC_BENCH_DISCARD=1, registers a state and an exhibit per run, then for each size (default
-1 GiB and 4 GiB), in the same run:
+Starts the workspace app with the bench endpoints (bench/app.py: uvicorn, one worker,
+embedded SQLite) in a subprocess, registers a state and an exhibit per run, then for each
+size (default 1 GiB and 4 GiB), in the same run:
 
   discard   PUT /api/bench/discard           authenticated, reads the body, keeps nothing
   ingest    PUT /api/cases/{c}/exhibits/{e}/content
@@ -148,11 +148,12 @@ class Server:
             **os.environ,
             "JITC_DATA_DIR": str(data),
             "JITC_LOG_NAME": LOG_NAME,
-            "JITC_BENCH_DISCARD": "1",
             **extra_env,
         }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--port", str(self.port)], env=env, cwd=ROOT
+            [sys.executable, str(ROOT / "bench" / "app.py"), "--port", str(self.port)],
+            env=env,
+            cwd=ROOT,
         )
         deadline = time.time() + 60
         while True:

@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from jitc import main as jitc
 from server.auth import Principal
-from server.cli import main as jitc
 from server.config import Settings
 from server.services import admin, cases, exhibits
 from server.services.witnessing import WitnessSubmitter, register_witness
@@ -36,7 +36,7 @@ from server.services.workspace import Workspace
 from server.tokens import generate_authority_key, public_jwk
 
 REPO = Path(__file__).resolve().parents[1]
-ENTRY = "import sys; from server.cli import main; sys.exit(main(sys.argv[1:]))"
+ENTRY = "import sys; from jitc import main; sys.exit(main(sys.argv[1:]))"
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Bearer-token authentication: ES256 JWTs from registered state authorities (issue 3).
+"""Bearer-token authentication: ES256 JWTs from registered state authorities.
 
 A token is accepted only if: alg is ES256 and the header's kid names a key registered
 for the iss state; the signature verifies with that key; aud is this server's log name;
@@ -32,7 +32,7 @@ from server.config import Settings
 from server.db import read_transaction
 from server.errors import AuthenticationError
 from server.repositories import jurisdictions as jurisdiction_repo
-from server.tokens import ALGORITHM, MAX_LIFETIME_SECONDS, ROLES
+from server.tokens import ALGORITHM, JURISDICTION_CODE, MAX_LIFETIME_SECONDS, ROLES
 
 MAX_SKEW_SECONDS = 60
 MAX_TOKEN_BYTES = 8192
@@ -99,9 +99,7 @@ def configure_security_log(settings: Settings) -> None:
     security_log.setLevel(logging.INFO)
 
 
-# The shapes of a jurisdiction code (as registered, server.api.schemas.JURISDICTION_CODE)
-# and of a key id (printable ASCII, as stored in jurisdiction_keys.kid).
-_ISSUER = re.compile(r"[A-Z][A-Z0-9-]{1,31}")
+# The shape of a key id (printable ASCII, as stored in jurisdiction_keys.kid).
 _KID = re.compile(r"[!-~]{1,128}")
 
 
@@ -272,7 +270,7 @@ class TokenVerifier:
             raise _refuse(Refusal.UNKNOWN_ISSUER, "the token has no iss claim")
         # Shape checks before any database query: unsigned input never reaches SQL raw
         # (a NUL in iss or kid made PostgreSQL fail with a 500).
-        if _ISSUER.fullmatch(iss) is None:
+        if JURISDICTION_CODE.fullmatch(iss) is None:
             raise _refuse(Refusal.UNKNOWN_ISSUER, "the token's iss is not a jurisdiction code")
         if not isinstance(kid, str) or not kid:
             raise _refuse(Refusal.UNKNOWN_KEY, "the token's header has no kid", iss=iss)

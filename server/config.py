@@ -20,9 +20,8 @@ LOG_KEY_FILENAME = "log-key.seed"
 SECURITY_LOG_FILENAME = "security.log"
 MAX_JSON_BODY = 1024 * 1024  # 1 MiB for every JSON request body
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
 
-# issue 4: evidence content defaults
+# Evidence content, exports and re-verification: the defaults.
 DEFAULT_MAX_UPLOAD = 64 * 1024**3
 DEFAULT_UPLOAD_EXPIRY = 24 * 3600.0
 DEFAULT_RECOVERY_GRACE = 300.0
@@ -50,7 +49,6 @@ def _evidence_options(env: Mapping[str, str]) -> dict[str, object]:
         "max_upload_bytes": _count(env, "JITC_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD, minimum=0),
         "upload_expiry": _seconds(env, "JITC_UPLOAD_EXPIRY", DEFAULT_UPLOAD_EXPIRY),
         "recovery_grace": _seconds(env, "JITC_RECOVERY_GRACE", DEFAULT_RECOVERY_GRACE),
-        "bench_discard": (env.get("JITC_BENCH_DISCARD") or "").lower() in _TRUE,
         "max_concurrent_exports": _count(
             env, "JITC_MAX_CONCURRENT_EXPORTS", DEFAULT_MAX_CONCURRENT_EXPORTS, minimum=1
         ),
@@ -73,9 +71,6 @@ def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> 
     return int(raw)
 
 
-# end issue 4
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     data_dir: Path
@@ -86,13 +81,10 @@ class Settings:
     """The server's log name: the prefix of every case origin and the token audience."""
     log_key: str | None
     """Base64 of the 32-byte Ed25519 seed from JITC_LOG_KEY; None means the key file."""
-    bench_plain_insert: bool = False
-    """Expose the custody-free insert endpoint that bench/append_bench.py compares with."""
     max_json_body: int = MAX_JSON_BODY
     db_pool_size: int = 16
     revocation_refresh: float = 1.0
     """Seconds between checks for newly revoked tokens (0: check on every request)."""
-    # issue 4: evidence content
     store_url: str | None = None
     """JITC_STORE_URL (evidence.open_store); None: the filesystem store in data_dir/evidence."""
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
@@ -101,8 +93,6 @@ class Settings:
     """JITC_UPLOAD_EXPIRY seconds: an idle tus upload is removed after this long."""
     recovery_grace: float = DEFAULT_RECOVERY_GRACE
     """JITC_RECOVERY_GRACE seconds before an interrupted ingest is recovered (ADR 0012)."""
-    bench_discard: bool = False
-    """JITC_BENCH_DISCARD: expose the endpoint that reads and discards a body (bench)."""
     max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
     """JITC_MAX_CONCURRENT_EXPORTS: bundles written at once by this process (503 beyond)."""
     export_reserve_bytes: int = DEFAULT_EXPORT_RESERVE
@@ -113,8 +103,6 @@ class Settings:
     @property
     def evidence_url(self) -> str:
         return self.store_url or str(self.data_dir / "evidence")
-
-    # end issue 4
 
     @property
     def log_key_path(self) -> Path:
@@ -160,7 +148,6 @@ class Settings:
             embedded=embedded,
             log_name=log_name,
             log_key=env.get("JITC_LOG_KEY") or None,
-            bench_plain_insert=(env.get("JITC_BENCH_PLAIN_INSERT") or "").lower() in _TRUE,
             db_pool_size=int(pool),
-            **_evidence_options(env),  # type: ignore[arg-type]  # issue 4
+            **_evidence_options(env),  # type: ignore[arg-type]
         )

@@ -90,15 +90,6 @@ class ConflictError(ServerError):
     default_code = "conflict"
 
 
-class FeatureDisabledError(NotFoundError):
-    """An endpoint switched off by configuration (the bench's plain insert)."""
-
-    default_code = "not_found"
-
-
-# issue 4: evidence content
-
-
 class UnprocessableContentError(ServerError):
     """Content received whole but refused: its SHA-256 is not the one the client declared."""
 
@@ -119,9 +110,6 @@ class StorageError(ServerError):
     """The evidence store failed or could not be reached."""
 
     default_code = "storage_unavailable"
-
-
-# end issue 4
 
 
 class BusyError(ServerError):

@@ -15,7 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
-    Integer,  # issue 5: case_policies.quorum
+    Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -164,7 +164,7 @@ class ExhibitShare(Base):
     __table_args__ = (Index(None, "case_id", "jurisdiction"),)
 
 
-# issue 4: evidence content ------------------------------------------------------------
+# --- evidence content -------------------------------------------------------------------
 
 
 class ExhibitContent(Base):
@@ -207,9 +207,6 @@ class ContentUpload(Base):
     expected_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-
-
-# --- end issue 4 ------------------------------------------------------------------------
 
 
 class LogHead(Base):
@@ -257,7 +254,7 @@ class Checkpoint(Base):
 
 
 class CheckpointCosignature(Base):
-    """A witness's cosignature line for a checkpoint (C2SP tlog-cosignature), issue 5."""
+    """A witness's cosignature line for a checkpoint (C2SP tlog-cosignature)."""
 
     __tablename__ = "checkpoint_cosignatures"
     case_id: Mapped[str] = mapped_column(UUID_TEXT, primary_key=True)
@@ -270,7 +267,7 @@ class CheckpointCosignature(Base):
     )
 
 
-# issue 5: witnesses, case policies and court bundle exports ----------------------------
+# --- witnesses, case policies and court bundle exports ---------------------------------
 
 
 class JurisdictionWitness(Base):
@@ -322,17 +319,17 @@ __all__ = [
     "Case",
     "CaseGrant",
     "CaseParty",
-    "CasePolicy",  # issue 5
+    "CasePolicy",
     "Checkpoint",
     "CheckpointCosignature",
-    "ContentUpload",  # issue 4
+    "ContentUpload",
     "Exhibit",
-    "ExhibitContent",  # issue 4
+    "ExhibitContent",
     "ExhibitShare",
-    "Export",  # issue 5
+    "Export",
     "Jurisdiction",
     "JurisdictionKey",
-    "JurisdictionWitness",  # issue 5
+    "JurisdictionWitness",
     "LogEntry",
     "LogHead",
     "LogNode",

@@ -33,12 +33,12 @@ class Action(StrEnum):
     HOLD_SET = "exhibit.hold_set"
     HOLD_RELEASE = "exhibit.hold_release"
     NOTE_ADD = "note.add"
-    # issue 4: evidence content
+    # evidence content
     CONTENT_UPLOAD = "content.upload"
     CONTENT_READ = "content.read"  # plus: owner state or an unrevoked share (spec 6.7)
     CONTENT_VERIFY = "content.verify"
     EXHIBIT_DISPOSE = "exhibit.dispose"
-    # issue 5: sharing, the case's witness policy and court bundles
+    # sharing, the case's witness policy and court bundles
     EXHIBIT_SHARE = "exhibit.share"
     EXHIBIT_SHARE_REVOKE = "exhibit.share_revoke"
     POLICY_SET = "case.policy_set"
@@ -70,13 +70,13 @@ MATRIX: Final[Mapping[Action, Mapping[str, Standing]]] = {
     Action.HOLD_SET: {"prosecutor": _P, "judge": _G},
     Action.HOLD_RELEASE: {"prosecutor": _P, "judge": _G},
     Action.NOTE_ADD: {"investigator": _P, "technician": _P, "prosecutor": _P},
-    # issue 4: evidence content. Reading content also needs the exhibit's owner state or
+    # Evidence content. Reading content also needs the exhibit's owner state or
     # an unrevoked share for party roles (server.services.content checks it: spec 6.7).
     Action.CONTENT_UPLOAD: {"investigator": _O, "technician": _O},
     Action.CONTENT_READ: _READERS,
     Action.CONTENT_VERIFY: _READERS,
     Action.EXHIBIT_DISPOSE: {"prosecutor": _O},
-    # issue 5: the owner state shares and revokes; prosecutors set the quorum and export;
+    # Sharing: the owner state shares and revokes; prosecutors set the quorum and export;
     # judges and defence with a grant receive bundles and change nothing.
     Action.EXHIBIT_SHARE: {"investigator": _O, "prosecutor": _O},
     Action.EXHIBIT_SHARE_REVOKE: {"investigator": _O, "prosecutor": _O},

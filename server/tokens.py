@@ -10,11 +10,12 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -25,6 +26,9 @@ from server.errors import InvalidRequestError
 ALGORITHM = "ES256"
 MAX_LIFETIME_SECONDS = 12 * 3600
 ROLES = ("investigator", "technician", "prosecutor", "judge", "defence")
+# A state's code (a token's iss, a case party): NL, DE-BY... One rule for the API, the
+# token checks and the command line.
+JURISDICTION_CODE: Final = re.compile(r"[A-Z][A-Z0-9-]{1,31}")
 
 
 def _b64url(data: bytes) -> str:

@@ -31,21 +31,18 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from evidence.errors import EvidenceError
 from server.api import schemas
 from server.api.errors import handle_server_error
 from server.api.http import (
-    bearer_token,
     call,
     case_id_of,
     exhibit_id_of,
-    in_thread,
     read_body,
-    remote,
     workspace,
 )
 from server.api.responses import json_response
 from server.errors import (
-    FeatureDisabledError,
     InvalidRequestError,
     PayloadTooLargeError,
     ServerError,
@@ -353,7 +350,7 @@ def _tus(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request
                         status_code=412, headers={**TUS_HEADERS, "Tus-Version": TUS_VERSION}
                     )
             response = await handler(request)
-        except ServerError as exc:
+        except (ServerError, EvidenceError) as exc:
             response = await handle_server_error(request, exc)
         except ClientDisconnect:
             response = _disconnected()
@@ -491,23 +488,6 @@ async def tus_delete(request: Request) -> Response:
     return Response(status_code=204)
 
 
-# --- bench ---------------------------------------------------------------------------------
-
-
-async def bench_discard(request: Request) -> Response:
-    """Bench only (JITC_BENCH_DISCARD): authenticate, read the body, keep nothing."""
-    ws = workspace(request)
-    if not ws.settings.bench_discard:
-        raise FeatureDisabledError("not found")
-    token = bearer_token(request)
-    client = remote(request)
-    await in_thread(request, lambda: ws.authenticate(token, remote=client))
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-    return json_response({"size": size})
-
-
 def routes() -> list[BaseRoute]:
     return [
         Route(EXHIBIT + "/content", put_content, methods=["PUT"]),
@@ -519,5 +499,4 @@ def routes() -> list[BaseRoute]:
         Route(EXHIBIT + "/uploads/{upload_id}", _tus(tus_head), methods=["HEAD"]),
         Route(EXHIBIT + "/uploads/{upload_id}", _tus(tus_patch), methods=["PATCH"]),
         Route(EXHIBIT + "/uploads/{upload_id}", _tus(tus_delete), methods=["DELETE"]),
-        Route("/api/bench/discard", bench_discard, methods=["PUT"]),
     ]

@@ -1,4 +1,4 @@
-"""Routes for the case's witness policy and court bundles (issue 5, items 3 and 4)."""
+"""Routes for the case's witness policy and court bundles."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
-from server.api.http import call, call_with_body, case_id_of
+from server.api.http import call, call_with_body, case_id_of, runtime
 from server.api.responses import json_response
 from server.api.sharing import CASE
 from server.errors import InvalidRequestError
@@ -78,9 +78,12 @@ def _respond_async(request: Request) -> bool:
 async def create_export(request: Request) -> Response:
     case_id = case_id_of(request)
     if _respond_async(request):
+        background = runtime(request)
         started = await call_with_body(
             request,
-            lambda ws, p, body: exports.start_export(ws, p, case_id, _export_request(body)),
+            lambda ws, p, body: exports.start_export(
+                ws, p, case_id, _export_request(body), background=background
+            ),
         )
         return json_response(
             started.to_json(),

@@ -1,20 +1,33 @@
 """The one place where errors become HTTP responses: `{"error": {"code", "message"}}`.
 
-Server errors keep their own code; custody library errors are mapped by class; anything
-unexpected is a 500 with no detail (the traceback goes to the server log only).
+Server errors keep their own code; custody library errors are mapped by class; the
+evidence store's errors that a client can cause (and the store being down) get their code
+and message here, since evidence/ knows no HTTP; anything unexpected is a 500 with no
+detail (the traceback goes to the server log only).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from custody.errors import CustodyError, FormatError
+from evidence.errors import (
+    EvidenceError,
+    ObjectExistsError,
+    OffsetMismatchError,
+    StorageUnavailableError,
+    TooLargeError,
+    UploadIncompleteError,
+    UploadLockedError,
+    UploadNotFoundError,
+)
 from server.api.responses import json_response
 from server.errors import (
     AuthenticationError,
@@ -25,35 +38,68 @@ from server.errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
-    RangeNotSatisfiableError,  # issue 4
+    RangeNotSatisfiableError,
     SchemaOutOfDateError,
     ServerError,
-    StorageError,  # issue 4
-    UnprocessableContentError,  # issue 4
+    StorageError,
+    UnprocessableContentError,
     UnsupportedMediaTypeError,
 )
 
 log = logging.getLogger("jitc.server")
 security_log = logging.getLogger("jitc.security")  # the same logger as server.auth
 
-# Most specific first: the first class the error is an instance of decides.
-_STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
-    (AuthenticationError, 401),
-    (PermissionDeniedError, 403),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (PayloadTooLargeError, 413),
-    (RangeNotSatisfiableError, 416),  # issue 4
-    (UnprocessableContentError, 422),  # issue 4
-    (StorageError, 503),  # issue 4
-    (BusyError, 503),
-    (InsufficientStorageError, 507),
-    (UnsupportedMediaTypeError, 415),
-    (InvalidRequestError, 400),
-    (SchemaOutOfDateError, 503),
-    (ServerError, 500),
-    (FormatError, 422),  # input that cannot form a custody entry (e.g. a float in data)
-    (CustodyError, 500),
+Describe = Callable[[Any], tuple[str, str]]
+"""An error's code and message, for errors that carry none of their own."""
+
+# Most specific first: the first class the error is an instance of decides. A row with a
+# Describe is an error of another package; the others carry their own code and message.
+_ANSWERS: Final[tuple[tuple[type[Exception], int, Describe | None], ...]] = (
+    (AuthenticationError, 401, None),
+    (PermissionDeniedError, 403, None),
+    (NotFoundError, 404, None),
+    (ConflictError, 409, None),
+    (PayloadTooLargeError, 413, None),
+    (RangeNotSatisfiableError, 416, None),
+    (UnprocessableContentError, 422, None),
+    (StorageError, 503, None),
+    (BusyError, 503, None),
+    (InsufficientStorageError, 507, None),
+    (UnsupportedMediaTypeError, 415, None),
+    (InvalidRequestError, 400, None),
+    (SchemaOutOfDateError, 503, None),
+    (ServerError, 500, None),
+    # input that cannot form a custody entry (e.g. a float in data)
+    (FormatError, 422, lambda e: ("invalid_entry", str(e))),
+    (CustodyError, 500, lambda e: ("custody_error", "the custody library refused the operation")),
+    # The evidence store's errors a client's upload or download can cause; the store down.
+    (
+        TooLargeError,
+        413,
+        lambda e: ("content_too_large", f"the content is larger than {e.limit} bytes"),
+    ),
+    (
+        OffsetMismatchError,
+        409,
+        lambda e: ("offset_mismatch", f"the upload holds {e.expected} bytes, not {e.got}"),
+    ),
+    (
+        UploadLockedError,
+        409,
+        lambda e: ("upload_locked", "another request is writing to this upload"),
+    ),
+    (
+        UploadNotFoundError,
+        404,
+        lambda e: ("not_found", "no such upload (finished, terminated or expired)"),
+    ),
+    (UploadIncompleteError, 409, lambda e: ("upload_incomplete", str(e))),
+    (ObjectExistsError, 409, lambda e: ("content_exists", "the exhibit already has content")),
+    (
+        StorageUnavailableError,
+        503,
+        lambda e: ("storage_unavailable", "the evidence store is unavailable"),
+    ),
 )
 
 _HTTP_CODES: Final = {
@@ -73,29 +119,36 @@ def error_response(status: int, code: str, message: str, **headers: str) -> Resp
     )
 
 
-def status_for(error: Exception) -> int:
-    for cls, status in _STATUS:
+def _answer(error: Exception) -> tuple[int, Describe | None] | None:
+    for cls, status, describe in _ANSWERS:
         if isinstance(error, cls):
-            return status
-    return 500
+            return status, describe
+    return None
+
+
+def status_for(error: Exception) -> int:
+    answer = _answer(error)
+    return 500 if answer is None else answer[0]
 
 
 async def handle_server_error(request: Request, exc: Exception) -> Response:
-    status = status_for(exc)
+    answer = _answer(exc)
+    if answer is None:  # e.g. an evidence error no client can cause: a bug of ours
+        return await handle_unexpected(request, exc)
+    status, describe = answer
     if isinstance(exc, PermissionDeniedError):
         log_permission_refusal(request, exc)
-    if isinstance(exc, ServerError):
-        code, message = exc.code, exc.message
-    elif isinstance(exc, FormatError):
-        code, message = "invalid_entry", str(exc)
+    if describe is not None:
+        code, message = describe(exc)
     else:
-        code, message = "custody_error", "the custody library refused the operation"
+        assert isinstance(exc, ServerError)
+        code, message = exc.code, exc.message
     if isinstance(exc, BusyError | InsufficientStorageError):
         log.warning("request refused for load: %s", exc.message)  # expected, no traceback
     elif status >= 500:
         log.error("request failed: %s", exc, exc_info=exc)
     headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else {}
-    if isinstance(exc, RangeNotSatisfiableError):  # issue 4: RFC 9110 14.4
+    if isinstance(exc, RangeNotSatisfiableError):  # RFC 9110 14.4
         headers["Content-Range"] = f"bytes */{exc.size}"
     if isinstance(exc, BusyError):  # RFC 9110 10.2.3
         headers["Retry-After"] = str(exc.retry_after)
@@ -135,6 +188,7 @@ async def handle_unexpected(_request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: Final = {
     ServerError: handle_server_error,
     CustodyError: handle_server_error,
+    EvidenceError: handle_server_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

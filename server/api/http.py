@@ -11,6 +11,7 @@ from starlette.requests import Request
 from server.api import schemas
 from server.auth import Principal
 from server.errors import PayloadTooLargeError, UnsupportedMediaTypeError
+from server.runtime import Runtime
 from server.services.workspace import Workspace
 
 T = TypeVar("T")
@@ -19,6 +20,12 @@ T = TypeVar("T")
 def workspace(request: Request) -> Workspace:
     ws: Workspace = request.app.state.workspace
     return ws
+
+
+def runtime(request: Request) -> Runtime:
+    """The app's background work (asynchronous exports are written there)."""
+    background: Runtime = request.app.state.runtime
+    return background
 
 
 def bearer_token(request: Request) -> str | None:

@@ -164,10 +164,6 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "status": "201",
         "response": {"type": "object", "properties": {"id": _STR, "seq": _INT}},
     },
-    ("post", "/api/bench/cases/{case_id}/exhibits"): {
-        "summary": "Bench only (JITC_BENCH_PLAIN_INSERT): the same insert, no custody entry",
-        "status": "201",
-    },
     ("get", "/api/cases/{case_id}/exhibits"): {
         "summary": "The case's exhibits",
         "query": _PAGING,
@@ -247,7 +243,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
 }
 
 
-# issue 5: sharing, court and defence access, the witness policy, court bundles
+# Sharing, court and defence access, the witness policy, court bundles.
 _SHARE = {
     "type": "object",
     "properties": {
@@ -368,9 +364,8 @@ _OPERATIONS.update(
         },
     }
 )
-# end issue 5
 
-# issue 4: exhibit content, tus 1.0 uploads, verification, disposal
+# Exhibit content, tus 1.0 uploads, verification, disposal.
 _EX = "/api/cases/{case_id}/exhibits/{exhibit_id}"
 _UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": _STR}
 _CONTENT_RESULT = {
@@ -449,12 +444,8 @@ _OPERATIONS.update(
             "query": [_UPLOAD_ID],
             "status": "204",
         },
-        ("put", "/api/bench/discard"): {
-            "summary": "Bench only (JITC_BENCH_DISCARD): read a body and keep nothing",
-        },
     }
 )
-# end issue 4
 
 
 def documented_operations() -> set[tuple[str, str]]:

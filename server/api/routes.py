@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.api import schemas
+from server.api import content, court, schemas, sharing
 from server.api.http import call, call_with_body, case_id_of, exhibit_id_of, workspace
 from server.api.responses import json_response
 from server.auth import Principal
-from server.services import cases, exhibits, log_read
+from server.services import cases, exhibits, log_read, witnessing
 from server.services.pagination import Page, PageRequest
 from server.services.workspace import Workspace
 
@@ -104,18 +104,6 @@ async def register_exhibit(request: Request) -> Response:
     )
 
 
-async def register_exhibit_plain(request: Request) -> Response:
-    """Bench only (JITC_BENCH_PLAIN_INSERT): the same insert without custody work."""
-    case_id = case_id_of(request)
-    created = await call_with_body(
-        request,
-        lambda ws, p, body: exhibits.register_exhibit_without_custody(
-            ws, p, case_id, schemas.new_exhibit(body)
-        ),
-    )
-    return json_response(created.to_json(), status_code=201)
-
-
 async def list_exhibits(request: Request) -> Response:
     case_id = case_id_of(request)
     page_request = _page_request(request)
@@ -192,10 +180,10 @@ async def read_log(request: Request) -> Response:
 
 async def checkpoint(request: Request) -> Response:
     case_id = case_id_of(request)
-    # issue 5: with the cosignatures collected, and whether they meet the case's quorum
-    from server.services.witnessing import served_checkpoint  # noqa: PLC0415
-
-    note, witnessed = await call(request, lambda ws, p: served_checkpoint(ws, p, case_id))
+    # With the cosignatures collected, and whether they meet the case's quorum.
+    note, witnessed = await call(
+        request, lambda ws, p: witnessing.served_checkpoint(ws, p, case_id)
+    )
     return Response(
         note, media_type="text/plain; charset=utf-8", headers={"JITC-Witnessed": witnessed}
     )
@@ -234,7 +222,7 @@ CASE = "/api/cases/{case_id}"
 EXHIBIT = CASE + "/exhibits/{exhibit_id}"
 
 
-def routes(*, bench_plain_insert: bool) -> list[BaseRoute]:
+def routes() -> list[BaseRoute]:
     table: list[BaseRoute] = [
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/api/log-key", log_key, methods=["GET"]),
@@ -258,18 +246,4 @@ def routes(*, bench_plain_insert: bool) -> list[BaseRoute]:
         Route(CASE + "/proof/inclusion", inclusion_proof, methods=["GET"]),
         Route(CASE + "/proof/consistency", consistency_proof, methods=["GET"]),
     ]
-    # issue 5: sharing, court and defence access, witnesses' policy, court bundles
-    from server.api import court, sharing  # noqa: PLC0415 - they import this module's peers
-
-    table += sharing.routes() + court.routes()
-    # end issue 5
-    # issue 4: exhibit content, tus uploads, verification, disposal
-    from server.api import content  # noqa: PLC0415 - it imports this module's peers
-
-    table += content.routes()
-    # end issue 4
-    if bench_plain_insert:
-        table.append(
-            Route("/api/bench/cases/{case_id}/exhibits", register_exhibit_plain, methods=["POST"])
-        )
-    return table
+    return table + sharing.routes() + court.routes() + content.routes()

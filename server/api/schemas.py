@@ -12,12 +12,11 @@ from typing import Any, Final
 
 from custody.canonical import CanonicalFormError, parse_json
 from server.errors import InvalidRequestError
-from server.repositories.cases import Grant
-from server.services.cases import NewCase
+from server.services.cases import Grant, NewCase
 from server.services.exhibits import NewExhibit
 from server.services.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
+from server.tokens import JURISDICTION_CODE
 
-JURISDICTION_CODE: Final = re.compile(r"[A-Z][A-Z0-9-]{1,31}")
 UUID_TEXT: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_FIELD_NAME: Final = 64  # an acquisition field name (names land in every later log read)
 _HASH_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")

@@ -1,4 +1,4 @@
-"""Routes for sharing exhibits and for court and defence access (issue 5, item 1).
+"""Routes for sharing exhibits and for court and defence access.
 
 `routes()` is added to the app's table by `server.api.routes`.
 """

@@ -7,20 +7,20 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, make_url
 
 from server import migrate
-from server.api.schemas import JURISDICTION_CODE
+from server.cli.guard import guarded
 from server.config import Settings
 from server.db import make_engine
-from server.errors import ConfigError, InvalidRequestError, ServerError
+from server.errors import InvalidRequestError
 from server.logkey import load_or_create_seed
 from server.services import admin
 from server.services.custody_log import CheckpointSigner
 from server.tokens import (
+    JURISDICTION_CODE,
     ROLES,
     TokenRequest,
     generate_authority_key,
@@ -31,24 +31,6 @@ from server.tokens import (
     private_key_pem,
     public_jwk,
 )
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _guarded(handler: Handler) -> Handler:
-    """Turn ServerErrors into one line on stderr and exit code 1 (2 for configuration)."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except ConfigError as exc:
-            print(f"jitc: {exc.message}", file=sys.stderr)
-            return 2
-        except ServerError as exc:
-            print(f"jitc: {exc.message}", file=sys.stderr)
-            return 1
-
-    return run
 
 
 def _open_engine(*, upgrade_embedded: bool = True) -> tuple[Settings, Engine]:
@@ -76,7 +58,7 @@ def _code(text: str) -> str:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from server.services.workspace import Workspace  # noqa: PLC0415
+    from server.services.workspace import Workspace  # noqa: PLC0415 - same
 
     settings = Settings.from_env()
     Workspace.open(settings).close()  # schema check and log key before listening
@@ -182,9 +164,8 @@ def _jurisdiction_add(args: argparse.Namespace) -> int:
     return 0
 
 
-# issue 5: a state's witness
 def _jurisdiction_witness(args: argparse.Namespace) -> int:
-    from server.services.witnessing import register_witness  # noqa: PLC0415
+    from server.services.witnessing import register_witness  # noqa: PLC0415 - loads httpx
 
     _settings, engine = _open_engine()
     try:
@@ -193,9 +174,6 @@ def _jurisdiction_witness(args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"{args.code}: witness {row.name} at {row.url} registered")
     return 0
-
-
-# end issue 5
 
 
 def _jurisdiction_list(_args: argparse.Namespace) -> int:
@@ -249,33 +227,37 @@ def _log_key(_args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = subparsers.add_parser("serve", help="run the workspace server (uvicorn)")
+    serve = subparsers.add_parser("serve", description="Run the workspace server (uvicorn).")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--access-log", action="store_true")
-    serve.set_defaults(func=_guarded(_serve))
+    serve.set_defaults(func=guarded(_serve))
 
-    db = subparsers.add_parser("db", help="database schema (Alembic)")
+    db = subparsers.add_parser("db", description="The database schema (Alembic).")
     db_sub = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     up = db_sub.add_parser("upgrade", help="upgrade the schema to the latest migration")
     up.add_argument("revision", nargs="?", default="head")
-    up.set_defaults(func=_guarded(_db_upgrade))
+    up.set_defaults(func=guarded(_db_upgrade))
     down = db_sub.add_parser("downgrade", help="downgrade the schema (base: drop everything)")
     down.add_argument("revision")
-    down.set_defaults(func=_guarded(_db_downgrade))
+    down.set_defaults(func=guarded(_db_downgrade))
     db_sub.add_parser("current", help="show the schema's migration").set_defaults(
-        func=_guarded(_db_current)
+        func=guarded(_db_current)
     )
 
-    authority = subparsers.add_parser("authority", help="a state authority's token key")
+    authority = subparsers.add_parser(
+        "authority", description="A state authority's token key (ES256)."
+    )
     auth_sub = authority.add_subparsers(dest="authority_command", metavar="COMMAND", required=True)
     init = auth_sub.add_parser("init", help="write an ES256 private key and its public JWK")
     init.add_argument("code", type=_code, metavar="CODE")
     init.add_argument("--out", type=Path, required=True, metavar="DIR")
-    init.set_defaults(func=_guarded(_authority_init))
+    init.set_defaults(func=guarded(_authority_init))
 
-    jurisdiction = subparsers.add_parser("jurisdiction", help="states in this workspace")
+    jurisdiction = subparsers.add_parser(
+        "jurisdiction", description="The states in this workspace, their keys and witnesses."
+    )
     j_sub = jurisdiction.add_subparsers(
         dest="jurisdiction_command", metavar="COMMAND", required=True
     )
@@ -283,22 +265,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("code", type=_code, metavar="CODE")
     add.add_argument("--name", required=True)
     add.add_argument("--issuer-jwk", type=Path, required=True, metavar="FILE")
-    add.set_defaults(func=_guarded(_jurisdiction_add))
+    add.set_defaults(func=guarded(_jurisdiction_add))
     j_sub.add_parser("list", help="states and their key ids").set_defaults(
-        func=_guarded(_jurisdiction_list)
+        func=guarded(_jurisdiction_list)
     )
     remove = j_sub.add_parser("remove-key", help="retire one key of a state")
     remove.add_argument("code", type=_code, metavar="CODE")
     remove.add_argument("kid", metavar="KID")
-    remove.set_defaults(func=_guarded(_jurisdiction_remove_key))
-    # issue 5: a state's witness (C2SP tlog-witness)
+    remove.set_defaults(func=guarded(_jurisdiction_remove_key))
     witness = j_sub.add_parser("witness", help="register a state's witness (URL and vkey)")
     witness.add_argument("code", type=_code, metavar="CODE")
     witness.add_argument("--url", required=True, help="the witness's URL prefix")
     witness.add_argument("--vkey", required=True, help="its cosignature vkey (jitc witness init)")
-    witness.set_defaults(func=_guarded(_jurisdiction_witness))
+    witness.set_defaults(func=guarded(_jurisdiction_witness))
 
-    token = subparsers.add_parser("token", help="access tokens")
+    token = subparsers.add_parser("token", description="Access tokens: issue, revoke.")
     t_sub = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
     issue = t_sub.add_parser("issue", help="print a signed access token")
     issue.add_argument("--key", type=Path, required=True, metavar="FILE")
@@ -307,11 +288,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     issue.add_argument("--role", required=True, choices=ROLES)
     issue.add_argument("--ttl", default="8h", help="lifetime, at most 12h (default 8h)")
     issue.add_argument("--aud", help="the server's log name (default JITC_LOG_NAME)")
-    issue.set_defaults(func=_guarded(_token_issue))
+    issue.set_defaults(func=guarded(_token_issue))
     revoke = t_sub.add_parser("revoke", help="revoke a token by its jti")
     revoke.add_argument("jti")
-    revoke.set_defaults(func=_guarded(_token_revoke))
+    revoke.set_defaults(func=guarded(_token_revoke))
 
-    subparsers.add_parser("log-key", help="print the log's verifier key (vkey)").set_defaults(
-        func=_guarded(_log_key)
-    )
+    subparsers.add_parser(
+        "log-key", description="Print the log's verifier key (vkey)."
+    ).set_defaults(func=guarded(_log_key))

@@ -25,7 +25,9 @@ TIMEOUT = httpx.Timeout(30.0, read=3600.0)  # a bundle with GiBs of content take
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = subparsers.add_parser(
-        "export", help="make a court bundle of a case on the server and download it"
+        "export",
+        description="Ask the server for a court bundle of a case, wait while it is written, "
+        "download it and check its SHA-256 against the one logged in export.created.",
     )
     export.add_argument("case", metavar="CASE", help="the case id")
     export.add_argument("--out", required=True, type=Path, metavar="FILE", help="bundle .zip")
@@ -48,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.set_defaults(func=_export)
 
     audit = subparsers.add_parser(
-        "audit", help="check a case's custody rows, checkpoints and stored objects (server host)"
+        "audit",
+        description="Check a case's custody rows, checkpoints and stored objects end to end "
+        "(on the server host; settings from the environment).",
     )
     audit.add_argument("case", metavar="CASE", help="the case id")
     audit.add_argument("--json", action="store_true", help="print one JSON report")

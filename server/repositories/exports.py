@@ -1,4 +1,4 @@
-"""Court bundle exports: one row per export request (issue 5, item 4)."""
+"""Court bundle exports: one row per export request."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass  # issue 5
-from datetime import datetime  # issue 5
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -31,7 +31,7 @@ def may_read_content(conn: Connection, exhibit_id: str, jurisdiction: str) -> bo
     return owner == jurisdiction or is_shared_with(conn, exhibit_id, jurisdiction)
 
 
-# issue 5: sharing and revoking (server.services.sharing), and what is shared with whom
+# Sharing and revoking (server.services.sharing), and what is shared with whom.
 
 
 @dataclass(frozen=True, slots=True)

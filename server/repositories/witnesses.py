@@ -1,4 +1,4 @@
-"""Witnesses of the party states, case quorums and collected cosignatures (issue 5)."""
+"""Witnesses of the party states, case quorums and collected cosignatures ."""
 
 from __future__ import annotations
 

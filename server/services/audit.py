@@ -1,4 +1,4 @@
-"""`jitc audit CASE`: check a live case end to end on the server host (issue 5, item 5).
+"""`jitc audit CASE`: check a live case end to end on the server host.
 
 Unlike the offline verifier, which sees only what a bundle carries, the audit reads the
 database and the evidence store directly and names the row, checkpoint or object that is

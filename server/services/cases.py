@@ -22,6 +22,10 @@ from server.services.custody_log import CaseLog, case_origin
 from server.services.pagination import Page, PageRequest, decode_time_id, time_id_cursor
 from server.services.workspace import Workspace
 
+Grant = case_repo.Grant
+"""A judge or defence lawyer named by a court or defence access grant (jurisdiction, sub,
+role): what a grant request asks for, and what the case's grants hold."""
+
 
 @dataclass(frozen=True, slots=True)
 class NewCase:

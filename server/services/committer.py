@@ -65,7 +65,7 @@ class Committer:
         self._lock = threading.Lock()
         self._queue: list[_Pending[object]] = []
         self._busy = False
-        # issue 5: called after each batch commits (wakes the witness submitter); must not block
+        # Called after each batch commits (the runtime wakes the witnessing); must not block.
         self.after_commit: Callable[[], None] | None = None
 
     def run(self, case_id: str, work: UnitOfWork[T]) -> T:
@@ -95,7 +95,7 @@ class Committer:
                 pending.wake.set()
             if successor is not None:
                 successor.wake.set()  # it is not finished, so it leads the next batch
-            hook = self.after_commit  # issue 5
+            hook = self.after_commit
             if hook is not None:
                 # The batch is committed: its callers must not see a 500 for a written change.
                 try:

@@ -1,4 +1,4 @@
-"""Exhibits (metadata only in this issue): registration, seal, legal hold, notes."""
+"""Exhibits: registration, seal, legal hold, notes, and the views that show their content."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from server.auth import Principal
-from server.db import read_transaction, write_transaction
+from server.db import read_transaction
 from server.errors import ConflictError, NotFoundError
 from server.permissions import Action, authorize
-from server.repositories import content as content_repo  # issue 4
+from server.repositories import content as content_repo
 from server.repositories import exhibits as exhibit_repo
-from server.services import content as content_service  # issue 4
-from server.services.cases import Recorded, authorize_read, locked_standing, standing
+from server.services import content as content_service
+from server.services.cases import Recorded, authorize_read, locked_standing
 from server.services.custody_log import CaseLog
 from server.services.pagination import (
     Page,
@@ -49,12 +49,12 @@ class ExhibitCreated:
 @dataclass(frozen=True, slots=True)
 class ExhibitView:
     row: exhibit_repo.ExhibitRow
-    content: dict[str, Any] | None = None  # issue 4: what exhibit.ingested recorded
+    content: dict[str, Any] | None = None  # what exhibit.ingested recorded, if anything
 
     def to_json(self) -> dict[str, Any]:
         row = self.row
         return {
-            "content": self.content,  # issue 4
+            "content": self.content,
             "id": row.id,
             "case": row.case_id,
             "label": row.label,
@@ -134,30 +134,6 @@ def register_exhibit(
     return ws.committer.run(case_id, work)
 
 
-def register_exhibit_without_custody(
-    ws: Workspace, principal: Principal, case_id: str, new: NewExhibit
-) -> ExhibitCreated:
-    """The same authenticated, authorised insert with no custody work: bench only.
-
-    bench/append_bench.py compares this with `register_exhibit` to price the custody
-    log. Only reachable when JITC_BENCH_PLAIN_INSERT is set (server.api.routes)."""
-    exhibit_id = str(uuid.uuid4())
-    with write_transaction(ws.engine) as conn:
-        authorize(principal, Action.EXHIBIT_REGISTER, standing(conn, case_id, principal))
-        row = exhibit_repo.new_exhibit_row(
-            exhibit_id=exhibit_id,
-            case_id=case_id,
-            label=new.label,
-            description=new.description,
-            owner=principal.jurisdiction,
-            acquisition=_acquisition_json(new.acquisition),
-            now=datetime.now(UTC),
-            last_leaf=None,
-        )
-        exhibit_repo.insert_now(conn, row)
-    return ExhibitCreated(exhibit_id, -1)
-
-
 def _exhibit_in(log: CaseLog, exhibit_id: str) -> exhibit_repo.ExhibitRow:
     row = exhibit_repo.get(log.conn, log.case_id, exhibit_id)
     if row is None:
@@ -174,7 +150,7 @@ def seal_exhibit(
         authorize(principal, Action.CASE_READ, current)
         row = _exhibit_in(log, exhibit_id)
         authorize(principal, Action.EXHIBIT_SEAL, current, exhibit_owner=row.owner)
-        _refuse_if_disposed(log, exhibit_id)  # issue 4
+        _refuse_if_disposed(log, exhibit_id)
         if row.sealed:
             raise ConflictError("the exhibit is already sealed", code="exhibit_sealed")
         exhibit_repo.set_flags(log.conn, exhibit_id, sealed=True)
@@ -203,7 +179,7 @@ def set_hold(
         authorize(principal, Action.CASE_READ, current)  # 403 before any 404, as above
         row = _exhibit_in(log, exhibit_id)
         authorize(principal, action, current, exhibit_owner=row.owner)
-        _refuse_if_disposed(log, exhibit_id)  # issue 4
+        _refuse_if_disposed(log, exhibit_id)
         if row.legal_hold == hold:
             state = "already under legal hold" if hold else "not under legal hold"
             raise ConflictError(f"the exhibit is {state}", code="hold_unchanged")
@@ -214,7 +190,7 @@ def set_hold(
         return Recorded(entry.seq, entry.type)
 
     recorded = ws.committer.run(case_id, work)
-    # issue 4: mirror the hold on the stored object (S3 Object Lock legal hold). After the
+    # Mirror the hold on the stored object (S3 Object Lock legal hold). After the
     # commit: the database flag is what disposal checks; the object's hold is the backstop.
     content_service.sync_store_hold(ws, case_id, exhibit_id, on=hold)
     return recorded
@@ -231,7 +207,7 @@ def add_note(
         authorize(principal, Action.NOTE_ADD, current)
         if exhibit_id is not None:
             _exhibit_in(log, exhibit_id)
-            _refuse_if_disposed(log, exhibit_id)  # issue 4
+            _refuse_if_disposed(log, exhibit_id)
         # spec 2.1 note.added: the log carries the text's SHA-256; the text stays here.
         entry = log.append(
             principal.actor(), "note.added", exhibit=exhibit_id, data={"sha256": digest}
@@ -259,7 +235,7 @@ def list_exhibits(
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.CASE_READ)
         rows = exhibit_repo.page(conn, case_id, after=after, limit=request.limit + 1)
-    # issue 4: each exhibit with its content, if any
+    # Each exhibit with its content, if any.
     stored = content_service.exhibit_content(ws, [row.id for row in rows[: request.limit]])
     items = [ExhibitView(row, _content_json(stored.get(row.id))) for row in rows[: request.limit]]
     more = len(rows) > request.limit
@@ -273,21 +249,18 @@ def get_exhibit(ws: Workspace, principal: Principal, case_id: str, exhibit_id: s
         row = exhibit_repo.get(conn, case_id, exhibit_id)
     if row is None:
         raise NotFoundError(f"no exhibit {exhibit_id} in this case", code="exhibit_not_found")
-    stored = content_service.exhibit_content(ws, [row.id]).get(row.id)  # issue 4
+    stored = content_service.exhibit_content(ws, [row.id]).get(row.id)
     return ExhibitView(row, _content_json(stored))
 
 
-# issue 4: exhibit content in the exhibit views; nothing follows disposal (spec 6.7)
 def _refuse_if_disposed(log: CaseLog, exhibit_id: str) -> None:
+    # spec 6.7: nothing follows exhibit.disposed
     if content_service.is_disposed(log.conn, exhibit_id):
         raise ConflictError("the exhibit was disposed of", code="exhibit_disposed")
 
 
 def _content_json(row: content_repo.ContentRow | None) -> dict[str, Any] | None:
     return None if row is None else content_service.content_json(row)
-
-
-# end issue 4
 
 
 def list_notes(

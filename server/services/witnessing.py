@@ -1,13 +1,13 @@
-"""The case server's side of witnessing (issue 5, item 3; docs/adr/0021).
+"""The case server's side of witnessing (docs/adr/0021).
 
 - Each party state registers its witness (URL and cosignature vkey, key type 0x04).
 - A case's policy (spec 5 policy.txt, C2SP tlog-policy) names the case's log key, the
   witnesses of its party states and a quorum: all of them unless a prosecutor set k.
 - `WitnessSubmitter` sends each case's newest checkpoint, with a consistency proof from
   the size the witness last cosigned, to every witness of the case's parties, and keeps
-  the cosignature lines it gets back. It runs on a thread of its own, woken after each
-  commit and on a periodic tick; a witness that is down is retried with exponential
-  backoff and never blocks an append.
+  the cosignature lines it gets back. `server.runtime` runs its rounds in the background,
+  after each commit and on a periodic tick; a witness that is down is retried with
+  exponential backoff and never blocks an append.
 - `GET /checkpoint` serves the newest checkpoint with the cosignatures collected for it
   and says whether they meet the case's quorum (`JITC-Witnessed`).
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,14 +40,13 @@ from server.repositories import witnesses as witness_repo
 from server.services import custody_log, log_read
 from server.services.cases import authorize_read, standing
 from server.services.custody_log import CheckpointSigner, case_origin
+from server.services.witness_client import request_cosignature
 from server.services.workspace import Workspace
-from server.witness.client import request_cosignature
-from server.witness.errors import BadProofError, SplitViewError, WitnessError
+from witness.errors import BadProofError, SplitViewError, WitnessError
 
 log = logging.getLogger("jitc.witnessing")
 
 DEFAULT_TICK = 5.0
-MIN_ROUND_INTERVAL = 0.05  # seconds between submission rounds, at the most often
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 HTTP_TIMEOUT = 10.0  # per connect / read / write: a witness dripping bytes passes it
@@ -186,49 +184,13 @@ class WitnessSubmitter:
         self._deadline = deadline
         self._clock = clock
         self._retry: dict[tuple[str, str], _Retry] = {}
-        self._event = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
 
-    # -- the thread --
+    def run_round(self) -> None:
+        """One submission round, from a thread with no event loop (the runtime's)."""
+        asyncio.run(self.submit_pending())
 
-    def wake(self) -> None:
-        self._event.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name="jitc-witness-submitter", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stopping = True
-        self._event.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            while not self._stopping:
-                self._event.clear()
-                started = time.monotonic()
-                try:
-                    loop.run_until_complete(self.submit_pending())
-                except Exception:
-                    log.exception("witness submission round failed")
-                self._event.wait(self._next_wait())
-                # Under a stream of commits, rounds would run back to back and take CPU
-                # from the appends themselves (~20% of append throughput on 2 cores): at
-                # most one round per MIN_ROUND_INTERVAL. Each round sends the newest
-                # checkpoint, so nothing is lost by coalescing wake-ups.
-                pause = MIN_ROUND_INTERVAL - (time.monotonic() - started)
-                if pause > 0 and not self._stopping:
-                    time.sleep(pause)
-        finally:
-            loop.close()
-
-    def _next_wait(self) -> float:
+    def next_wait(self) -> float:
+        """Seconds until the next round is due: the tick, or sooner for a retry."""
         now = self._clock()
         due = [r.due - now for r in self._retry.values()]
         return max(0.01, min([self._tick, *due]))

@@ -5,12 +5,12 @@ Built once per process (`Workspace.open`), shared by the HTTP app and the CLI.
 
 from __future__ import annotations
 
-import threading  # issue 4
+import threading
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from evidence import BlobStore, open_store  # issue 4
+from evidence import BlobStore, open_store
 from server import migrate
 from server.auth import KeyStore, Principal, RevocationList, TokenVerifier
 from server.config import Settings
@@ -22,12 +22,12 @@ from server.services.custody_log import CheckpointSigner
 
 @dataclass(eq=False)
 class ExportBudget:
-    """Disk held by the exports this process is writing, and which of them run on threads
-    (server.services.exports)."""
+    """Disk held by the exports this process is writing, and which of them are written in
+    the background (server.services.exports)."""
 
     reserved: int = 0
     running: set[str] = field(default_factory=set)
-    """Ids of the exports this process writes on threads (Prefer: respond-async)."""
+    """Ids of the exports this process writes in the background (Prefer: respond-async)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -48,7 +48,7 @@ class Workspace:
     signer: CheckpointSigner
     committer: Committer
     verifier: TokenVerifier
-    # issue 4: the evidence store, opened from settings on first use, prepared once
+    # The evidence store, opened from settings on first use, prepared once.
     _store: BlobStore | None = field(default=None, repr=False)
     _store_ready: bool = field(default=False, repr=False)
     _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -88,8 +88,6 @@ class Workspace:
         """Use `store` instead of the configured one (tests, tools)."""
         with self._store_lock:
             self._store, self._store_ready = store, False
-
-    # end issue 4
 
     @classmethod
     def open(cls, settings: Settings, *, engine: Engine | None = None) -> Workspace:

@@ -24,7 +24,7 @@ from server.config import Settings
 from server.db import make_engine
 from server.models import Base
 from server.services.workspace import Workspace
-from tests.evidence.support import Harness, MotoServer  # issue 4
+from tests.evidence.support import Harness, MotoServer
 from tests.server.helpers import World
 from tests.server.testclient import TestClient
 
@@ -179,7 +179,7 @@ def world(workspace: Workspace) -> World:
     return World.create(workspace.engine, audience=LOG_NAME, codes=("NL", "DE", "FR"))
 
 
-# issue 4: every server content test runs on both evidence stores (fs and moto S3)
+# Every server content test runs on both evidence stores (fs and moto S3).
 @pytest.fixture(params=["fs", pytest.param("s3", marks=pytest.mark.s3)])
 def evidence(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "fs":
@@ -201,6 +201,3 @@ def content_client(workspace: Workspace, evidence: Harness) -> Iterator[TestClie
     workspace.use_store(evidence.store)
     with TestClient(create_app(workspace=workspace), raise_server_exceptions=False) as test_client:
         yield test_client
-
-
-# end issue 4

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwt
 from sqlalchemy import Engine
 
+from server.app import create_app
+from server.runtime import Runtime
 from server.services import admin
+from server.services.workspace import Workspace
 from server.tokens import generate_authority_key, private_key_pem, public_jwk
 from tests.server.testclient import TestClient
 
@@ -119,3 +124,23 @@ def error_code(response: Any) -> str:
     assert set(body["error"]) == {"code", "message"}, body
     code: str = body["error"]["code"]
     return code
+
+
+@contextmanager
+def quiet_client(ws: Workspace) -> Iterator[TestClient]:
+    """A client whose app runs no lifespan: no sweep or witnessing round races the test.
+    What its requests start in the background (an asynchronous export) runs on a pool of
+    the test's; `drain(client)` waits for it, and the pool is drained at the end."""
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="test-background") as pool:
+        yield TestClient(create_app(workspace=ws, executor=pool), raise_server_exceptions=False)
+
+
+def runtime(client: TestClient) -> Runtime:
+    """The background work of the client's app (server.runtime)."""
+    found: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return found
+
+
+def drain(client: TestClient, timeout: float = 60.0) -> None:
+    """Wait for the work the client's requests started in the background."""
+    runtime(client).drain(timeout)

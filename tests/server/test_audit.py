@@ -1,4 +1,4 @@
-"""`jitc audit`: cosignatures, checkpoints and the JSON report (issue 5, item 5)."""
+"""`jitc audit`: cosignatures, checkpoints and the JSON report."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from sqlalchemy import text
 from server.errors import NotFoundError
 from server.services.audit import audit_case
 from server.services.workspace import Workspace
-from tests.server.helpers import World, create_case, register_exhibit
-from tests.server.test_witnessing_support import Witnesses, quiet_client, submit
+from tests.server.helpers import World, create_case, quiet_client, register_exhibit
+from tests.server.witnesses import Witnesses, submit
 
 
 @pytest.fixture

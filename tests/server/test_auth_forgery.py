@@ -231,3 +231,26 @@ def test_served_app_writes_refusals_to_security_log_file(settings: Settings, wor
             if handler not in before:
                 security.removeHandler(handler)
                 handler.close()
+
+
+def test_nul_in_unsigned_iss_is_a_401_not_a_500(client: TestClient, world: World) -> None:
+    claims = world.claims("NL", "investigator")
+    claims["iss"] = "NL\u0000"
+    token = world.sign(claims, key_of="NL")
+    response = client.get("/api/cases", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert error_code(response) == "unknown_issuer"
+
+
+def test_nul_in_kid_is_a_401_not_a_500(client: TestClient, world: World) -> None:
+    token = world.sign(world.claims("NL", "investigator"), key_of="NL", kid="k\u0000")
+    response = client.get("/api/cases", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert error_code(response) == "unknown_key"
+
+
+def test_control_characters_in_sub_are_refused(client: TestClient, world: World) -> None:
+    token = world.sign(world.claims("NL", "investigator", sub="inv\u0000x"), key_of="NL")
+    response = client.get("/api/cases", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert error_code(response) == "token_malformed"

@@ -1,4 +1,4 @@
-"""`jitc` administration commands, run through server.cli.main against both databases."""
+"""`jitc` administration commands, run through jitc.main against both databases."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from jose import jwt
 from sqlalchemy import create_engine
 
+from jitc import main
 from server import migrate
 from server.app import create_app
-from server.cli import main
 from server.config import Settings
 from server.services.workspace import Workspace
 from tests.server.helpers import error_code

@@ -18,9 +18,11 @@ import httpx
 import pytest
 
 from evidence import exhibit_key
+from jitc import main
 from server.app import create_app
-from server.cli import evidence as cli
-from server.cli import main
+from server.cli import download, upload
+from server.cli.client import Api
+from server.cli.guard import CommandError
 from server.services.workspace import Workspace
 from tests.evidence.support import Harness, MiB, pattern
 from tests.server.conftest import LOG_NAME
@@ -41,10 +43,10 @@ def scene(
 ) -> Scene:
     app = create_app(workspace=workspace)
 
-    def client(self: cli.Api) -> httpx.Client:
+    def client(self: Api) -> httpx.Client:
         return TestClient(app, headers={"Authorization": f"Bearer {self.token}"})
 
-    monkeypatch.setattr(cli.Api, "client", client)
+    monkeypatch.setattr(Api, "client", client)
     monkeypatch.setenv("JITC_SERVER", "http://testserver")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     case_id = create_case(content_client, world)
@@ -91,7 +93,7 @@ def test_upload_resumes_after_the_connection_breaks(
     source = tmp_path / "phone.bin"
     source.write_bytes(data)
     monkeypatch.setenv("JITC_TOKEN", world.token("NL", "technician"))
-    real_chunks = cli._file_chunks
+    real_chunks = upload._file_chunks
     calls = {"n": 0}
 
     def breaking(*args: Any) -> Iterator[bytes]:
@@ -100,9 +102,9 @@ def test_upload_resumes_after_the_connection_breaks(
             raise httpx.WriteError("connection reset by peer")
         yield from real_chunks(*args)
 
-    monkeypatch.setattr(cli, "_file_chunks", breaking)
-    monkeypatch.setattr(cli, "RETRIES", 0)  # the first run gives up: a re-run resumes
-    monkeypatch.setattr("server.cli.evidence.time.sleep", lambda _s: None)
+    monkeypatch.setattr(upload, "_file_chunks", breaking)
+    monkeypatch.setattr(upload, "RETRIES", 0)  # the first run gives up: a re-run resumes
+    monkeypatch.setattr("server.cli.upload.time.sleep", lambda _s: None)
     code, _, err = run(
         capsys, "upload", case_id, exhibit_id, str(source), "--chunk-size", "1048576"
     )
@@ -162,7 +164,7 @@ def _uploaded(
 
 def _breaking_once(monkeypatch: Any, after_chunks: int = 1) -> dict[str, int]:
     """The first response body breaks off after `after_chunks` chunks (a dropped link)."""
-    real = cli._body_chunks
+    real = download._body_chunks
     calls = {"n": 0}
 
     def breaking(response: httpx.Response) -> Iterator[bytes]:
@@ -175,8 +177,8 @@ def _breaking_once(monkeypatch: Any, after_chunks: int = 1) -> dict[str, int]:
         if calls["n"] == 1 and after_chunks == len(received):  # after the last byte
             raise httpx.ReadError("connection reset by peer")
 
-    monkeypatch.setattr(cli, "_body_chunks", breaking)
-    monkeypatch.setattr("server.cli.evidence.time.sleep", lambda _s: None)
+    monkeypatch.setattr(download, "_body_chunks", breaking)
+    monkeypatch.setattr("server.cli.download.time.sleep", lambda _s: None)
     return calls
 
 
@@ -186,7 +188,7 @@ def test_download_resumes_in_a_second_run_after_the_connection_breaks(
     client, world, case_id, exhibit_id = scene
     data = _uploaded(scene, capsys, monkeypatch, tmp_path / "disk.img", pattern(3 * MiB + 11))
     _breaking_once(monkeypatch)
-    monkeypatch.setattr(cli, "RETRIES", 0)  # the first run gives up
+    monkeypatch.setattr(download, "RETRIES", 0)  # the first run gives up
     out = tmp_path / "copy.img"
     part, marker = out.with_name("copy.img.part"), out.with_name("copy.img.part.json")
 
@@ -303,7 +305,7 @@ def _interrupted_download(
     _client, _world, case_id, exhibit_id = scene
     data = _uploaded(scene, capsys, monkeypatch, tmp_path / f"{name}.bin", pattern(size))
     _breaking_once(monkeypatch)
-    monkeypatch.setattr(cli, "RETRIES", 0)
+    monkeypatch.setattr(download, "RETRIES", 0)
     out = tmp_path / f"{name}.copy"
     assert run(capsys, "download", case_id, exhibit_id, str(out))[0] == 1
     return data, out, out.with_name(f"{name}.copy.part")
@@ -382,8 +384,8 @@ def test_a_part_file_renamed_away_while_locking_is_not_written(
             os.replace(partial, out)  # run A ends between B's open and B's lock
         return fd
 
-    monkeypatch.setattr("server.cli.evidence.os.open", open_then_rename)
-    with cli._locked_partial(partial) as f:
+    monkeypatch.setattr("server.cli.download.os.open", open_then_rename)
+    with download._locked_partial(partial) as f:
         f.write(b"run B")
         f.flush()
         assert os.fstat(f.fileno()).st_ino != os.stat(out).st_ino
@@ -403,16 +405,16 @@ def test_a_refusal_on_resume_keeps_the_partial_copy(
     assert kept
 
     def unavailable(response: httpx.Response, offset: int, recorded: Any) -> int:
-        raise cli.CommandError("downloading the content: 503 storage_unavailable")
+        raise CommandError("downloading the content: 503 storage_unavailable")
 
-    accept = cli._accept_body
-    monkeypatch.setattr(cli, "_accept_body", unavailable)  # a failure path: the store is down
+    accept = download._accept_body
+    monkeypatch.setattr(download, "_accept_body", unavailable)  # a failure path: the store is down
     code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
     assert code == 1
     assert "f.copy.part kept" in err
     assert part.read_bytes() == kept
     assert out.with_name("f.copy.part.json").exists()
-    monkeypatch.setattr(cli, "_accept_body", accept)
+    monkeypatch.setattr(download, "_accept_body", accept)
     code, _, err = run(capsys, "download", case_id, exhibit_id, str(out))
     assert code == 0, err
     assert "resuming at" in err

@@ -9,7 +9,7 @@ import pytest
 
 from server.auth import RevocationList
 from server.config import Settings
-from server.errors import ConfigError, InvalidRequestError
+from server.errors import ConfigError, ConflictError, InvalidRequestError
 from server.services import admin
 from server.services.workspace import Workspace
 from server.tokens import (
@@ -19,6 +19,7 @@ from server.tokens import (
     public_jwk,
     thumbprint,
 )
+from tests.server.helpers import World
 
 
 def test_defaults_are_embedded(tmp_path: Path) -> None:
@@ -26,7 +27,6 @@ def test_defaults_are_embedded(tmp_path: Path) -> None:
     assert settings.embedded
     assert settings.database_url == "sqlite:///jitc-data/jitc.sqlite3"
     assert settings.log_name == "jitc.localhost"
-    assert not settings.bench_plain_insert
 
 
 def test_production_settings() -> None:
@@ -34,12 +34,10 @@ def test_production_settings() -> None:
         {
             "JITC_DATABASE_URL": "postgresql+psycopg://jitc@db/jitc",
             "JITC_LOG_NAME": "jit.example.eu",
-            "JITC_BENCH_PLAIN_INSERT": "1",
         }
     )
     assert not settings.embedded
     assert settings.log_name == "jit.example.eu"
-    assert settings.bench_plain_insert
 
 
 @pytest.mark.parametrize(
@@ -107,3 +105,16 @@ def test_revocations_are_seen_after_the_refresh_interval(workspace: Workspace) -
     assert fresh.is_revoked("jti-1")
     assert not cached.is_revoked("jti-1")  # documented lag: up to refresh_seconds
     assert not admin.revoke_token(workspace.engine, "jti-1")
+
+
+def test_malformed_base64_in_a_jwk_is_a_clear_error() -> None:
+    jwk = public_jwk(generate_authority_key().public_key())
+    jwk["x"] = "!!!not base64!!!"
+    with pytest.raises(InvalidRequestError, match="base64url"):
+        parse_public_jwk(json.dumps(jwk))
+
+
+def test_one_public_key_cannot_vouch_for_two_states(world: World) -> None:
+    nl_public = public_jwk(world.keys["NL"].public_key())
+    with pytest.raises(ConflictError, match="already registered for NL"):
+        admin.add_jurisdiction(world.engine, "FR", "State FR", nl_public)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import Any
 
 import pytest
 
@@ -15,12 +16,15 @@ from evidence import exhibit_key
 from server.auth import Principal
 from server.errors import ConflictError
 from server.services import content
+from server.services.content import ingest
 from server.services.workspace import Workspace
 from tests.evidence.support import Harness, pattern
 from tests.server.helpers import World, create_case, register_exhibit
-from tests.server.test_content import entries, url
+from tests.server.test_content import Scene, _key, entries, put, scene, url
 from tests.server.test_content_bad_input import writes_in_progress
 from tests.server.testclient import TestClient
+
+__all__ = ["scene"]  # the fixture, re-used from test_content
 
 
 def technician() -> Principal:
@@ -29,7 +33,7 @@ def technician() -> Principal:
 
 def _crash_after_store(ws: Workspace, case_id: str, exhibit_id: str, data: bytes) -> None:
     meta = content.ContentMeta("seized.img", "application/octet-stream", None)
-    content._begin_write(ws, technician(), case_id, exhibit_id, meta, kind="put", length=None)
+    ingest.begin_write(ws, technician(), case_id, exhibit_id, meta, kind="put", length=None)
     ws.store.put_stream(exhibit_key(case_id, exhibit_id), [data])
     # ... and the process dies before the unit of work commits.
 
@@ -106,3 +110,24 @@ def test_a_commit_that_fails_removes_the_new_object(
     assert response.status_code == 409
     assert evidence.traces() == traces
     assert writes_in_progress(workspace) == 0
+
+
+def test_an_ingest_commit_that_fails_unexpectedly_keeps_the_object(
+    scene: Scene, evidence: Harness, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    real_run = workspace.committer.run
+
+    def lost_connection(case: str, work: Any) -> Any:
+        if getattr(work, "__qualname__", "").startswith("commit_ingest"):
+            raise ConnectionResetError("connection lost during COMMIT")
+        return real_run(case, work)
+
+    monkeypatch.setattr(workspace.committer, "run", lost_connection)
+    assert put(client, world, case_id, exhibit_id, b"evidence").status_code == 500
+    monkeypatch.undo()
+    # The object stays for the recovery sweep, which completes the ingest.
+    assert evidence.store.exists(_key(case_id, exhibit_id))
+    report = content.sweep(workspace, grace=0)
+    assert report.recovered == 1
+    assert "exhibit.ingested" in [e["type"] for e in entries(client, world, case_id)]

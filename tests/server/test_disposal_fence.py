@@ -1,5 +1,5 @@
-"""Disposal is decided under the case lock before any byte is destroyed (review finding:
-a judge's hold committed between the check and the deletion used to be ignored)."""
+"""Disposal is decided under the case lock before any byte is destroyed: a judge's hold that
+commits between the check and the deletion is seen, and a refused disposal lifts its fence."""
 
 from __future__ import annotations
 
@@ -60,3 +60,21 @@ def test_a_disposal_whose_store_step_failed_completes_on_retry(
     retried = client.post(url(case_id, exhibit_id, "/dispose"), json=ORDER, headers=prosecutor)
     assert retried.status_code == 200, retried.text
     assert not evidence.store.exists(_key(case_id, exhibit_id))
+
+
+def test_a_refused_store_disposal_lifts_its_fence(
+    scene: Scene, evidence: Harness, workspace: Workspace
+) -> None:
+    client, world, case_id, exhibit_id = scene
+    assert put(client, world, case_id, exhibit_id, b"evidence").status_code == 201
+    # The database says no hold, but the object is still held (a release whose mirroring
+    # onto the object failed): the store refuses, nothing is removed.
+    evidence.store.set_legal_hold(_key(case_id, exhibit_id), True)
+    prosecutor = world.headers("NL", "prosecutor")
+    order = {"reason": "closed", "authority": "order 1"}
+    refused = client.post(url(case_id, exhibit_id, "/dispose"), json=order, headers=prosecutor)
+    assert refused.status_code == 409
+    read = client.get(url(case_id, exhibit_id), headers=world.headers("NL", "investigator"))
+    assert read.status_code == 200  # not "disposed": the fence was lifted
+    hold = client.post(url(case_id, exhibit_id, "/hold"), json={"reason": "x"}, headers=prosecutor)
+    assert hold.status_code == 200, hold.text

@@ -1,4 +1,4 @@
-"""Court bundles from a live case (issue 5, item 4), and reads checked against shares."""
+"""Court bundles from a live case, and reads checked against shares."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from custody.verify import verify_bundle
-from server.cli import main as jitc
+from jitc import main as jitc
 from server.services.workspace import Workspace
-from tests.server.helpers import World, create_case, error_code, register_exhibit
-from tests.server.test_witnessing_support import Witnesses, quiet_client, submit
+from tests.server.helpers import World, create_case, error_code, quiet_client, register_exhibit
 from tests.server.testclient import TestClient
+from tests.server.witnesses import Witnesses, submit
 
 CONTENT = {"Laptop": b"laptop image " * 1000, "Phone": b"phone dump " * 777}
 

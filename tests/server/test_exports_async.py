@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,16 +17,16 @@ import pytest
 from sqlalchemy import update
 
 from custody.verify import verify_bundle
+from jitc import main as jitc
 from server.cli import court as court_cli
-from server.cli import main as jitc
 from server.db import read_transaction, write_transaction
 from server.models import Export, table
 from server.repositories import exports as export_repo
 from server.services import exports as export_service
+from server.services.exports import writer as export_writer
 from server.services.workspace import Workspace
-from tests.server.helpers import World, error_code
+from tests.server.helpers import World, drain, error_code, quiet_client, runtime
 from tests.server.test_exports import Case, make_case
-from tests.server.test_witnessing_support import quiet_client
 
 BODY = {"exhibits": None, "disclosure": "full", "content": True, "recipient": "Court"}
 ASYNC = {"Prefer": "respond-async"}
@@ -48,17 +47,14 @@ def _post_async(case: Case, body: dict[str, Any], prefer: str = "respond-async")
 
 
 def _wait(case: Case, export_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        listed = case.client.get(
-            f"/api/cases/{case.id}/exports", headers=case.world.headers("NL", "prosecutor")
-        )
-        assert listed.status_code == 200
-        (mine,) = [x for x in listed.json()["items"] if x["id"] == export_id]
-        if mine["status"] != "pending":
-            return dict(mine)
-        time.sleep(0.05)
-    raise AssertionError(f"export {export_id} still pending after 60 s")
+    """The export, once the background work its request started has ended."""
+    drain(case.client)
+    listed = case.client.get(
+        f"/api/cases/{case.id}/exports", headers=case.world.headers("NL", "prosecutor")
+    )
+    assert listed.status_code == 200
+    (mine,) = [x for x in listed.json()["items"] if x["id"] == export_id]
+    return dict(mine)
 
 
 def _free_slots(workspace: Workspace) -> int:
@@ -71,15 +67,10 @@ def _free_slots(workspace: Workspace) -> int:
     return taken
 
 
-def _idle(workspace: Workspace) -> None:
-    """Every slot free again and no disk held: the background writer let go (it gives the
-    disk back, then the slot, as its last step)."""
-    deadline = time.monotonic() + 10
-    while (
-        _free_slots(workspace) < workspace.settings.max_concurrent_exports
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.02)
+def _idle(case: Case, workspace: Workspace) -> None:
+    """Once the background work has ended, every slot is free again and no disk is held:
+    the writer let go (it gives the disk back, then the slot, as its last step)."""
+    drain(case.client)
     assert _free_slots(workspace) == workspace.settings.max_concurrent_exports
     assert workspace.export_budget.reserved == 0
     assert workspace.export_budget.running == set()
@@ -107,7 +98,7 @@ def test_an_async_export_is_accepted_at_once_and_becomes_ready(
     assert report.ok, [f.message for f in report.failures()]
     created = [e for e in case.log() if e["type"] == "export.created"]
     assert [e["data"]["bundle_sha256"] for e in created] == [done["bundle_sha256"]]
-    _idle(workspace)
+    _idle(case, workspace)
 
 
 def test_a_failure_while_writing_ends_the_export_refused_and_frees_its_slot(
@@ -116,14 +107,14 @@ def test_a_failure_while_writing_ends_the_export_refused_and_frees_its_slot(
     def disk_fails(*args: Any, **kwargs: Any) -> Any:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export_service, "_write", disk_fails)  # a failure path
+    monkeypatch.setattr(export_writer, "write", disk_fails)  # a failure path
     accepted = _post_async(case, BODY)
     assert accepted.status_code == 202, accepted.text
     done = _wait(case, accepted.json()["id"])
     assert done["status"] == "refused"
     assert "failed while writing: OSError" in done["error"]
     assert not [e for e in case.log() if e["type"] == "export.created"]
-    _idle(workspace)
+    _idle(case, workspace)
     pending = case.client.get(
         f"/api/cases/{case.id}/exports/{done['id']}", headers=case.world.headers("NL", "prosecutor")
     )
@@ -155,7 +146,7 @@ def test_async_refusals_answer_before_anything_exists(case: Case, workspace: Wor
         f"/api/cases/{case.id}/exports", headers=case.world.headers("NL", "prosecutor")
     )
     assert listed.json()["items"] == []
-    _idle(workspace)
+    _idle(case, workspace)
 
 
 @pytest.mark.parametrize(
@@ -272,18 +263,19 @@ def test_jitc_export_keeps_no_bundle_whose_hash_is_not_the_logged_one(
 
 
 class _HeldWriter:
-    """Holds export_service._write until released (to look at a pending export)."""
+    """Holds the writer (exports.writer.write) until released (to look at a pending
+    export)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.entered, self.release = threading.Event(), threading.Event()
-        real = export_service._write
+        real = export_writer.write
 
         def held(*args: Any, **kwargs: Any) -> Any:
             self.entered.set()
             assert self.release.wait(30)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(export_service, "_write", held)
+        monkeypatch.setattr(export_writer, "write", held)
 
 
 def _row(workspace: Workspace, case: Case, export_id: str) -> export_repo.ExportRow:
@@ -308,7 +300,7 @@ def test_an_export_the_sweep_ended_is_not_turned_ready_later(
     export_service.sweep_partial_exports(workspace)
     assert _row(workspace, case, export_id).status == "refused"
     writer.release.set()
-    _idle(workspace)  # the writer has finished (the status was refused before it did)
+    _idle(case, workspace)  # the writer has finished (the status was refused before it did)
     done = _wait(case, export_id)
     assert done["status"] == "refused"
     assert "interrupted" in done["error"]
@@ -325,7 +317,7 @@ def test_shutdown_ends_the_exports_still_being_written(
     assert export_service.interrupt_running_exports(workspace) == [export_id]
     assert _row(workspace, case, export_id).status == "refused"
     writer.release.set()
-    _idle(workspace)  # the writer has finished (the status was refused before it did)
+    _idle(case, workspace)  # the writer has finished (the status was refused before it did)
     assert _wait(case, export_id)["status"] == "refused"
     assert not [e for e in case.log() if e["type"] == "export.created"]
     assert export_service.interrupt_running_exports(workspace) == []
@@ -343,16 +335,16 @@ def test_a_failure_while_logging_ends_the_export_refused(
     assert done["status"] == "refused"
     assert done["error"] == "failed while logging: RuntimeError"
     assert not (export_service.exports_dir(workspace) / f"{export_id}.zip").exists()
-    _idle(workspace)
+    _idle(case, workspace)
 
 
-def test_a_thread_that_cannot_start_leaves_a_refused_export(
+def test_a_writer_that_cannot_start_leaves_a_refused_export(
     case: Case, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_threads(ws: Workspace, job: Any) -> None:
-        raise RuntimeError("can't start new thread")
+    def no_threads(work: Any) -> Any:
+        raise RuntimeError("cannot schedule new futures after shutdown")
 
-    monkeypatch.setattr(export_service, "_spawn", no_threads)  # a failure path
+    monkeypatch.setattr(runtime(case.client), "submit", no_threads)  # a failure path
     failed = _post_async(case, BODY)
     assert failed.status_code == 500
     listed = case.client.get(
@@ -361,7 +353,7 @@ def test_a_thread_that_cannot_start_leaves_a_refused_export(
     (row,) = listed.json()["items"]
     assert row["status"] == "refused"
     assert row["error"] == "failed to start: RuntimeError"
-    _idle(workspace)
+    _idle(case, workspace)
 
 
 def test_the_status_of_an_unknown_export_is_404(case: Case) -> None:

@@ -26,9 +26,8 @@ from server.services import exports as export_service
 from server.services.custody_log import case_origin
 from server.services.witnessing import case_policy
 from server.services.workspace import Workspace
-from tests.server.helpers import World, error_code
+from tests.server.helpers import World, error_code, quiet_client
 from tests.server.test_exports import CONTENT, Case, make_case
-from tests.server.test_witnessing_support import quiet_client
 
 BODY = {"exhibits": None, "disclosure": "full", "content": True, "recipient": "Court"}
 
@@ -101,7 +100,7 @@ def _entries_and_note(case: Case, workspace: Workspace) -> tuple[list[Entry], No
         note = export_service.choose_checkpoint(conn, case.id, policy, origin)
         size = Checkpoint.parse_body(note.text).size
         rows = log_repo.entries(conn, case.id, 0, size)
-    return export_service._parse_entries(rows, size), note
+    return export_service.parse_entries(rows, size), note
 
 
 def test_the_estimate_bounds_the_bundles_actually_written(case: Case, workspace: Workspace) -> None:

@@ -19,11 +19,11 @@ import pytest
 from custody.verify import verify_bundle
 from server.auth import Principal
 from server.services import exports as export_service
+from server.services.exports import writer as export_writer
 from server.services.sharing import revoke_share
 from server.services.workspace import Workspace
-from tests.server.helpers import World, error_code
+from tests.server.helpers import World, error_code, quiet_client
 from tests.server.test_exports import Case, make_case
-from tests.server.test_witnessing_support import quiet_client
 
 
 @pytest.fixture
@@ -83,14 +83,14 @@ def test_a_share_revoked_while_the_bundle_is_written_refuses_the_export(
 ) -> None:
     _share_laptop_with_germany(case)
     owner = Principal("NL", "prosecutor-nl", "prosecutor", "jti-revoke", int(time.time()) + 600)
-    write = export_service._write
+    write = export_writer.write
 
     def write_then_revoke(*args: Any) -> tuple[Path, str, int, list[str]]:
         written = write(*args)
         revoke_share(workspace, owner, case.id, case.laptop, "DE")  # between read and log
         return written
 
-    monkeypatch.setattr(export_service, "_write", write_then_revoke)
+    monkeypatch.setattr(export_writer, "write", write_then_revoke)
     made = case.post_export(
         {"exhibits": [case.laptop], "disclosure": "selective", "content": True, "recipient": "LG"},
         by="DE",

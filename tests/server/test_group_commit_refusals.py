@@ -1,5 +1,5 @@
-"""A refused unit of work undoes only itself: the rest of its batch commits (review
-finding: refused requests could force every batch into one transaction per unit)."""
+"""A refused unit of work undoes only itself: the rest of its batch commits, so refused
+requests cannot force every batch into one transaction per unit."""
 
 from __future__ import annotations
 

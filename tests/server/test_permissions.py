@@ -8,6 +8,8 @@ of the exhibit); judges and defence from FR, holding a grant to the case.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,12 +36,12 @@ EXPECTED: dict[str, set[str]] = {
     "exhibit.hold_set": {"prosecutor", "judge"},
     "exhibit.hold_release": {"prosecutor", "judge"},
     "note.add": {"investigator", "technician", "prosecutor"},
-    # issue 4: evidence content
+    # evidence content
     "content.upload": {"investigator", "technician"},
     "content.read": {"investigator", "technician", "prosecutor", "judge", "defence"},
     "content.verify": {"investigator", "technician", "prosecutor", "judge", "defence"},
     "exhibit.dispose": {"prosecutor"},
-    # issue 5: sharing, the witness quorum, court bundles
+    # sharing, the witness quorum, court bundles
     "exhibit.share": {"investigator", "prosecutor"},
     "exhibit.share_revoke": {"investigator", "prosecutor"},
     "case.policy_set": {"prosecutor"},
@@ -106,7 +108,7 @@ def _set_hold_again(scene: Scene, headers: dict[str, str]) -> int:
     )
 
 
-# issue 5: sharing needs a share to revoke; the owner's prosecutor makes it first.
+# Revoking needs a share to revoke: the owner's prosecutor makes it first.
 def _revoke_share(scene: Scene, headers: dict[str, str]) -> int:
     url = f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/shares"
     shared = scene.client.post(
@@ -118,10 +120,6 @@ def _revoke_share(scene: Scene, headers: dict[str, str]) -> int:
     return _status(scene.client.delete(f"{url}/DE", headers=headers))
 
 
-# end issue 5
-
-
-# issue 4: evidence content
 def _with_content(scene: Scene) -> str:
     """Store content for the scene's exhibit (as NL's technician); its content URL."""
     target = f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/content"
@@ -144,9 +142,6 @@ def _dispose(scene: Scene, headers: dict[str, str]) -> int:
     _with_content(scene)
     order = {"reason": "case closed", "authority": "court order 7"}
     return _status(scene.client.post(base + "/dispose", json=order, headers=headers))
-
-
-# end issue 4
 
 
 ATTEMPTS: dict[str, Attempt] = {
@@ -203,7 +198,7 @@ ATTEMPTS: dict[str, Attempt] = {
             f"/api/cases/{s.case_id}/notes", json={"exhibit": None, "text": "seen"}, headers=h
         )
     ),
-    # issue 4: evidence content
+    # evidence content
     "content.upload": lambda s, h: _status(
         s.client.put(
             f"/api/cases/{s.case_id}/exhibits/{s.exhibit_id}/content", content=b"x", headers=h
@@ -214,7 +209,7 @@ ATTEMPTS: dict[str, Attempt] = {
         s.client.post(_with_content(s).removesuffix("/content") + "/verify", headers=h)
     ),
     "exhibit.dispose": _dispose,
-    # issue 5
+    # sharing, the witness quorum, court bundles
     "exhibit.share": lambda s, h: _status(
         s.client.post(
             f"/api/cases/{s.case_id}/exhibits/{s.exhibit_id}/shares",
@@ -322,3 +317,32 @@ def test_case_lists_show_only_visible_cases(client: TestClient, world: World) ->
     assert listed(world.headers("FR", "judge", sub="judge-1")) == {scene.case_id}
     assert listed(world.headers("FR", "prosecutor")) == set()
     assert listed(world.headers("NL", "judge")) == set()
+
+
+def test_permission_refusals_go_to_the_security_log(
+    client: TestClient, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    case_id = create_case(client, world, parties=("NL",))
+    world.add_state("FR")
+    with caplog.at_level(logging.WARNING, logger="jitc.security"):
+        response = client.get(f"/api/cases/{case_id}", headers=world.headers("FR", "investigator"))
+    assert response.status_code == 403
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "jitc.security"]
+    refusal = next(r for r in records if r["event"] == "permission_refused")
+    assert refusal["jurisdiction"] == "FR"
+    assert refusal["reason"] == "case_forbidden"
+    assert refusal["path"] == f"/api/cases/{case_id}"
+
+
+@pytest.mark.parametrize("tail", ["/seal", "/hold"])
+def test_outsiders_cannot_probe_exhibit_ids(client: TestClient, world: World, tail: str) -> None:
+    case_id = create_case(client, world, parties=("NL",))
+    world.add_state("FR")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    response = client.post(
+        f"/api/cases/{case_id}/exhibits/{unknown}{tail}",
+        json={"reason": "probe"},
+        headers=world.headers("FR", "prosecutor"),
+    )
+    assert response.status_code == 403
+    assert error_code(response) == "case_forbidden"

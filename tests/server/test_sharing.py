@@ -1,4 +1,4 @@
-"""Sharing an exhibit with a party state, revoking it, and court/defence access (issue 5)."""
+"""Sharing an exhibit with a party state, revoking it, and court/defence access."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tampering with a live case (issue 5): a changed or deleted custody row, a changed
+"""Tampering with a live case: a changed or deleted custody row, a changed
 stored object, a swapped log key. The next export refuses, saying why, or the bundle it
 made fails `jitc verify` under the user's policy; and `jitc audit` names the damage."""
 
@@ -15,13 +15,12 @@ import pytest
 from sqlalchemy import text
 
 from custody.verify import verify_bundle
-from server.cli import main as jitc
+from jitc import main as jitc
 from server.config import Settings
 from server.services.audit import audit_case
 from server.services.workspace import Workspace
-from tests.server.helpers import World, error_code
+from tests.server.helpers import World, error_code, quiet_client
 from tests.server.test_exports import Case, make_case
-from tests.server.test_witnessing_support import quiet_client
 
 FULL = {"exhibits": None, "disclosure": "full", "content": True, "recipient": "court"}
 

@@ -27,7 +27,7 @@ from server.services import content
 from server.services.workspace import Workspace
 from tests.evidence.support import Harness, MiB, pattern
 from tests.server.helpers import World, create_case, error_code, register_exhibit
-from tests.server.test_content import entries, types, url
+from tests.server.test_content import _key, entries, types, url
 from tests.server.test_content_bad_input import writes_in_progress
 from tests.server.testclient import TestClient
 
@@ -330,3 +330,49 @@ def test_upload_metadata_parsing() -> None:
     for bad in ("filename !!!", "a Zg==,a Zg==", "filename " + base64.b64encode(b"\xff").decode()):
         with pytest.raises(InvalidRequestError):
             parse_upload_metadata(bad)
+
+
+def test_a_colleague_cannot_append_to_or_end_someone_elses_upload(scene: Scene) -> None:
+    client, world, case_id, exhibit_id = scene
+    created = create(client, world, case_id, exhibit_id, 8)
+    location = created.headers["location"]
+    mallory = {**world.headers("NL", "investigator", sub="mallory"), **TUS}
+    hijack = client.patch(
+        location,
+        content=b"evil!!!!",
+        headers={
+            **mallory,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+    assert hijack.status_code == 404
+    assert client.delete(location, headers=mallory).status_code == 404
+    assert patch(client, world, location, 0, b"evidence").status_code == 204
+    assert "exhibit.ingested" in [e["type"] for e in entries(client, world, case_id)]
+
+
+def test_sealing_stops_an_upload_under_way(scene: Scene, evidence: Harness) -> None:
+    client, world, case_id, exhibit_id = scene
+    location = create(client, world, case_id, exhibit_id, 8).headers["location"]
+    assert patch(client, world, location, 0, b"evid").status_code == 204
+    sealed = client.post(
+        url(case_id, exhibit_id, "/seal"),
+        json={"reason": "done"},
+        headers=world.headers("NL", "technician"),
+    )
+    assert sealed.status_code == 200, sealed.text
+    refused = patch(client, world, location, 4, b"ence")
+    assert refused.status_code == 409
+    assert error_code(refused) == "exhibit_sealed"
+    assert not evidence.store.exists(_key(case_id, exhibit_id))
+    assert "exhibit.ingested" not in [e["type"] for e in entries(client, world, case_id)]
+
+
+def test_uploads_in_progress_per_exhibit_are_bounded(scene: Scene) -> None:
+    client, world, case_id, exhibit_id = scene
+    for _ in range(content.MAX_WRITES_PER_EXHIBIT):
+        assert create(client, world, case_id, exhibit_id, 8).status_code == 201
+    refused = create(client, world, case_id, exhibit_id, 8)
+    assert refused.status_code == 409
+    assert error_code(refused) == "too_many_uploads"

@@ -8,10 +8,11 @@ import dataclasses
 
 import pytest
 
-from evidence import Digests, ExhibitKey
+from evidence import Digests, ExhibitKey, StorageUnavailableError
 from server.config import Settings
-from server.errors import ConfigError, StorageError
+from server.errors import ConfigError
 from server.services import content
+from server.services.content import integrity
 from server.services.workspace import Workspace
 from tests.evidence.support import pattern
 from tests.server.helpers import error_code
@@ -60,17 +61,17 @@ def test_the_gate_is_freed_after_a_failed_reread(
     client, world, case_id, exhibit_id = scene
     assert put(client, world, case_id, exhibit_id, pattern(3000)).status_code == 201
     headers = world.headers("NL", "prosecutor")
-    real = content._rehash
+    real = integrity.rehash
 
     def store_down(ws: Workspace, key: ExhibitKey) -> Digests | None:
-        raise StorageError("the evidence store cannot be reached")
+        raise StorageUnavailableError("the evidence store cannot be reached")
 
-    monkeypatch.setattr(content, "_rehash", store_down)  # a failure path: storage is down
+    monkeypatch.setattr(integrity, "rehash", store_down)  # a failure path: storage is down
     failed = client.post(url(case_id, exhibit_id, "/verify"), headers=headers)
     assert failed.status_code == 503
     assert error_code(failed) == "storage_unavailable"
     assert workspace.verify_gate.running == set()
-    monkeypatch.setattr(content, "_rehash", real)
+    monkeypatch.setattr(integrity, "rehash", real)
     workspace.settings = dataclasses.replace(workspace.settings, max_concurrent_verifies=1)
     workspace._verify_gate = None
     for _ in range(3):  # one at a time, each freeing the gate for the next

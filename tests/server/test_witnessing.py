@@ -1,7 +1,8 @@
-"""The server witnesses its checkpoints (issue 5, item 3)."""
+"""The server witnesses its checkpoints: policies, submission to witnesses, GET /checkpoint."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,16 @@ from server.app import create_app
 from server.errors import ConfigError
 from server.services.witnessing import register_witness
 from server.services.workspace import Workspace
-from tests.server.helpers import World, create_case, error_code, register_exhibit
-from tests.server.test_witnessing_support import Witnesses, quiet_client, submit, wait_until
+from tests.server.helpers import (
+    World,
+    create_case,
+    error_code,
+    quiet_client,
+    register_exhibit,
+    runtime,
+)
 from tests.server.testclient import TestClient
+from tests.server.witnesses import Witnesses, submit
 
 
 @pytest.fixture
@@ -136,8 +144,10 @@ def test_witness_registration_checks_its_input(workspace: Workspace, world: Worl
 def test_the_background_submitter_cosigns_after_a_commit(
     workspace: Workspace, world: World, witnesses: Witnesses
 ) -> None:
-    app = create_app(workspace=workspace, witness_options={"http_factory": witnesses.http})
-    with TestClient(app) as client:
-        case_id = create_case(client, world, parties=("NL", "DE"))
-        register_exhibit(client, world, case_id)  # a commit wakes the submitter
-        wait_until(lambda: _checkpoint(client, world, case_id)[0] == "true")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        app = create_app(workspace=workspace, executor=pool, submitter=witnesses.submitter())
+        with TestClient(app) as client:
+            case_id = create_case(client, world, parties=("NL", "DE"))
+            register_exhibit(client, world, case_id)  # a commit wakes the submitter
+            runtime(client).witnessing_settled().result(timeout=60)
+            assert _checkpoint(client, world, case_id)[0] == "true"

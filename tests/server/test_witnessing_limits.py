@@ -21,8 +21,8 @@ from custody.cosignature import CosignatureSigner
 from custody.note import Note
 from server.services.witnessing import WitnessSubmitter, register_witness
 from server.services.workspace import Workspace
-from tests.server.helpers import World, create_case
-from tests.server.test_witnessing_support import Witnesses, quiet_client, submit
+from tests.server.helpers import World, create_case, quiet_client
+from tests.server.witnesses import Witnesses, submit
 
 DEADLINE = 1.0
 DRIP_BYTES = 40

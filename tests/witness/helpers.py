@@ -16,9 +16,9 @@ from custody.checkpoint import Checkpoint
 from custody.cosignature import CosignatureSigner, CosignatureVerifier
 from custody.merkle import MemoryTree, leaf_hash
 from custody.note import NoteSigner, NoteVerifier, sign_note
-from server.witness.app import create_witness_app
-from server.witness.protocol import AddCheckpointRequest, build_add_checkpoint_body
-from server.witness.state import CosignedCheckpoint, WitnessState
+from witness.app import create_witness_app
+from witness.protocol import AddCheckpointRequest, build_add_checkpoint_body
+from witness.state import CosignedCheckpoint, WitnessState
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers `httpx2` for its test client; `httpx` still works.

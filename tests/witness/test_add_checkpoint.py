@@ -13,7 +13,6 @@ from custody.checkpoint import Checkpoint
 from custody.cosignature import CosignatureVerifier
 from custody.merkle import EMPTY_ROOT
 from custody.note import Note, NoteSignature, NoteSigner, key_id, parse_signature_lines, sign_note
-from server.witness.protocol import MAX_REQUEST_BYTES, SIZE_CONTENT_TYPE
 from tests.witness.helpers import (
     CASE_A,
     CASE_B,
@@ -25,6 +24,7 @@ from tests.witness.helpers import (
     harness,
     log_key,
 )
+from witness.protocol import MAX_REQUEST_BYTES, SIZE_CONTENT_TYPE
 
 
 def cosign(wit: Harness, log: CaseLog, old_size: int, size: int | None = None) -> int:

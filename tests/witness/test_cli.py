@@ -11,10 +11,10 @@ import pytest
 
 from custody.cosignature import COSIGNATURE_KEY_TYPE, CosignatureVerifier
 from custody.note import parse_vkey
-from server.cli import witness as witness_cli
-from server.witness.errors import WitnessKeyError
-from server.witness.keys import create_witness_key, load_witness_key
 from tests.witness.helpers import log_key
+from witness import cli as witness_cli
+from witness.errors import WitnessKeyError
+from witness.keys import create_witness_key, load_witness_key
 
 
 def parser() -> argparse.ArgumentParser:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 
-from server.witness.app import create_witness_app
-from server.witness.errors import SizeConflictError
-from server.witness.logs import LogRoster
-from server.witness.protocol import AddCheckpointRequest
-from server.witness.service import Witness
-from server.witness.state import WitnessState
 from tests.witness.helpers import CASE_B, NOW, CaseLog, log_key, witness_signer
+from witness.app import create_witness_app
+from witness.errors import SizeConflictError
+from witness.logs import LogRoster
+from witness.protocol import AddCheckpointRequest
+from witness.service import Witness
+from witness.state import WitnessState
 
 
 async def _post_all(app: object, bodies: list[bytes]) -> list[httpx.Response]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -17,20 +17,17 @@ import httpx
 import pytest
 
 from custody.note import parse_signature_lines
-from server.cli.witness import STALL_ENV
-from server.witness.keys import create_witness_key
-from server.witness.protocol import SIZE_CONTENT_TYPE
-from server.witness.state import WitnessState
 from tests.witness.helpers import CaseLog, log_key
+from witness.cli import STALL_ENV
+from witness.keys import create_witness_key
+from witness.protocol import SIZE_CONTENT_TYPE
+from witness.state import WitnessState
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-# Not `python -m server`: that imports every CLI area, some still being written.
-ENTRY = (
-    "import sys; from server.cli.witness import main_for_tests; "
-    "sys.exit(main_for_tests(sys.argv[1:]))"
-)
+# The witness's commands alone, with the test hook of STALL_ENV.
+ENTRY = "import sys; from witness.cli import main_for_tests; sys.exit(main_for_tests(sys.argv[1:]))"
 TIMEOUT = 20.0
 
 
@@ -42,7 +39,10 @@ def free_port() -> int:
 
 
 class WitnessProcess:
-    def __init__(self, key: Path, state: Path, log_dir: Path, *, stall_at: int | None) -> None:
+    """`jitc witness serve` in its own process; its stdout and stderr in one pipe, read
+    only when a test waits for a line (uvicorn's "running on", the stall hook's)."""
+
+    def __init__(self, key: Path, state: Path, *, stall_at: int | None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k != STALL_ENV}
@@ -50,28 +50,38 @@ class WitnessProcess:
             env[STALL_ENV] = str(stall_at)
         argv = ["witness", "serve", "--key", str(key), "--state", str(state)]
         argv += ["--host", "127.0.0.1", "--port", str(self.port), "--log", log_key().vkey()]
-        self.stderr_path = log_dir / f"witness-{self.port}.log"
-        with self.stderr_path.open("wb") as stderr:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", ENTRY, *argv],
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
+        self.output = b""
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", ENTRY, *argv],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_for(self, line: bytes, what: str) -> None:
+        """Read the witness's output until `line` appears (or fail after TIMEOUT)."""
+        out = self.proc.stdout
+        assert out is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(out, selectors.EVENT_READ)
+            while line not in self.output:
+                if not selector.select(TIMEOUT):
+                    pytest.fail(f"witness never {what}: {self.stderr()}")
+                chunk = os.read(out.fileno(), 4096)  # unbuffered: select sees all that waits
+                if not chunk:
+                    self.proc.wait(timeout=TIMEOUT)
+                    pytest.fail(f"witness exited {self.proc.returncode}: {self.stderr()}")
+                self.output += chunk
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"witness exited {self.proc.returncode}: {self.stderr()}")
-            try:
-                if httpx.get(self.url + "/", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        pytest.fail(f"witness did not start: {self.stderr()}")
+        self.wait_for(f"Uvicorn running on {self.url}".encode(), "started")
+
+    def wait_persisted(self, size: int) -> None:
+        """The stall hook's line: the checkpoint is durable and the witness hangs before
+        answering."""
+        self.wait_for(f"persisted {size}\n".encode(), f"persisted size {size}")
 
     def post(self, body: bytes) -> httpx.Response:
         return httpx.post(self.url + "/add-checkpoint", content=body, timeout=TIMEOUT)
@@ -80,9 +90,12 @@ class WitnessProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=TIMEOUT)
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
+            self.output += self.proc.stdout.read()
+            self.proc.stdout.close()
 
     def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")[-2000:]
+        return self.output.decode(errors="replace")[-2000:]
 
 
 class Start(Protocol):
@@ -96,7 +109,7 @@ def start(tmp_path: Path) -> Iterator[Start]:
 
     def launch(*, stall_at: int | None = None, ready: bool = True) -> WitnessProcess:
         process = WitnessProcess(
-            tmp_path / "keys" / "witness.key", tmp_path / "state", tmp_path, stall_at=stall_at
+            tmp_path / "keys" / "witness.key", tmp_path / "state", stall_at=stall_at
         )
         processes.append(process)
         if ready:
@@ -106,16 +119,6 @@ def start(tmp_path: Path) -> Iterator[Start]:
     yield launch
     for process in processes:
         process.kill()
-
-
-def wait_for_recorded_size(state: Path, origin: str, size: int) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        loaded = WitnessState(state).load(origin)
-        if loaded is not None and loaded.size == size:
-            return
-        time.sleep(0.02)
-    pytest.fail(f"witness never recorded size {size}")
 
 
 def assert_conflict(response: httpx.Response, size: int) -> None:
@@ -142,7 +145,10 @@ def test_sigkill_after_persisting_and_before_answering_keeps_the_size(
     sender = threading.Thread(target=send)
     sender.start()
     # Size 15 is durable; the witness hangs before answering. Kill it there.
-    wait_for_recorded_size(tmp_path / "state", log.origin, 15)
+    witness.wait_persisted(15)
+    loaded = WitnessState(tmp_path / "state").load(log.origin)
+    assert loaded is not None
+    assert loaded.size == 15
     witness.kill()
     sender.join(TIMEOUT)
     assert not sender.is_alive()
@@ -188,5 +194,6 @@ def test_a_second_witness_process_on_the_same_state_is_refused(start: Start) -> 
     first = start()
     second = start(ready=False)
     assert second.proc.wait(timeout=TIMEOUT) == 1
+    second.kill()  # reads what it wrote
     assert "in use by another witness process" in second.stderr()
     assert httpx.get(first.url + "/", timeout=TIMEOUT).status_code == 200

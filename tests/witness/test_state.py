@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from custody.note import Note
-from server.witness.errors import StateError
-from server.witness.state import (
+from tests.witness.helpers import CASE_B, CaseLog, Harness, harness
+from witness.errors import StateError
+from witness.state import (
     CosignedCheckpoint,
     WitnessState,
     hold_state_lock,
     origin_file_name,
 )
-from tests.witness.helpers import CASE_B, CaseLog, Harness, harness
 
 
 def record(log: CaseLog, size: int) -> CosignedCheckpoint:
@@ -106,8 +106,8 @@ def test_failed_write_returns_no_cosignature_and_keeps_the_old_state(
 
 
 def test_new_state_is_durable_before_the_cosignature_is_returned(tmp_path: Path) -> None:
-    from server.witness.app import create_witness_app
     from tests.witness.helpers import NOW, TestClient, log_key, witness_signer
+    from witness.app import create_witness_app
 
     log = CaseLog().grow_to(6)
     seen: list[int | None] = []

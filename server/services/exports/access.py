@@ -1,0 +1,137 @@
+"""Reading exports: the list, one export's status, and the bundle itself.
+
+A download re-checks the shares of every exhibit whose bytes are in the bundle and logs
+one `exhibit.accessed` per such exhibit before the file is streamed (ADR 0022).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from custody.bundle import BundleReader
+from custody.errors import CustodyError
+from server.auth import Principal
+from server.db import read_transaction
+from server.errors import ConflictError, NotFoundError
+from server.permissions import Action, authorize
+from server.repositories import exports as export_repo
+from server.services.cases import authorize_read, locked_standing
+from server.services.custody_log import CaseLog
+from server.services.exports.plan import may_receive
+from server.services.exports.writer import exports_dir
+from server.services.workspace import Workspace
+
+
+@dataclass(frozen=True, slots=True)
+class ExportView:
+    row: export_repo.ExportRow
+
+    def to_json(self) -> dict[str, Any]:
+        row = self.row
+        request = json.loads(row.request)
+        return {
+            "id": row.id,
+            "status": row.status,
+            "requested_by": request.get("by"),
+            "request": request.get("request"),
+            "tree_size": row.tree_size,
+            "bundle_sha256": row.bundle_sha256,
+            "bundle_size": row.bundle_size,
+            "seq": row.seq,
+            "error": row.error,
+            "created_at": row.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BundleFile:
+    path: Path
+    sha256: str
+
+
+def _readable(principal: Principal, row: export_repo.ExportRow) -> bool:
+    # Prosecutors receive their own state's bundles; judges and defence (authorised by
+    # their grant) receive any bundle of the case.
+    return principal.role != "prosecutor" or row.requested_by == principal.jurisdiction
+
+
+def list_exports(ws: Workspace, principal: Principal, case_id: str) -> list[ExportView]:
+    with read_transaction(ws.engine) as conn:
+        authorize_read(conn, case_id, principal, Action.EXPORT_READ)
+        rows = export_repo.of_case(conn, case_id)
+    return [ExportView(row) for row in rows if _readable(principal, row)]
+
+
+def export_status(ws: Workspace, principal: Principal, case_id: str, export_id: str) -> ExportView:
+    """GET …/exports/{id}/status: how one export goes (pending, ready, refused); reads no
+    bundle and logs nothing. The 202 of an asynchronous export points here."""
+    return ExportView(_readable_export(ws, principal, case_id, export_id))
+
+
+def _readable_export(
+    ws: Workspace, principal: Principal, case_id: str, export_id: str
+) -> export_repo.ExportRow:
+    """The export's row, if the caller may receive it (404 otherwise, as for no export)."""
+    with read_transaction(ws.engine) as conn:
+        authorize_read(conn, case_id, principal, Action.EXPORT_READ)
+        row = export_repo.get(conn, case_id, export_id)
+    if row is None or not _readable(principal, row):
+        raise NotFoundError(f"no export {export_id} in this case", code="export_not_found")
+    return row
+
+
+def _content_exhibits(row: export_repo.ExportRow, path: Path) -> list[str]:
+    """The exhibits whose bytes are in the bundle: as recorded at export time, or, for a
+    row from before that was recorded, as its manifest says."""
+    stored = json.loads(row.request)
+    recorded = stored.get("content_exhibits")
+    if isinstance(recorded, list):
+        return [str(x) for x in recorded]
+    if not stored.get("request", {}).get("content"):
+        return []
+    try:
+        with BundleReader(path) as bundle:
+            manifest, _ = bundle.manifest()
+    except CustodyError as exc:
+        raise ConflictError(
+            f"the bundle of export {row.id} cannot be read: {exc}", code="export_not_ready"
+        ) from None
+    return [x.id for x in manifest.exhibits if x.content is not None]
+
+
+def bundle_file(ws: Workspace, principal: Principal, case_id: str, export_id: str) -> BundleFile:
+    """GET …/exports/{id}: check, log one exhibit.accessed per exhibit whose bytes are in
+    the bundle, then it may be streamed. A refusal is not an access and is not logged."""
+    row = _readable_export(ws, principal, case_id, export_id)
+    if row.status != "ready" or row.bundle_sha256 is None:
+        raise ConflictError(
+            f"export {export_id} is {row.status}: {row.error or 'no bundle'}",
+            code="export_not_ready",
+        )
+    path = exports_dir(ws) / f"{export_id}.zip"
+    if not path.is_file():
+        raise NotFoundError(f"the bundle of export {export_id} is gone", code="export_not_found")
+    with_content = _content_exhibits(row, path)
+    with read_transaction(ws.engine) as conn:
+        may_receive(conn, principal, with_content)  # a share revoked since the export
+    if not with_content:
+        return BundleFile(path, row.bundle_sha256)  # hashes only: no content leaves
+
+    def work(log: CaseLog) -> None:
+        # Again under the case's log lock, as content downloads do: a grant or share
+        # revoked meanwhile counts. spec 2.1: one access per exhibit, the whole content.
+        authorize(principal, Action.EXPORT_READ, locked_standing(log, principal))
+        may_receive(log.conn, principal, with_content)
+        for exhibit_id in with_content:
+            log.append(
+                principal.actor(),
+                "exhibit.accessed",
+                exhibit=exhibit_id,
+                data={"purpose": f"court bundle {export_id}", "range": None},
+            )
+
+    ws.committer.run(case_id, work)
+    return BundleFile(path, row.bundle_sha256)
