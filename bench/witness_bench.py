@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jitc import main as jitc
 from server.auth import Principal
+from server.cli import main as jitc
 from server.config import Settings
 from server.services import admin, cases, exhibits
 from server.services.witnessing import WitnessSubmitter, register_witness

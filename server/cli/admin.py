@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Engine, make_url
 
@@ -55,6 +56,16 @@ def _code(text: str) -> str:
 # --- serve ---------------------------------------------------------------------------
 
 
+def shown_store(url: str) -> str:
+    """The store URL for the start-up line. Credentials belong in JITC_S3_ACCESS_KEY and
+    JITC_S3_SECRET_KEY (open_store refuses them in the URL, but only when the store is
+    first used), so a user:password@ part is never printed."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
@@ -66,7 +77,8 @@ def _serve(args: argparse.Namespace) -> int:
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     print(
         f"jitc: serving {settings.log_name} on http://{args.host}:{args.port} "
-        f"({database}; security log {settings.security_log_path})",
+        f"({database}; evidence {shown_store(settings.evidence_url)}; "
+        f"security log {settings.security_log_path})",
         file=sys.stderr,
         flush=True,
     )

@@ -35,7 +35,7 @@ from custody.errors import (
     SignatureError,
 )
 from custody.verify import VerificationReport, verify_bundle
-from jitc import verify as verify_cli
+from server.cli import verify as verify_cli
 from tests.custody.golden.generator import CASE_ID, DISK, PHONE, read_members, write_members
 
 REPO = Path(__file__).resolve().parents[2]
@@ -822,7 +822,7 @@ def test_cli_in_a_subprocess_prints_no_traceback_and_writes_nothing(tmp_path: Pa
     before = listing(tmp_path)
     code = (
         "import argparse, sys\n"
-        "from jitc import verify\n"
+        "from server.cli import verify\n"
         "p = argparse.ArgumentParser()\n"
         "verify.register(p.add_subparsers())\n"
         "args = p.parse_args(['verify', *sys.argv[1:]])\n"

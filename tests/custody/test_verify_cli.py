@@ -1,6 +1,6 @@
 """`jitc verify` on the golden bundles and on a lone tlog-proof (spec 6, command line).
 
-The parser is built from jitc.verify alone, so these tests need none of the other
+The parser is built from server.cli.verify alone, so these tests need none of the other
 server CLI modules.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jitc import verify as verify_cli
+from server.cli import verify as verify_cli
 from tests.custody.golden.generator import EXPECTED, Expected, read_members, write_members
 
 GOLDEN = Path(__file__).parent / "data" / "golden"

@@ -1,4 +1,4 @@
-"""`jitc` administration commands, run through jitc.main against both databases."""
+"""`jitc` administration commands, run through server.cli.main against both databases."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from jose import jwt
 from sqlalchemy import create_engine
 
-from jitc import main
 from server import migrate
 from server.app import create_app
+from server.cli import main
 from server.config import Settings
 from server.services.workspace import Workspace
 from tests.server.helpers import error_code
@@ -247,3 +247,13 @@ def test_log_key_matches_the_api(env: Settings, capsys: pytest.CaptureFixture[st
             assert client.get("/api/log-key").json() == {"name": LOG_NAME, "vkey": vkey}
     finally:
         ws.close()
+
+
+def test_the_start_up_line_names_the_store_without_its_credentials() -> None:
+    from server.cli.admin import shown_store
+
+    assert shown_store("s3://AK:SK@minio:9000/evidence?staging_bucket=s") == (
+        "s3://minio:9000/evidence?staging_bucket=s"
+    )
+    assert shown_store("/var/lib/jitc/evidence") == "/var/lib/jitc/evidence"
+    assert shown_store("s3://minio:9000/evidence") == "s3://minio:9000/evidence"

@@ -18,9 +18,8 @@ import httpx
 import pytest
 
 from evidence import exhibit_key
-from jitc import main
 from server.app import create_app
-from server.cli import download, upload
+from server.cli import download, main, upload
 from server.cli.client import Api
 from server.cli.guard import CommandError
 from server.services.workspace import Workspace

@@ -24,8 +24,8 @@ from sqlalchemy import create_engine
 
 from custody.note import NoteVerifier
 from custody.policy import build_policy
-from jitc import main as jitc
 from server import migrate
+from server.cli import main as jitc
 from tests.evidence.support import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
 from tests.server.conftest import LOG_NAME, PostgresDatabases, pg_url
 from tests.server.helpers import ACQUISITION, World
@@ -33,7 +33,7 @@ from tests.server.helpers import ACQUISITION, World
 pytestmark = [pytest.mark.postgres, pytest.mark.s3, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-ENTRY = "import sys; from jitc import main; sys.exit(main(sys.argv[1:]))"
+ENTRY = "import sys; from server.cli import main; sys.exit(main(sys.argv[1:]))"
 TIMEOUT = 60.0
 LOG_SEED = base64.b64encode(bytes(range(32))).decode()
 CONTENT = {"Laptop": os.urandom(300_000), "Phone": os.urandom(70_000)}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from custody.verify import verify_bundle
-from jitc import main as jitc
+from server.cli import main as jitc
 from server.services.workspace import Workspace
 from tests.server.helpers import World, create_case, error_code, quiet_client, register_exhibit
 from tests.server.testclient import TestClient

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import update
 
 from custody.verify import verify_bundle
-from jitc import main as jitc
 from server.cli import court as court_cli
+from server.cli import main as jitc
 from server.db import read_transaction, write_transaction
 from server.models import Export, table
 from server.repositories import exports as export_repo

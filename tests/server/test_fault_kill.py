@@ -2,7 +2,7 @@
 is half-done: no exhibit is ingested without its complete object, no object lacks its
 exhibit.ingested entry, the uploads resume and finish, and every case log verifies.
 
-A real server process (`python -m jitc serve`) on loopback, the filesystem store, on
+A real server process (`python -m server serve`) on loopback, the filesystem store, on
 SQLite and PostgreSQL.
 """
 
@@ -41,7 +41,7 @@ PIECE = 64 * 1024
 
 @dataclass
 class LiveServer:
-    """`python -m jitc serve` in its own process, on a free loopback port."""
+    """`python -m server serve` in its own process, on a free loopback port."""
 
     env: dict[str, str]
     log: Path
@@ -55,7 +55,7 @@ class LiveServer:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "jitc", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "server", "serve", "--port", str(self.port)],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

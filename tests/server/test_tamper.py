@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from custody.verify import verify_bundle
-from jitc import main as jitc
+from server.cli import main as jitc
 from server.config import Settings
 from server.services.audit import audit_case
 from server.services.workspace import Workspace

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import create_engine, text
 
-from jitc import main as jitc
+from server.cli import main as jitc
 from tests.evidence.support import MotoServer
 from tests.server.helpers import ACQUISITION
 from tests.server.test_e2e import Setup, _witnessed, setup, wait_for
