@@ -61,9 +61,9 @@ class Key:
     @property
     def key_id(self) -> bytes:
         # C2SP signed-note: SHA-256(name || 0x0A || type || public key)[:4]
-        return hashlib.sha256(self.name.encode() + b"\n" + bytes([self.kind]) + self.public).digest()[
-            :4
-        ]
+        return hashlib.sha256(
+            self.name.encode() + b"\n" + bytes([self.kind]) + self.public
+        ).digest()[:4]
 
     def vkey(self) -> str:
         encoded = base64.b64encode(bytes([self.kind]) + self.public).decode()
@@ -166,9 +166,7 @@ class Log:
     entries: list[Entry] = field(default_factory=list)
     clock: datetime = T0
 
-    def add(
-        self, who: dict[str, Any], kind: str, exhibit: str | None, data: dict[str, Any]
-    ) -> int:
+    def add(self, who: dict[str, Any], kind: str, exhibit: str | None, data: dict[str, Any]) -> int:
         self.clock += timedelta(minutes=7)
         self.entries.append(
             {
@@ -231,7 +229,11 @@ def standard_log(policy: str, *, extra: Story | None = None, notes: bool = False
         NL_TECH,
         "exhibit.ingested",
         PHONE,
-        {**digests(PHONE_BYTES), "filename": "handset.ufd", "media_type": "application/octet-stream"},
+        {
+            **digests(PHONE_BYTES),
+            "filename": "handset.ufd",
+            "media_type": "application/octet-stream",
+        },
     )
     log.add(
         BE_TECH,
@@ -439,4 +441,3 @@ def write_members(members: Members) -> bytes:
 
 def valid_members() -> Members:
     return read_members(render(Bundle()))
-

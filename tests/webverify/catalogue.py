@@ -14,6 +14,7 @@ bundle of bundles.py.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import shutil
@@ -24,6 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +172,7 @@ def revised_bundles() -> Iterator[tuple[str, Bundle, tuple[str, ...], tuple[str,
                 (NL_INV, "exhibit.tagged", PHONE, {"tag": "priority"}),
                 (SYSTEM, "exhibit.verified", DISK, {"ok": False, **bundles._hashes(b"x")}),
             ),
-            cosign_time=bundles.CREATED_AT - bundles.timedelta(days=3),
+            cosign_time=bundles.CREATED_AT - timedelta(days=3),
             log_size_extra=4,
         ),
         (),
@@ -178,7 +180,13 @@ def revised_bundles() -> Iterator[tuple[str, Bundle, tuple[str, ...], tuple[str,
         "unknown type, storage found altered, stale cosignature, log_size above tree_size",
     )
     yield "valid-notes", Bundle(notes=True), (), (), "note.added with a salted commitment"
-    yield "fail-1-noncanonical-entry", Bundle(edit_lines=_noncanonical), ("format",), ("format",), ""
+    yield (
+        "fail-1-noncanonical-entry",
+        Bundle(edit_lines=_noncanonical),
+        ("format",),
+        ("format",),
+        "",
+    )
     yield (
         "fail-1-note-without-commitment",
         Bundle(extra=_story((NL_INV, "note.added", PHONE, {"sha256": "0" * 64}))),
@@ -396,20 +404,47 @@ def build_zip(members: list[RawMember]) -> bytes:
     for member in members:
         offsets.append(len(out))
         out += struct.pack(
-            "<4s5H3I2H", b"PK\x03\x04", 20, member.flags, member.method, 0, 0x21,
-            member.crc, len(member.stored), member.file_size, len(member.name), 0,
-        )  # fmt: skip
+            "<4s5H3I2H",
+            b"PK\x03\x04",
+            20,
+            member.flags,
+            member.method,
+            0,
+            0x21,
+            member.crc,
+            len(member.stored),
+            member.file_size,
+            len(member.name),
+            0,
+        )
         out += member.name + member.stored
     central = len(out)
     for member, offset in zip(members, offsets, strict=True):
         out += struct.pack(
-            "<4s6H3I5H2I", b"PK\x01\x02", 0x0314, 20, member.flags, member.method, 0, 0x21,
-            member.crc, len(member.stored), member.file_size, len(member.name), 0, 0, 0, 0,
-            member.mode << 16, offset if member.points_at is None else member.points_at,
-        )  # fmt: skip
+            "<4s6H3I5H2I",
+            b"PK\x01\x02",
+            0x0314,
+            20,
+            member.flags,
+            member.method,
+            0,
+            0x21,
+            member.crc,
+            len(member.stored),
+            member.file_size,
+            len(member.name),
+            0,
+            0,
+            0,
+            0,
+            member.mode << 16,
+            offset if member.points_at is None else member.points_at,
+        )
         out += member.name
     size = len(out) - central
-    out += struct.pack("<4s4H2IH", b"PK\x05\x06", 0, 0, len(members), len(members), size, central, 0)
+    out += struct.pack(
+        "<4s4H2IH", b"PK\x05\x06", 0, 0, len(members), len(members), size, central, 0
+    )
     return bytes(out)
 
 
@@ -486,16 +521,16 @@ def drop(*names: str) -> Callable[[Members], None]:
 
 
 def sig_line(name: str, raw: bytes) -> bytes:
-    return f"\u2014 {name} ".encode() + bundles.base64.b64encode(raw) + b"\n"
+    return f"\u2014 {name} ".encode() + base64.b64encode(raw) + b"\n"
 
 
 def _forge_nl(note: bytes) -> bytes:
     lines = note.split(b"\n")
     index = next(i for i, line in enumerate(lines) if b" witness.nl.example " in line)
     head, signature = lines[index].rsplit(b" ", 1)
-    raw = bytearray(bundles.base64.b64decode(signature))
+    raw = bytearray(base64.b64decode(signature))
     raw[20] ^= 0x01
-    lines[index] = head + b" " + bundles.base64.b64encode(bytes(raw))
+    lines[index] = head + b" " + base64.b64encode(bytes(raw))
     return b"\n".join(lines)
 
 
@@ -503,9 +538,13 @@ def _two_central_entries_one_local() -> bytes:
     members = base_raw()
     assert members[1].name == ENTRIES.encode()
     alias = RawMember(
-        b"copy.jsonl", members[1].stored, 8, members[1].crc, members[1].file_size,
+        b"copy.jsonl",
+        members[1].stored,
+        8,
+        members[1].crc,
+        members[1].file_size,
         points_at=local_size(members[0]),
-    )  # fmt: skip
+    )
     return build_zip([*members, alias])
 
 
@@ -516,13 +555,13 @@ def _nested_member() -> bytes:
     outer = stored_member(f"exhibits/{PHONE}/{'o' * 80}", inner + b"z" + b"nested")
     members = [*base_raw(), outer]
     at = sum(local_size(member) for member in members) - len(outer.stored)
-    return build_zip([*members, RawMember(b"z", b"nested", 0, zlib.crc32(b"nested"), 6, points_at=at)])
+    return build_zip(
+        [*members, RawMember(b"z", b"nested", 0, zlib.crc32(b"nested"), 6, points_at=at)]
+    )
 
 
 def _entries_bomb() -> bytes:
-    member = RawMember(
-        ENTRIES.encode(), zeros_deflated(200), 8, zlib.crc32(bytes(1000)), 1000
-    )
+    member = RawMember(ENTRIES.encode(), zeros_deflated(200), 8, zlib.crc32(bytes(1000)), 1000)
     return build_zip([*base_raw(without=(ENTRIES,)), member])
 
 
@@ -571,31 +610,50 @@ def hostile() -> Iterator[tuple[str, bytes, str, tuple[str, ...], tuple[str, ...
         "cut-in-half": full[: len(full) // 2],
         "cut-at-central-directory": full[:central],
         "cut-inside-end-record": full[: end + 10],
-        "deflate-bomb-declared": build_zip([
-            *base_raw(),
-            RawMember(f"exhibits/{PHONE}/bomb.bin".encode(), zeros_deflated(200), 8, 0, 200 << 20),
-        ]),
-        "many-small-bombs": build_zip([
-            *base_raw(),
-            *(RawMember(f"exhibits/{PHONE}/p{i}".encode(), zeros_deflated(1), 8, 0, 1 << 20)
-              for i in range(20)),
-        ]),
+        "deflate-bomb-declared": build_zip(
+            [
+                *base_raw(),
+                RawMember(
+                    f"exhibits/{PHONE}/bomb.bin".encode(), zeros_deflated(200), 8, 0, 200 << 20
+                ),
+            ]
+        ),
+        "many-small-bombs": build_zip(
+            [
+                *base_raw(),
+                *(
+                    RawMember(f"exhibits/{PHONE}/p{i}".encode(), zeros_deflated(1), 8, 0, 1 << 20)
+                    for i in range(20)
+                ),
+            ]
+        ),
         "declared-size-far-beyond-compressed": patch_member(full, "checkpoint", file_size=50 << 20),
         "two-central-entries-one-local-member": _two_central_entries_one_local(),
         "member-nested-in-another": _nested_member(),
-        "duplicate-member-names": build_zip([*base_raw(), stored_member("checkpoint", b"forged\n")]),
-        "symlink-member": build_zip([
-            *base_raw(),
-            stored_member(f"exhibits/{PHONE}/link", b"/etc/passwd", mode=stat.S_IFLNK | 0o777),
-        ]),
+        "duplicate-member-names": build_zip(
+            [*base_raw(), stored_member("checkpoint", b"forged\n")]
+        ),
+        "symlink-member": build_zip(
+            [
+                *base_raw(),
+                stored_member(f"exhibits/{PHONE}/link", b"/etc/passwd", mode=stat.S_IFLNK | 0o777),
+            ]
+        ),
         "encrypted-member": patch_member(full, "report.html", flag_bits=0x801),
-        "nul-shadows-checkpoint": build_zip([
-            *base_raw(without=("checkpoint",)), stored_member("checkpoint\x00", b"forged\n"),
-        ]),
+        "nul-shadows-checkpoint": build_zip(
+            [
+                *base_raw(without=("checkpoint",)),
+                stored_member("checkpoint\x00", b"forged\n"),
+            ]
+        ),
         "missing-manifest": mutated(drop(MANIFEST)),
         "manifest-format-2": mutated(replace_in(MANIFEST, b"jitc-bundle/1", b"jitc-bundle/2")),
-        "manifest-duplicate-key": mutated(replace_in(MANIFEST, b'{"case":', b'{"case":"x","case":')),
-        "manifest-2-pow-53": mutated(replace_in(MANIFEST, b'"tree_size":', b'"tree_size":9007199254740992,"x":')),
+        "manifest-duplicate-key": mutated(
+            replace_in(MANIFEST, b'{"case":', b'{"case":"x","case":')
+        ),
+        "manifest-2-pow-53": mutated(
+            replace_in(MANIFEST, b'"tree_size":', b'"tree_size":9007199254740992,"x":')
+        ),
         "manifest-10000-deep": mutated(edit(MANIFEST, lambda _: b"[" * 10_000 + b"]" * 10_000)),
         "manifest-not-utf8": mutated(replace_in(MANIFEST, b"Rechtbank", b"Rech\xfftbank")),
         "manifest-float": mutated(replace_in(MANIFEST, b'"log_size":', b'"x":1.5,"log_size":')),
@@ -603,48 +661,213 @@ def hostile() -> Iterator[tuple[str, bytes, str, tuple[str, ...], tuple[str, ...
     }.items():
         yield name, data, "error", (), None
     for label, unsafe in UNSAFE_NAMES.items():
-        yield f"unsafe-name-{label}", build_zip([*base_raw(), stored_member(unsafe, b"x")]), "error", (), None
+        yield (
+            f"unsafe-name-{label}",
+            build_zip([*base_raw(), stored_member(unsafe, b"x")]),
+            "error",
+            (),
+            None,
+        )
 
     entries = bundles.valid_members()[ENTRIES]
     last = len(entries.split(b"\n")) - 1  # the last line's number
     fails: list[tuple[str, bytes, tuple[str, ...], tuple[str, ...] | None]] = [
         ("real-bomb-behind-small-declared-size", _entries_bomb(), ("format",), None),
         ("member-longer-than-patched-size", _entries_prefix_with_its_crc(), ("format",), None),
-        ("patched-size-with-true-crc", patch_member(full, ENTRIES, file_size=1000), ("format",), None),
-        ("member-shorter-than-declared", patch_member(full, ENTRIES, file_size=len(entries) + 4096), ("format",), None),
-        ("stored-checkpoint-claims-50-mib", _stored_checkpoint_claiming_50_mib(), ("signatures", "log"), None),
+        (
+            "patched-size-with-true-crc",
+            patch_member(full, ENTRIES, file_size=1000),
+            ("format",),
+            None,
+        ),
+        (
+            "member-shorter-than-declared",
+            patch_member(full, ENTRIES, file_size=len(entries) + 4096),
+            ("format",),
+            None,
+        ),
+        (
+            "stored-checkpoint-claims-50-mib",
+            _stored_checkpoint_claiming_50_mib(),
+            ("signatures", "log"),
+            None,
+        ),
         ("missing-entries", mutated(drop(ENTRIES)), ("format",), None),
         ("missing-checkpoint", mutated(drop("checkpoint")), ("signatures", "log"), None),
         ("missing-policy", mutated(drop("policy.txt")), ("signatures",), ()),
         ("missing-content-file", mutated(_without_disk_content), ("content",), None),
-        ("missing-proof-file", mutated(drop("proofs/3.tlog-proof"), selective=True), ("log",), None),
+        (
+            "missing-proof-file",
+            mutated(drop("proofs/3.tlog-proof"), selective=True),
+            ("log",),
+            None,
+        ),
         ("corrupt-policy-crc", patch_member(full, "policy.txt", crc=0), ("signatures",), ()),
-        ("entry-not-utf8", mutated(edit_last_line(lambda l: l.replace(b"adv-de", b"adv\xffde"))), ("format", "log"), None),
-        ("entry-extra-space", mutated(edit_last_line(lambda l: l.replace(b'"data":', b'"data": '))), ("format", "log"), None),
+        (
+            "entry-not-utf8",
+            mutated(edit_last_line(lambda line: line.replace(b"adv-de", b"adv\xffde"))),
+            ("format", "log"),
+            None,
+        ),
+        (
+            "entry-extra-space",
+            mutated(edit_last_line(lambda line: line.replace(b'"data":', b'"data": '))),
+            ("format", "log"),
+            None,
+        ),
         ("entry-keys-reordered", mutated(edit_last_line(_v_first)), ("format", "log"), None),
-        ("entry-data-10000-deep", mutated(edit_last_line(lambda l: l.replace(b'"data":{', b'"data":{"x":' + b"[" * 10_000 + b"]" * 10_000 + b","))), ("format", "log"), None),
-        ("entry-line-10000-deep", mutated(edit_last_line(lambda _: b"[" * 10_000 + b"]" * 10_000)), ("format", "log"), None),
-        ("entry-2-pow-53", mutated(edit_last_line(lambda l: l.replace(b'"data":{', b'"data":{"big":9007199254740992,'))), ("format", "log"), None),
-        ("entry-seq-5000-digits", mutated(edit_last_line(lambda l: l.replace(b'"seq":', b'"seq":' + b"9" * 5000 + b',"x":'))), ("format", "log"), None),
-        ("entry-float", mutated(edit_last_line(lambda l: l.replace(b'"data":{', b'"data":{"f":0.5,'))), ("format", "log"), None),
-        ("entry-duplicate-key", mutated(edit_last_line(lambda l: l.replace(b'"data":{', b'"data":{"sub":"forged",'))), ("format", "log"), None),
-        ("entry-line-of-2-mib", mutated(edit_last_line(lambda l: l.replace(b'"data":{', b'"data":{"a":"' + b"x" * (2 << 20) + b'",'))), ("format",), None),
-        ("entry-line-of-1.5-mib", mutated(edit_last_line(lambda l: l.replace(b'"data":{', b'"data":{"a":"' + b"x" * (3 << 19) + b'",'))), ("format",), None),
-        ("entries-without-final-newline", mutated(edit(ENTRIES, lambda d: d.rstrip(b"\n"))), ("format",), None),
+        (
+            "entry-data-10000-deep",
+            mutated(
+                edit_last_line(
+                    lambda line: line.replace(
+                        b'"data":{', b'"data":{"x":' + b"[" * 10_000 + b"]" * 10_000 + b","
+                    )
+                )
+            ),
+            ("format", "log"),
+            None,
+        ),
+        (
+            "entry-line-10000-deep",
+            mutated(edit_last_line(lambda _: b"[" * 10_000 + b"]" * 10_000)),
+            ("format", "log"),
+            None,
+        ),
+        (
+            "entry-2-pow-53",
+            mutated(
+                edit_last_line(
+                    lambda line: line.replace(b'"data":{', b'"data":{"big":9007199254740992,')
+                )
+            ),
+            ("format", "log"),
+            None,
+        ),
+        (
+            "entry-seq-5000-digits",
+            mutated(
+                edit_last_line(
+                    lambda line: line.replace(b'"seq":', b'"seq":' + b"9" * 5000 + b',"x":')
+                )
+            ),
+            ("format", "log"),
+            None,
+        ),
+        (
+            "entry-float",
+            mutated(edit_last_line(lambda line: line.replace(b'"data":{', b'"data":{"f":0.5,'))),
+            ("format", "log"),
+            None,
+        ),
+        (
+            "entry-duplicate-key",
+            mutated(
+                edit_last_line(lambda line: line.replace(b'"data":{', b'"data":{"sub":"forged",'))
+            ),
+            ("format", "log"),
+            None,
+        ),
+        (
+            "entry-line-of-2-mib",
+            mutated(
+                edit_last_line(
+                    lambda line: line.replace(
+                        b'"data":{', b'"data":{"a":"' + b"x" * (2 << 20) + b'",'
+                    )
+                )
+            ),
+            ("format",),
+            None,
+        ),
+        (
+            "entry-line-of-1.5-mib",
+            mutated(
+                edit_last_line(
+                    lambda line: line.replace(
+                        b'"data":{', b'"data":{"a":"' + b"x" * (3 << 19) + b'",'
+                    )
+                )
+            ),
+            ("format",),
+            None,
+        ),
+        (
+            "entries-without-final-newline",
+            mutated(edit(ENTRIES, lambda d: d.rstrip(b"\n"))),
+            ("format",),
+            None,
+        ),
         ("empty-first-line", mutated(edit(ENTRIES, lambda d: b"\n" + d)), ("format", "log"), None),
-        ("signature-from-unknown-key", mutated(edit("checkpoint", lambda n: n + sig_line("witness.unknown.example", b"\x01\x02\x03\x04" + b"\x55" * 64))), (), ()),
-        ("witness-name-with-other-key-id", mutated(edit("checkpoint", lambda n: n + sig_line("witness.nl.example", b"\x01\x02\x03\x04" + b"\x55" * 72))), (), ()),
-        ("garbled-signature-line", mutated(edit("checkpoint", lambda n: n + "\u2014 witness.nl.example !!not*base64!!\n".encode())), ("signatures", "log"), None),
-        ("forged-cosignature", mutated(edit("checkpoint", _forge_nl)), ("signatures",), ("signatures",)),
-        ("manifest-noncanonical", mutated(replace_in(MANIFEST, b'"tree_size":', b'"tree_size": ')), ("format",), None),
+        (
+            "signature-from-unknown-key",
+            mutated(
+                edit(
+                    "checkpoint",
+                    lambda n: (
+                        n + sig_line("witness.unknown.example", b"\x01\x02\x03\x04" + b"\x55" * 64)
+                    ),
+                )
+            ),
+            (),
+            (),
+        ),
+        (
+            "witness-name-with-other-key-id",
+            mutated(
+                edit(
+                    "checkpoint",
+                    lambda n: (
+                        n + sig_line("witness.nl.example", b"\x01\x02\x03\x04" + b"\x55" * 72)
+                    ),
+                )
+            ),
+            (),
+            (),
+        ),
+        (
+            "garbled-signature-line",
+            mutated(
+                edit(
+                    "checkpoint",
+                    lambda n: n + "\u2014 witness.nl.example !!not*base64!!\n".encode(),
+                )
+            ),
+            ("signatures", "log"),
+            None,
+        ),
+        (
+            "forged-cosignature",
+            mutated(edit("checkpoint", _forge_nl)),
+            ("signatures",),
+            ("signatures",),
+        ),
+        (
+            "manifest-noncanonical",
+            mutated(replace_in(MANIFEST, b'"tree_size":', b'"tree_size": ')),
+            ("format",),
+            None,
+        ),
         ("manifest-tree-size-16", mutated(_tree_size_plus_one), ("log",), None),
-        ("manifest-case-upper-case", mutated(replace_in(MANIFEST, CASE_ID.encode(), CASE_ID.upper().encode())), ("format",), None),
+        (
+            "manifest-case-upper-case",
+            mutated(replace_in(MANIFEST, CASE_ID.encode(), CASE_ID.upper().encode())),
+            ("format",),
+            None,
+        ),
         ("manifest-log-size-below-tree-size", mutated(_log_size_below), ("format",), None),
-    ]  # fmt: skip
+    ]
     for target in (bundles.content_path(DISK), "policy.txt", "exhibits/"):
         old = f'"content":"{bundles.content_path(PHONE)}"'.encode()
         change = replace_in(MANIFEST, old, f'"content":"{target}"'.encode())
-        fails.append((f"content-path-outside-{target.split('/')[0].replace('.', '-')}", mutated(change), ("content",), None))
+        fails.append(
+            (
+                f"content-path-outside-{target.split('/')[0].replace('.', '-')}",
+                mutated(change),
+                ("content",),
+                None,
+            )
+        )
     assert last > 0
     for name, data, own, trusted in fails:
         yield name, data, "fail" if own else "pass", own, trusted
@@ -694,18 +917,30 @@ def golden_cases(out: Path) -> Iterator[Case]:
         name = path.stem
         shutil.copyfile(path, out / f"golden-{name}.zip")
         manifest = json.loads(bundles.read_members(path.read_bytes())[MANIFEST])
-        for policy, failing in ((None, EXPECTED[name].own_policy), (GOLDEN_TRUSTED, EXPECTED[name].trusted_policy)):
+        for policy, failing in (
+            (None, EXPECTED[name].own_policy),
+            (GOLDEN_TRUSTED, EXPECTED[name].trusted_policy),
+        ):
             suffix = "own" if policy is None else "trusted"
             if "log_size" not in manifest:
                 yield Case(
-                    f"golden-{name}-{suffix}", f"golden-{name}.zip", policy, "error", (),
-                    "golden", "pre-revision golden: the manifest has no log_size (spec 5)",
-                )  # fmt: skip
+                    f"golden-{name}-{suffix}",
+                    f"golden-{name}.zip",
+                    policy,
+                    "error",
+                    (),
+                    "golden",
+                    "pre-revision golden: the manifest has no log_size (spec 5)",
+                )
             else:
                 yield Case(
-                    f"golden-{name}-{suffix}", f"golden-{name}.zip", policy,
-                    "fail" if failing else "pass", tuple(failing), "golden",
-                )  # fmt: skip
+                    f"golden-{name}-{suffix}",
+                    f"golden-{name}.zip",
+                    policy,
+                    "fail" if failing else "pass",
+                    tuple(failing),
+                    "golden",
+                )
 
 
 def write(out: Path) -> list[Case]:
@@ -718,17 +953,30 @@ def write(out: Path) -> list[Case]:
         for policy, failing in ((None, own), (TRUSTED, trusted)):
             suffix = "own" if policy is None else "trusted"
             verdict = "fail" if failing else "pass"
-            cases.append(Case(f"{name}-{suffix}", f"{name}.zip", policy, verdict, failing, "revised", why))
-    for name, data, verdict, own, trusted in hostile():
+            cases.append(
+                Case(f"{name}-{suffix}", f"{name}.zip", policy, verdict, failing, "revised", why)
+            )
+    for name, data, verdict, own, with_trusted in hostile():
         (out / f"hostile-{name}.zip").write_bytes(data)
         cases.append(Case(f"hostile-{name}", f"hostile-{name}.zip", None, verdict, own, "hostile"))
-        if trusted is not None:
-            trusted_verdict = "error" if verdict == "error" else ("fail" if trusted else "pass")
+        if with_trusted is not None:
+            trusted_verdict = (
+                "error" if verdict == "error" else ("fail" if with_trusted else "pass")
+            )
             cases.append(
-                Case(f"hostile-{name}-trusted", f"hostile-{name}.zip", TRUSTED, trusted_verdict, trusted, "hostile")
+                Case(
+                    f"hostile-{name}-trusted",
+                    f"hostile-{name}.zip",
+                    TRUSTED,
+                    trusted_verdict,
+                    with_trusted,
+                    "hostile",
+                )
             )
     cases.extend(golden_cases(out))
-    (out / "cases.json").write_text(json.dumps([case.to_json() for case in cases], indent=1), encoding="utf-8")
+    (out / "cases.json").write_text(
+        json.dumps([case.to_json() for case in cases], indent=1), encoding="utf-8"
+    )
     return cases
 
 

@@ -54,10 +54,13 @@ async function main(argv) {
   return report.verdict === "pass" ? 0 : report.verdict === "fail" ? 1 : 2;
 }
 
+// exitCode, not exit(): a pipe must drain the report before the process ends.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    process.exitCode = code;
+  },
   (error) => {
     process.stderr.write(`verify: ${error && error.stack}\n`);
-    process.exit(3);
+    process.exitCode = 3;
   },
 );

@@ -50,6 +50,7 @@ function render(report, bundleName, policyName) {
     const item = element("li");
     item.id = `check-${check.id}`;
     item.dataset.status = check.status;
+    item.dataset.number = String(check.number);
     const head = element("p");
     head.append(element("span", STATUS_TEXT[check.status], `badge ${check.status}`), `${check.number}. ${check.id}: ${check.title}`);
     item.append(head);
