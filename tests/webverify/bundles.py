@@ -204,7 +204,9 @@ def chain(entries: list[Entry]) -> list[bytes]:
 Story = Callable[[Log], None]
 
 
-def standard_log(policy: str, *, extra: Story | None = None, notes: bool = False) -> Log:
+def standard_log(
+    policy: str, *, extra: Story | None = None, notes: bool = False, phone: bytes = PHONE_BYTES
+) -> Log:
     """A small JIT case between the Netherlands and Belgium that Germany joins."""
     log = Log()
     log.add(
@@ -230,7 +232,7 @@ def standard_log(policy: str, *, extra: Story | None = None, notes: bool = False
         "exhibit.ingested",
         PHONE,
         {
-            **digests(PHONE_BYTES),
+            **digests(phone),
             "filename": "handset.ufd",
             "media_type": "application/octet-stream",
         },
@@ -263,7 +265,7 @@ def standard_log(policy: str, *, extra: Story | None = None, notes: bool = False
     )
     log.add(DEFENCE, "exhibit.accessed", PHONE, {"purpose": "defence review", "range": None})
     log.add(BE_TECH, "exhibit.sealed", DISK, {"reason": "analysis complete"})
-    log.add(SYSTEM, "exhibit.verified", PHONE, {"ok": True, **_hashes(PHONE_BYTES)})
+    log.add(SYSTEM, "exhibit.verified", PHONE, {"ok": True, **_hashes(phone)})
     hold = log.add(
         NL_PROS, "exhibit.hold_set", PHONE, {"reason": "trial pending", "authority": "OM 26/114"}
     )
@@ -325,6 +327,7 @@ class Bundle:
     edit_lines: Callable[[list[bytes]], list[bytes]] | None = None
     tamper: Callable[[Members], None] | None = None
     policy_in_bundle: str | None = None
+    phone: bytes = PHONE_BYTES  # the handset's content (the benchmarks give a large one)
 
 
 def checkpoint_body(size: int, root: bytes) -> str:
@@ -354,7 +357,7 @@ def tlog_proof(index: int, line: bytes, leaves: list[bytes], note: str) -> bytes
 def render(bundle: Bundle) -> bytes:
     """The bundle's ZIP bytes."""
     policy = policy_text(bundle.log_key, bundle.witnesses)
-    log = standard_log(policy, extra=bundle.extra, notes=bundle.notes)
+    log = standard_log(policy, extra=bundle.extra, notes=bundle.notes, phone=bundle.phone)
     if bundle.edit_entries is not None:
         bundle.edit_entries(log.entries)
     lines = chain(log.entries)
@@ -403,7 +406,7 @@ def manifest(bundle: Bundle, log: Log, tree_size: int) -> dict[str, Any]:
             "id": exhibit,
             "label": LABELS[exhibit],
             "filename": FILENAMES[exhibit],
-            **digests(CONTENT[exhibit]),
+            **digests(bundle.phone if exhibit == PHONE else CONTENT[exhibit]),
             "content": content_path(exhibit) if exhibit in bundle.content else None,
         }
         for exhibit in bundle.disclosed
