@@ -23,7 +23,7 @@ export const MAX_MEMBERS = 5_000_000;
 export const MAX_COMPRESSION_RATIO = 200;
 export const RATIO_FLOOR_BYTES = 16 * 1024 * 1024;
 const MAX_CENTRAL_DIRECTORY = 1024 * 1024 * 1024;
-const STORED_SLICE = 8 * 1024 * 1024;
+const STORED_SLICE = 2 * 1024 * 1024;
 // Compressed bytes fed to the inflater at a time: deflate expands at most ~1032:1, so a
 // bomb yields at most ~16 MiB before the declared-size cap stops it.
 const DEFLATE_SLICE = 16 * 1024;
