@@ -182,6 +182,11 @@ class Web:
             )
         return self._form
 
+    async def close(self) -> None:
+        """Close the form's spooled files (a token file)."""
+        if self._form is not None:
+            await self._form.close()
+
     async def field(self, name: str) -> str:
         value = (await self.form()).get(name)
         return value if isinstance(value, str) else ""
@@ -346,6 +351,8 @@ def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         except CustodyError:
             logging.getLogger("jitc.web").exception("custody library refused a page")
             response = web.error(500, "custody_error")
+        finally:
+            await web.close()
         return web.finish(response)
 
     endpoint.__name__ = handler.__name__
