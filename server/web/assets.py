@@ -6,6 +6,7 @@ for each vendored npm package, its version, licence and licence text file.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import dataclass
@@ -95,12 +96,8 @@ class _InlineCollector(HTMLParser):
 
 
 def _hashes(blocks: list[str]) -> str:
-    import base64  # noqa: PLC0415
-
-    return " ".join(
-        "'sha256-{}'".format(base64.b64encode(hashlib.sha256(b.encode()).digest()).decode())
-        for b in blocks
-    )
+    digests = (base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() for b in blocks)
+    return " ".join(f"'sha256-{digest}'" for digest in digests)
 
 
 @cache

@@ -31,9 +31,8 @@ _TZ_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-/]{0,63}")
 
 @cache
 def translations(locale: str) -> NullTranslations:
-    """The compiled catalog of `locale` (English is the source language)."""
-    if locale == DEFAULT_LOCALE:
-        return NullTranslations()
+    """The compiled catalog of `locale` (English is the source language; its catalog lets
+    the English wording change without touching the templates)."""
     return Translations.load(str(LOCALE_DIR), [locale], DOMAIN)
 
 

@@ -60,9 +60,7 @@ REFUSED: Final[dict[str, str]] = {
         "expired. Reload the page and try again."
     ),
     "forbidden": N_("Your role may not do this here."),
-    "case_forbidden": N_(
-        "Your state is not a party to this case and you hold no grant for it."
-    ),
+    "case_forbidden": N_("Your state is not a party to this case and you hold no grant for it."),
     "case_not_found": N_("There is no such case."),
     "exhibit_not_found": N_("There is no such exhibit in this case."),
     "export_not_found": N_("There is no such export in this case."),

@@ -166,9 +166,7 @@ async def create_case(web: Web) -> Response:
     except (InvalidRequestError, ConflictError) as exc:
         states = await web.run(lambda ws, _p: views.jurisdictions(ws))
         problem = web.refusal_text(exc.code, exc.message)
-        return web.page(
-            "case_new.html", status=400, states=states, values=values, problem=problem
-        )
+        return web.page("case_new.html", status=400, states=states, values=values, problem=problem)
     web.flash("ok", "case_created")
     return web.redirect(_case_url(created.id))
 
@@ -309,7 +307,9 @@ async def register_exhibit(web: Web) -> Response:
         )
     except (InvalidRequestError, ConflictError) as exc:
         detail = await web.run(lambda ws, p: cases.get_case(ws, p, case_id))
-        values = {k: await web.field(k) for k in ("label", "description", "tool", "operator", "time")}
+        values = {
+            k: await web.field(k) for k in ("label", "description", "tool", "operator", "time")
+        }
         values |= {f"hash_{n}": await web.field(f"hash_{n}") for n in HASH_FIELDS}
         return web.page(
             "exhibit_new.html",

@@ -55,7 +55,9 @@ def witnesses(ws: Workspace, principal: Principal, case_id: str) -> list[Witness
     return [WitnessStatus(w.name, w.jurisdiction, sizes.get((case_id, w.name), 0)) for w in rows]
 
 
-def uploading(ws: Workspace, principal: Principal, case_id: str, exhibit_ids: list[str]) -> set[str]:
+def uploading(
+    ws: Workspace, principal: Principal, case_id: str, exhibit_ids: list[str]
+) -> set[str]:
     """Exhibits with a write (tus upload or PUT) in progress."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.CASE_READ)

@@ -123,9 +123,9 @@ class SessionCodec:
 
 
 def _subkey(key: bytes, label: bytes) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"jitc web " + label
-    ).derive(key)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"jitc web " + label).derive(
+        key
+    )
 
 
 def _session_from(payload: object) -> Session | None:
@@ -134,10 +134,11 @@ def _session_from(payload: object) -> Session | None:
     nonce = payload.get("n")
     if not isinstance(nonce, str) or not nonce.isascii():
         return None
-    flash: list[Flash] = []
-    for item in payload.get("f", []):
-        if isinstance(item, list) and len(item) == 3 and all(isinstance(x, str) for x in item):
-            flash.append(Flash(item[0], item[1], item[2]))
+    flash = [
+        Flash(item[0], item[1], item[2])
+        for item in payload.get("f", [])
+        if isinstance(item, list) and len(item) == 3 and all(isinstance(x, str) for x in item)
+    ]
     method, credential, expires = payload.get("m"), payload.get("c"), payload.get("x")
     if isinstance(method, str) and isinstance(credential, str) and isinstance(expires, int):
         return Session(nonce, method, credential, expires, tuple(flash))

@@ -45,7 +45,9 @@ def _environment(locale: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(shown=shown, plain=plain, has_hidden=has_hidden, asset=asset, locales=LOCALES)
+    env.globals.update(
+        shown=shown, plain=plain, has_hidden=has_hidden, asset=asset, locales=LOCALES
+    )
     return env
 
 

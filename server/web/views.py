@@ -177,7 +177,9 @@ class ExportsPage:
 # --- helpers -------------------------------------------------------------------------
 
 
-def _may(standing: readmodel.Standing, actions: Iterable[Action], owner: str | None = None) -> frozenset[str]:
+def _may(
+    standing: readmodel.Standing, actions: Iterable[Action], owner: str | None = None
+) -> frozenset[str]:
     return frozenset(a.value for a in actions if standing.may(a.value, owner=owner))
 
 
@@ -266,9 +268,7 @@ def holds_of(timeline: list[EntryView]) -> list[Hold]:
             target = named if isinstance(named, int) else (open_[-1] if open_ else None)
             if target is not None:
                 released[target] = entry.seq
-    return [
-        Hold(h.seq, h.reason, h.authority, h.actor, released.get(h.seq)) for h in holds
-    ]
+    return [Hold(h.seq, h.reason, h.authority, h.actor, released.get(h.seq)) for h in holds]
 
 
 # --- pages ---------------------------------------------------------------------------
@@ -321,7 +321,9 @@ def case_page(ws: Workspace, principal: Principal, case_id: str, cursor: str | N
         if share.row.revoked_at is None:
             shared_with.setdefault(share.row.exhibit_id, []).append(share.row.jurisdiction)
     lines = [
-        ExhibitLine(item, exhibit_state(item, item.row.id in busy), shared_with.get(item.row.id, []))
+        ExhibitLine(
+            item, exhibit_state(item, item.row.id in busy), shared_with.get(item.row.id, [])
+        )
         for item in page.items
     ]
     may = _may(standing, CASE_ACTIONS)
@@ -342,17 +344,13 @@ def case_page(ws: Workspace, principal: Principal, case_id: str, cursor: str | N
         witnesses=witness_list,
         checkpoint=newest,
         policy=policy,
-        addable=[
-            (code, name) for code, name in jurisdictions(ws) if code not in detail.parties
-        ]
+        addable=[(code, name) for code, name in jurisdictions(ws) if code not in detail.parties]
         if Action.PARTY_ADD.value in may
         else [],
     )
 
 
-def exhibit_page(
-    ws: Workspace, principal: Principal, case_id: str, exhibit_id: str
-) -> ExhibitPage:
+def exhibit_page(ws: Workspace, principal: Principal, case_id: str, exhibit_id: str) -> ExhibitPage:
     detail = cases.get_case(ws, principal, case_id)
     view = exhibits.get_exhibit(ws, principal, case_id, exhibit_id)
     standing = readmodel.case_standing(ws, principal, case_id)
@@ -361,9 +359,7 @@ def exhibit_page(
     shares = sharing.list_shares(ws, principal, case_id, exhibit_id)
     active = {s.row.jurisdiction for s in shares if s.row.revoked_at is None}
     timeline = [
-        e
-        for e in entry_views(read_entries(ws, principal, case_id))
-        if e.exhibit == exhibit_id
+        e for e in entry_views(read_entries(ws, principal, case_id)) if e.exhibit == exhibit_id
     ]
     notes = None
     if Action.NOTE_READ.value in may:

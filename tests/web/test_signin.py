@@ -135,9 +135,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     answer = browser.client.post("/cases", data=form, follow_redirects=False)
     assert answer.status_code == 403
     assert "did not come from a page of this workspace" in answer.text
-    wrong = browser.client.post(
-        "/cases", data={**form, "csrf": "x" * 43}, follow_redirects=False
-    )
+    wrong = browser.client.post("/cases", data={**form, "csrf": "x" * 43}, follow_redirects=False)
     assert wrong.status_code == 403
     # The right token from another site's page (Origin, Fetch Metadata) is refused too.
     token = browser.csrf("/cases/new")
