@@ -23,7 +23,7 @@ UPLOAD_CSP: Final = BASE_CSP.replace("script-src 'self'", "script-src 'self' 'wa
 
 HEADERS: Final = (
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),

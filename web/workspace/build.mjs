@@ -36,7 +36,12 @@ const vendored = [
   },
   { package: 'hash-wasm', files: { 'vendor/sha256.umd.min.js': 'dist/sha256.umd.min.js' } },
 ];
-const own = { 'app.js': 'src/app.js', 'upload.js': 'src/upload.js', 'app.css': 'src/app.css' };
+const own = {
+  'app.js': 'src/app.js',
+  'upload.js': 'src/upload.js',
+  'app.css': 'src/app.css',
+  'favicon.svg': 'src/favicon.svg',
+};
 
 const outputs = new Map(); // absolute path -> Buffer
 const put = (path, data) => outputs.set(path, Buffer.isBuffer(data) ? data : Buffer.from(data));
