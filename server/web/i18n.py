@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -66,7 +67,8 @@ def _negotiate(header: str) -> str:
 
 
 def user_zone(request: Request) -> ZoneInfo | None:
-    name = request.cookies.get(TZ_COOKIE)
+    # app.js writes the zone URI-encoded ("Europe%2FAmsterdam"): cookie values hold no "/".
+    name = unquote(request.cookies.get(TZ_COOKIE) or "")
     if not name or _TZ_NAME.fullmatch(name) is None or name == "UTC":
         return None
     try:

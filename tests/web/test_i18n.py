@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from server.web.i18n import LOCALE_DIR, LOCALES, _negotiate
+from tests.server.helpers import World, create_case
+from tests.web.conftest import NewBrowser
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)s|\{[a-z_0-9]+\}")
@@ -94,3 +97,22 @@ def test_legal_terms_use_the_standard_words() -> None:
 )
 def test_the_language_follows_accept_language(header: str, expected: str) -> None:
     assert _negotiate(header) == expected
+
+
+def test_times_show_in_the_browsers_zone_with_utc_beside_them(
+    new_browser: NewBrowser, world: World
+) -> None:
+    browser = new_browser()
+    browser.sign_in(world.token("NL", "prosecutor"))
+    case_id = create_case(browser.client, world, parties=("NL",))
+    utc_only = browser.client.get(f"/cases/{case_id}").text
+    assert re.search(r"<time datetime=\"[^\"]+\">[^<]+ UTC</time>", utc_only)
+    browser.client.cookies.set("jitc-tz", "Europe%2FAmsterdam")
+    page = browser.client.get(f"/cases/{case_id}?lang=nl").text
+    shown = re.search(
+        r"<time datetime=\"([^\"]+)\">([^<]+) (CET|CEST) <span class=\"utc\">\(([^)]+) UTC\)", page
+    )
+    assert shown is not None, page
+    assert datetime.fromisoformat(shown[1]).tzinfo is not None
+    browser.client.cookies.set("jitc-tz", "Not/AZone")
+    assert " UTC</time>" in browser.client.get(f"/cases/{case_id}").text
