@@ -15,7 +15,6 @@ from server.web.apiauth import session_token
 from server.web.assets import Static, verify_page
 from server.web.config import WebConfig
 from server.web.context import Web, WebState, page
-from server.web.pages import page_routes
 from server.web.security import SecurityHeaders
 from server.web.session import SessionCodec
 from server.web.signin import METHODS
@@ -39,6 +38,10 @@ async def offline_verifier(web: Web) -> Response:
 
 def web_routes() -> list[BaseRoute]:
     """The pages, /verify and /static (after the API's routes: no path is shared)."""
+    # Imported here: the pages use server.api's parsers, and server.api.http imports this
+    # package (session_token) while it loads.
+    from server.web.pages import page_routes  # noqa: PLC0415
+
     return [
         *page_routes(),
         Route("/verify", offline_verifier, methods=["GET"], include_in_schema=False),
