@@ -50,10 +50,16 @@ def web_routes() -> list[BaseRoute]:
 
 
 def mount_web(app: Starlette, ws: Workspace, *, config: WebConfig | None = None) -> None:
-    """Add the workspace's pages to `app` and the security headers to every response."""
+    """Add the workspace's pages to `app` and the security headers to every response.
+
+    Mounting again only replaces the configuration (a test giving its own session key to
+    an app that create_app already mounted)."""
     settings = config or WebConfig.for_workspace(ws)
+    mounted = getattr(app.state, "web", None) is not None
     app.state.web = WebState(
         config=settings, codec=SessionCodec(settings.session_key), methods=METHODS
     )
+    if mounted:
+        return
     app.router.routes.extend(web_routes())
     app.add_middleware(SecurityHeaders)

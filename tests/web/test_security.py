@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from server.web import assets
+from server.services.workspace import Workspace
+from server.web import WebConfig, assets, mount_web
 from server.web.security import BASE_CSP, UPLOAD_CSP
 from tests.server.helpers import World, create_case, register_exhibit
-from tests.web.conftest import NewBrowser
+from tests.web.conftest import NewBrowser, web_app
 
 TEMPLATES = Path(assets.__file__).parent / "templates"
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
@@ -132,3 +133,11 @@ def test_the_api_takes_the_session_only_with_its_csrf_header_from_this_origin(
     # A bearer token still wins over the cookie (another identity, on purpose).
     as_de = browser.client.get("/api/cases", headers=world.headers("DE", "prosecutor"))
     assert as_de.json()["items"] == []
+
+
+def test_mounting_twice_only_replaces_the_configuration(workspace: Workspace) -> None:
+    app = web_app(workspace)
+    routes = len(app.routes)
+    mount_web(app, workspace, config=WebConfig(session_key=b"\x01" * 32))
+    assert len(app.routes) == routes
+    assert app.state.web.config.session_key == b"\x01" * 32
