@@ -11,8 +11,8 @@ import re
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from urllib.parse import unquote
 from typing import Final
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale

@@ -289,12 +289,14 @@ async def _exhibit_body(web: Web) -> dict[str, Any]:
 @page
 async def new_exhibit_form(web: Web) -> Response:
     case_id = _case_id(web)
-    view = await web.run(lambda ws, p: views.case_page(ws, p, case_id, None))
-    if "exhibit.register" not in view.may:
+    detail, may = await web.run(
+        lambda ws, p: (cases.get_case(ws, p, case_id), views.case_may(ws, p, case_id))
+    )
+    if "exhibit.register" not in may:
         return web.error(403, "forbidden")
     assert web.principal is not None
     values = {"operator": web.principal.sub}
-    return web.page("exhibit_new.html", case=view.detail, values=values, problem=None)
+    return web.page("exhibit_new.html", case=detail, values=values, problem=None)
 
 
 @page

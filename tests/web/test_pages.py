@@ -278,6 +278,19 @@ def test_an_export_from_the_page_is_followed_and_downloaded(
     bundle = prosecutor.post(export_page + "/bundle", {}, page=export_page)
     assert bundle.status_code == 200  # type: ignore[attr-defined]
     assert hashlib.sha256(bundle.content).hexdigest() == digest[1]  # type: ignore[attr-defined]
+    # A judge granted the case receives the bundle; without the grant, no page at all.
+    judge = _as(new_browser, scene.world, "NL", "judge", "judge-visser")
+    assert judge.client.get(export_page).status_code == 403
+    scene.api.post(
+        f"/api/cases/{scene.case_id}/grants",
+        json={"jurisdiction": "NL", "sub": "judge-visser", "role": "judge"},
+        headers=scene.world.headers("NL", "prosecutor"),
+    )
+    received = judge.post(export_page + "/bundle", {}, page=export_page)
+    assert received.status_code == 200  # type: ignore[attr-defined]
+    assert received.content == bundle.content  # type: ignore[attr-defined]
+    judged = [e for e in scene.log() if e["type"] == "exhibit.accessed"]
+    assert [e["actor"]["role"] for e in judged] == ["prosecutor", "judge"]
 
 
 PAGES_FR = (
