@@ -1,0 +1,307 @@
+"""The workspace in a real browser: upload with resume, sharing, and accessibility.
+
+Headless Debian chromium (Playwright) against the app served on a loopback port. Skipped
+locally without chromium or playwright, failed under CI=true (tests/web/browser.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.server.helpers import ACQUISITION, World
+from tests.web.browser import (
+    axe_problems,
+    chromium,
+    live_server,
+    need_browser,
+    screenshot,
+    watch_csp,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+pytestmark = pytest.mark.slow
+
+UPLOAD_SIZE = 50 * 1000 * 1000
+THROTTLED = 4_000_000  # bytes per second while the test needs the upload in flight
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+@pytest.fixture
+def site(app: Starlette) -> Iterator[str]:
+    need_browser()
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    need_browser()
+    with chromium() as launched:
+        yield launched
+
+
+class Api:
+    """The live server's API, with a state's bearer token (test setup, not under test)."""
+
+    def __init__(self, site: str, world: World) -> None:
+        self.site = site
+        self.world = world
+
+    def call(self, method: str, path: str, code: str, role: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.world.headers(code, role), **kwargs.pop("headers", {})}
+        return httpx.request(method, self.site + path, headers=headers, timeout=60, **kwargs)
+
+    def case(self, parties: tuple[str, ...]) -> str:
+        made = self.call(
+            "POST",
+            "/api/cases",
+            "NL",
+            "prosecutor",
+            json={"title": "Operation Tulip", "parties": list(parties), "agreement": "JIT-2026-17"},
+        )
+        assert made.status_code == 201, made.text
+        case_id: str = made.json()["id"]
+        return case_id
+
+    def exhibit(self, case_id: str, label: str, content: bytes | None = None) -> str:
+        made = self.call(
+            "POST",
+            f"/api/cases/{case_id}/exhibits",
+            "NL",
+            "technician",
+            json={"label": label, "description": "", "acquisition": dict(ACQUISITION)},
+        )
+        assert made.status_code == 201, made.text
+        exhibit_id: str = made.json()["id"]
+        if content is not None:
+            stored = self.call(
+                "PUT",
+                f"/api/cases/{case_id}/exhibits/{exhibit_id}/content?filename=phone.bin",
+                "NL",
+                "technician",
+                content=content,
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            assert stored.status_code == 201, stored.text
+        return exhibit_id
+
+    def log(self, case_id: str) -> list[dict[str, Any]]:
+        answer = self.call("GET", f"/api/cases/{case_id}/log", "NL", "prosecutor")
+        return [json.loads(line) for line in answer.content.splitlines()]
+
+
+def _person(
+    browser: Browser, site: str, token: str, *, locale: str = "en-GB"
+) -> tuple[BrowserContext, Page, list[str]]:
+    context = browser.new_context(
+        locale=locale, accept_downloads=True, timezone_id="Europe/Amsterdam"
+    )
+    page = context.new_page()
+    refused = watch_csp(page)
+    page.goto(f"{site}/sign-in")
+    page.fill("#token", token)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{site}/cases")
+    return context, page, refused
+
+
+def _throttle(context: BrowserContext, page: Page, upload: int) -> None:
+    session = context.new_cdp_session(page)
+    session.send("Network.enable")
+    session.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": upload},
+    )
+
+
+def test_an_nl_technician_uploads_reloads_mid_upload_and_resumes(
+    site: str, browser: Browser, world: World, tmp_path: Path
+) -> None:
+    api = Api(site, world)
+    case_id = api.case(("NL", "FR"))
+    payload = hashlib.shake_256(b"jitc browser upload").digest(UPLOAD_SIZE)
+    path = tmp_path / "phone-image.bin"
+    path.write_bytes(payload)
+    expected = hashlib.sha256(payload).hexdigest()
+
+    context, page, refused = _person(
+        browser, site, world.token("NL", "technician", "tech-anna"), locale="nl-NL"
+    )
+    assert page.get_attribute("html", "lang") == "nl"
+    page.click(f"a[href='/cases/{case_id}']")
+    page.click(f"a[href='/cases/{case_id}/exhibits/new']")
+    page.fill("#label", "NL-001 handset")
+    page.fill("#description", "Samsung, in beslag genomen op 27-11")
+    page.fill("#tool", "UFED 7.70")
+    page.fill("#time", "2026-11-27T09:00:00")
+    screenshot(page, "exhibit-register-nl")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(re.compile(rf"/cases/{case_id}/exhibits/{UUID}$"))
+    exhibit_url = page.url
+
+    _throttle(context, page, THROTTLED)
+    page.set_input_files("#upload-file", str(path))
+    page.wait_for_function(
+        "() => document.getElementById('upload-sent').textContent !== '—'"
+        " && document.getElementById('upload-progress').value >= 20",
+        timeout=120_000,
+    )
+    assert page.is_visible("#upload-progress")
+    assert page.inner_text("#upload-sha256") == expected  # hashed in the browser first
+    assert page.inner_text("#upload-speed") != "—"
+    assert page.inner_text("#upload-left") != "—"
+    screenshot(page, "exhibit-uploading-nl")
+
+    page.reload()  # mid-upload: the PATCH in flight is cut off
+    assert page.url == exhibit_url
+    page.set_input_files("#upload-file", str(path))
+    page.wait_for_selector("#upload[data-resumed-at]", state="attached", timeout=120_000)
+    resumed_at = int(page.get_attribute("#upload", "data-resumed-at") or "0")
+    assert 0 < resumed_at < UPLOAD_SIZE
+    _throttle(context, page, -1)
+    # On success the page reloads and shows what the server stored.
+    page.wait_for_selector(f"#stored-sha256 code:text-is('{expected}')", timeout=180_000)
+    screenshot(page, "exhibit-stored-nl")
+    assert not refused, refused
+    ingested = [e for e in api.log(case_id) if e["type"] == "exhibit.ingested"]
+    assert len(ingested) == 1
+    assert ingested[0]["data"]["sha256"] == expected
+    assert ingested[0]["data"]["size"] == UPLOAD_SIZE
+    assert ingested[0]["actor"]["sub"] == "tech-anna"
+    context.close()
+
+
+def test_nl_shares_with_fr_which_downloads_and_be_does_not_see_it(
+    site: str, browser: Browser, world: World, tmp_path: Path
+) -> None:
+    world.add_state("BE")
+    api = Api(site, world)
+    case_id = api.case(("NL", "FR", "BE"))
+    content = b"evidence bytes " * 4096
+    exhibit_id = api.exhibit(case_id, "NL-001 handset", content)
+    exhibit = f"{site}/cases/{case_id}/exhibits/{exhibit_id}"
+
+    nl, page, refused = _person(browser, site, world.token("NL", "prosecutor", "pros-eva"))
+    page.goto(exhibit)
+    page.select_option("#share-state", "FR")
+    page.fill("#share-conditions", "JIT use only; no onward transfer")
+    page.click("form[action$='/shares'] button[type=submit]")
+    page.wait_for_selector("text=JIT use only; no onward transfer")
+    screenshot(page, "exhibit-shared")
+    assert not refused, refused
+    nl.close()
+
+    fr, page, refused = _person(browser, site, world.token("FR", "investigator", "enq-martin"))
+    page.goto(f"{site}/cases/{case_id}")
+    assert page.is_visible(f"a[href='/cases/{case_id}/exhibits/{exhibit_id}']")
+    page.goto(exhibit)
+    page.fill("#purpose", "analyse FR-7")
+    with page.expect_download() as waiting:
+        page.click(f"form[action='/cases/{case_id}/exhibits/{exhibit_id}/content'] button")
+    saved = tmp_path / "fr-download.bin"
+    waiting.value.save_as(saved)
+    assert saved.read_bytes() == content
+    assert not refused, refused
+    fr.close()
+    accessed = [e for e in api.log(case_id) if e["type"] == "exhibit.accessed"]
+    assert [(e["actor"]["jurisdiction"], e["data"]["purpose"]) for e in accessed] == [
+        ("FR", "analyse FR-7")
+    ]
+
+    be, page, refused = _person(browser, site, world.token("BE", "investigator", "onderz-peeters"))
+    page.goto(exhibit)
+    assert page.locator("#purpose").count() == 0  # no download offered
+    shared_with = page.inner_text("section[aria-labelledby='shares-h'] tbody")
+    assert "FR" in shared_with
+    assert "BE" not in shared_with
+    # Asked for anyway (a forged form post from the page itself), the content is refused.
+    answer = page.request.post(
+        f"{exhibit}/content",
+        form={"purpose": "x", "csrf": page.get_attribute("meta[name=csrf-token]", "content") or ""},
+        headers={"Origin": site},
+    )
+    assert answer.status == 403
+    assert not refused, refused
+    be.close()
+    assert len([e for e in api.log(case_id) if e["type"] == "exhibit.accessed"]) == 1
+
+
+def test_every_page_passes_axe_core(site: str, browser: Browser, world: World) -> None:
+    api = Api(site, world)
+    case_id = api.case(("NL", "FR"))
+    exhibit_id = api.exhibit(case_id, "NL-001 handset", b"x" * 10_000)
+    bare_id = api.exhibit(case_id, "NL-002 laptop")
+    shared = api.call(
+        "POST",
+        f"/api/cases/{case_id}/exhibits/{exhibit_id}/shares",
+        "NL",
+        "prosecutor",
+        json={"jurisdiction": "FR", "conditions": "JIT use only"},
+    )
+    assert shared.status_code == 201
+    api.call(
+        "POST",
+        f"/api/cases/{case_id}/notes",
+        "NL",
+        "investigator",
+        json={"exhibit": None, "text": "Search warrant executed 27-11."},
+    )
+    made = api.call(
+        "POST",
+        f"/api/cases/{case_id}/exports",
+        "NL",
+        "prosecutor",
+        json={"disclosure": "full", "content": False, "recipient": "Rechtbank Amsterdam"},
+    )
+    assert made.status_code == 201, made.text
+    export_id = made.json()["id"]
+    case = f"/cases/{case_id}"
+    pages = {
+        "prosecutor": [
+            ("/cases", "cases"),
+            ("/cases/new", "case-new"),
+            (case, "case"),
+            (f"{case}/exhibits/{exhibit_id}", "exhibit"),
+            (f"{case}/log", "timeline"),
+            (f"{case}/log/1", "entry-proof"),
+            (f"{case}/notes", "notes"),
+            (f"{case}/exports", "exports"),
+            (f"{case}/exports/{export_id}", "export"),
+            ("/verify-bundle", "verify-bundle"),
+            ("/licenses", "licences"),
+            ("/cases/00000000-0000-4000-8000-000000000000", "not-found"),
+        ],
+        "technician": [
+            (f"{case}/exhibits/new", "exhibit-new"),
+            (f"{case}/exhibits/{bare_id}", "exhibit-upload"),
+        ],
+    }
+    problems: dict[str, list[str]] = {}
+    anonymous = browser.new_context(locale="fr-FR")
+    page = anonymous.new_page()
+    refused = watch_csp(page)
+    page.goto(f"{site}/sign-in")
+    problems["/sign-in"] = axe_problems(page)
+    screenshot(page, "sign-in-fr")
+    anonymous.close()
+    for role, visits in pages.items():
+        context, page, seen = _person(browser, site, world.token("NL", role))
+        refused += seen
+        for path, name in visits:
+            page.goto(site + path)
+            problems[path] = axe_problems(page)
+            screenshot(page, name)
+        context.close()
+    assert {path: found for path, found in problems.items() if found} == {}
+    assert not refused, refused
