@@ -17,6 +17,7 @@ from server.config import Settings
 from server.runtime import Runtime
 from server.services.witnessing import WitnessSubmitter
 from server.services.workspace import Workspace
+from server.web import mount_web
 
 WORKER_THREADS = 64
 ROUND_THREADS = 2
@@ -63,6 +64,7 @@ def create_app(
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,
     )
+    mount_web(app, ws)  # the workspace's pages, and the API's door for their session
     app.state.workspace = ws
     app.state.limiter = CapacityLimiter(WORKER_THREADS)
     app.state.runtime = runtime

@@ -109,7 +109,7 @@ RULES = (
     Rule(
         "server.services",
         "services decide; they know no HTTP, app, runtime or command line",
-        never=("server.api", "server.app", "server.runtime", "server.cli"),
+        never=("server.api", "server.app", "server.runtime", "server.cli", "server.web"),
     ),
     Rule(
         "server.repositories",
@@ -121,7 +121,21 @@ RULES = (
         "background work is started by the app, not by the routes it serves",
         never=("server.api", "server.app", "server.cli"),
     ),
-    Rule("server.cli", "the command line needs no HTTP routes", never=("server.api", "server.app")),
+    Rule(
+        "server.cli",
+        "the command line needs no HTTP routes or pages",
+        never=("server.api", "server.app", "server.web"),
+    ),
+    Rule(
+        "server.api",
+        "the API takes the workspace's session through an injected door, never from page code",
+        never=("server.web",),
+    ),
+    Rule(
+        "server.web",
+        "pages call services (and reuse the API's request parsers); rows are the services'",
+        never=("server.repositories", "server.models", "server.runtime"),
+    ),
 )
 
 

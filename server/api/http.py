@@ -38,6 +38,17 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() or None
 
 
+def credential(request: Request) -> str | None:
+    """The caller's token: the bearer token, else what the app's session door (the web
+    workspace's cookie, for calls from its own pages: `app.state.session_door`, set by
+    `server.web.mount_web`) finds. The door is injected, so the API imports no page code."""
+    token = bearer_token(request)
+    if token is not None:
+        return token
+    door: Callable[[Request], str | None] | None = getattr(request.app.state, "session_door", None)
+    return None if door is None else door(request)
+
+
 def remote(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -68,10 +79,10 @@ async def in_thread(request: Request, work: Callable[[], T]) -> T:
 
 
 async def call(request: Request, work: Callable[[Workspace, Principal], T]) -> T:
-    """Authenticate the bearer token and run `work` on a worker thread: one hop per
+    """Authenticate the caller's token and run `work` on a worker thread: one hop per
     request for the token check and the service call (ADR 0002)."""
     ws = workspace(request)
-    token = bearer_token(request)
+    token = credential(request)
     client = remote(request)
 
     def run() -> T:

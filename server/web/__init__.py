@@ -1,7 +1,8 @@
 """The web workspace: server-rendered pages over the same services as the API.
 
-The app mounts it with `mount_web(app, workspace)`; the API accepts the workspace's
-session for calls from its own pages through `session_token` (server.web.apiauth).
+The app mounts it with `mount_web(app, workspace)`, which also hands the API its session
+door (`app.state.session_door` = `session_token`, server.web.apiauth): the API accepts the
+workspace's session for calls from its own pages without importing any page code.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from server.web.apiauth import session_token
 from server.web.assets import Static, verify_page
 from server.web.config import WebConfig
 from server.web.context import Web, WebState, page
+from server.web.pages import page_routes
 from server.web.security import SecurityHeaders
 from server.web.session import SessionCodec
 from server.web.signin import METHODS
@@ -38,9 +40,6 @@ async def offline_verifier(web: Web) -> Response:
 
 def web_routes() -> list[BaseRoute]:
     """The pages, /verify and /static (after the API's routes: no path is shared)."""
-    # Imported here: the pages use server.api's parsers, and server.api.http imports this
-    # package (session_token) while it loads.
-    from server.web.pages import page_routes  # noqa: PLC0415
 
     return [
         *page_routes(),
@@ -59,6 +58,7 @@ def mount_web(app: Starlette, ws: Workspace, *, config: WebConfig | None = None)
     app.state.web = WebState(
         config=settings, codec=SessionCodec(settings.session_key), methods=METHODS
     )
+    app.state.session_door = session_token
     if mounted:
         return
     app.router.routes.extend(web_routes())

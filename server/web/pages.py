@@ -29,6 +29,7 @@ from server.errors import (
     ServerError,
 )
 from server.services import cases, content, exhibits, exports, sharing, witnessing
+from server.services.exports.jobs import Background
 from server.services.workspace import Workspace
 from server.web import views
 from server.web.context import SignedOut, Web, log_sign_in, page, remote_of, safe_next
@@ -609,10 +610,16 @@ async def create_export(web: Web) -> Response:
     recipient = await web.field("recipient")
     chosen = await web.fields("exhibits")
     back = f"/cases/{case_id}/exports"
+    # The app's background work writes the bundle, as for the API's respond-async.
+    background: Background = web.request.app.state.runtime
     try:
         started = await web.run(
             lambda ws, p: exports.start_export(
-                ws, p, case_id, _export_request(disclosure, with_content, recipient, chosen)
+                ws,
+                p,
+                case_id,
+                _export_request(disclosure, with_content, recipient, chosen),
+                background=background,
             )
         )
     except (ConflictError, InvalidRequestError, PayloadTooLargeError) as exc:

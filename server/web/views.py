@@ -1,6 +1,6 @@
 """What each page shows, gathered on a worker thread through the services.
 
-Every read goes through a service function (or `server.web.readmodel`, which authorizes
+Every read goes through a service function (or `server.services.views`, which authorizes
 the same way), so a page shows only what the API would answer to the same principal.
 """
 
@@ -15,10 +15,10 @@ from typing import Any, Final
 from server.auth import Principal
 from server.permissions import Action
 from server.services import cases, exhibits, exports, log_read, sharing
+from server.services import views as readmodel
 from server.services.admin import list_jurisdictions
 from server.services.pagination import MAX_LIMIT, PageRequest
 from server.services.workspace import Workspace
-from server.web import readmodel
 from server.web.i18n import parse_time
 
 LOG_PAGE_SIZE: Final = 50

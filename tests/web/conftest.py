@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from starlette.applications import Starlette
 
-import server.api.http
 from server.app import create_app
 from server.services.workspace import Workspace
-from server.web import WebConfig, mount_web, session_token
+from server.web import WebConfig, mount_web
 from tests.server.conftest import settings, sqlite_template, workspace, world
 from tests.server.testclient import TestClient
 
@@ -35,18 +34,6 @@ def db_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture
-def api_takes_web_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The line server/api/http.py gains on merge (see the report): a bearer token first,
-    else the workspace session with its CSRF header. Harmless once merged."""
-    original = server.api.http.bearer_token
-    monkeypatch.setattr(
-        server.api.http,
-        "bearer_token",
-        lambda request: original(request) or session_token(request),
-    )
-
-
 def web_app(ws: Workspace) -> Starlette:
     app = create_app(workspace=ws)
     mount_web(app, ws, config=WebConfig(session_key=SESSION_KEY))
@@ -54,7 +41,7 @@ def web_app(ws: Workspace) -> Starlette:
 
 
 @pytest.fixture
-def app(workspace: Workspace, api_takes_web_session: None) -> Starlette:
+def app(workspace: Workspace) -> Starlette:
     return web_app(workspace)
 
 
