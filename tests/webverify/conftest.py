@@ -92,9 +92,11 @@ def js_reports(node: str, catalogue_dir: Path) -> dict[str, dict[str, Any]]:
     return reports
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_page() -> Iterator[Any]:
-    """A page of headless Chromium, through Playwright."""
+    """A page of headless Chromium, through Playwright. Module-scoped: Playwright's sync API
+    keeps an event loop running on the main thread while it is open, and a later test's
+    asyncio.run() must not find it."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
