@@ -67,6 +67,8 @@ def check_plain(value: Any, depth: int = 0) -> None:
     if isinstance(value, Mapping):
         check_plain(dict(value), depth)
         return
+    if isinstance(value, str):  # a StrEnum member (EventType, Role) encodes as its text
+        return
     raise CanonicalFormError(f"value of type {kind.__name__} cannot be encoded as JSON")
 
 

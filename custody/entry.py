@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple, NewType
 
+import orjson
+
 from custody.canonical import (
     MAX_SAFE_INTEGER,
     CanonicalFormError,
@@ -22,18 +24,16 @@ from custody.canonical import (
     parse_json,
 )
 from custody.errors import EntryFormatError
+from custody.events import SYSTEM_ROLE, EventType
+from custody.merkle import HASH_SIZE, ZERO_HASH
 from custody.merkle import leaf_hash as merkle_leaf_hash
 
 HexDigest = NewType("HexDigest", str)
 """64 lowercase hex characters: a SHA-256 (or BLAKE3-256) digest."""
 
 ENTRY_VERSION: Final = 1
-ZERO_HASH: Final = bytes(32)
-ZERO_HEX: Final = HexDigest("0" * 64)
-
-ROLES: Final = frozenset({"investigator", "technician", "prosecutor", "judge", "defence"})
-COURT_ROLES: Final = frozenset({"judge", "defence"})
-SYSTEM_ROLE: Final = "system"
+# spec 2: `prev` of entry 0, and `exhibit_prev` of an exhibit's first entry.
+ZERO_HEX: Final = HexDigest(ZERO_HASH.hex())
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -122,7 +122,7 @@ _OPTIONAL = "id or null"
 
 # type -> (exhibit rule, {field: (check, what it must be)})
 EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] = {
-    "case.created": (
+    EventType.CASE_CREATED: (
         _FORBIDDEN,
         {
             "title": (_is_str, "a string"),
@@ -130,9 +130,9 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
             "agreement": (_is_str, "a string"),
         },
     ),
-    "case.party_added": (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
-    "case.party_removed": (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
-    "case.access_granted": (
+    EventType.PARTY_ADDED: (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
+    EventType.PARTY_REMOVED: (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
+    EventType.ACCESS_GRANTED: (
         _FORBIDDEN,
         {
             "jurisdiction": (_is_str, "a string"),
@@ -140,7 +140,7 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
             "role": (_is_str, "a string"),
         },
     ),
-    "case.access_revoked": (
+    EventType.ACCESS_REVOKED: (
         _FORBIDDEN,
         {
             "jurisdiction": (_is_str, "a string"),
@@ -148,7 +148,7 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
             "role": (_is_str, "a string"),
         },
     ),
-    "exhibit.registered": (
+    EventType.REGISTERED: (
         _REQUIRED,
         {
             "label": (_is_str, "a string"),
@@ -157,7 +157,7 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
             "acquisition": (_is_object, "an object"),
         },
     ),
-    "exhibit.ingested": (
+    EventType.INGESTED: (
         _REQUIRED,
         {
             "size": (_is_size, "a non-negative integer"),
@@ -167,7 +167,7 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
             "media_type": (_is_str, "a string"),
         },
     ),
-    "exhibit.ingest_rejected": (
+    EventType.INGEST_REJECTED: (
         _REQUIRED,
         {
             "reason": (_is_str, "a string"),
@@ -176,14 +176,14 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
             "expected_sha256": (_is_hex, "64 lowercase hex characters"),
         },
     ),
-    "exhibit.accessed": (
+    EventType.ACCESSED: (
         _REQUIRED,
         {
             "purpose": (_is_str, "a string"),
             "range": (_is_range, "null or [first, last] byte offsets"),
         },
     ),
-    "exhibit.verified": (
+    EventType.VERIFIED: (
         _REQUIRED,
         {
             "ok": (_is_bool, "a boolean"),
@@ -191,23 +191,23 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
             "blake3": (_is_hex, "64 lowercase hex characters"),
         },
     ),
-    "exhibit.shared": (
+    EventType.SHARED: (
         _REQUIRED,
         {"jurisdiction": (_is_str, "a string"), "conditions": (_is_str, "a string")},
     ),
-    "exhibit.share_revoked": (
+    EventType.SHARE_REVOKED: (
         _REQUIRED,
         {"jurisdiction": (_is_str, "a string"), "conditions": (_is_str, "a string")},
     ),
-    "exhibit.sealed": (_REQUIRED, {"reason": (_is_str, "a string")}),
-    "exhibit.hold_set": (_REQUIRED, {"reason": (_is_str, "a string")}),
-    "exhibit.hold_released": (_REQUIRED, {"reason": (_is_str, "a string")}),
-    "exhibit.disposed": (
+    EventType.SEALED: (_REQUIRED, {"reason": (_is_str, "a string")}),
+    EventType.HOLD_SET: (_REQUIRED, {"reason": (_is_str, "a string")}),
+    EventType.HOLD_RELEASED: (_REQUIRED, {"reason": (_is_str, "a string")}),
+    EventType.DISPOSED: (
         _REQUIRED,
         {"reason": (_is_str, "a string"), "authority": (_is_str, "a string")},
     ),
-    "note.added": (_OPTIONAL, {"sha256": (_is_hex, "64 lowercase hex characters")}),
-    "export.created": (
+    EventType.NOTE_ADDED: (_OPTIONAL, {"sha256": (_is_hex, "64 lowercase hex characters")}),
+    EventType.EXPORT_CREATED: (
         _FORBIDDEN,
         {
             "bundle_sha256": (_is_hex, "64 lowercase hex characters"),
@@ -460,7 +460,7 @@ def make_entry(
     data: Mapping[str, Any],
 ) -> Entry:
     """Build an entry and its canonical bytes; raise EntryFormatError if it breaks spec 2."""
-    if len(prev) != 32 or (exhibit_prev is not None and len(exhibit_prev) != 32):
+    if len(prev) != HASH_SIZE or (exhibit_prev is not None and len(exhibit_prev) != HASH_SIZE):
         raise EntryFormatError("prev and exhibit_prev must be 32-byte hashes")
     obj = {
         "v": ENTRY_VERSION,
@@ -478,4 +478,6 @@ def make_entry(
         raw = canonical_bytes(obj)
     except CanonicalFormError as exc:
         raise EntryFormatError(f"entry seq {seq}: {exc}") from None
-    return _from_json(obj, raw)
+    # Parsed back from its bytes, so the entry holds plain JSON values (a caller's
+    # EventType or Role member becomes the str a reader of the log would see).
+    return _from_json(orjson.loads(raw), raw)

@@ -29,6 +29,7 @@ from custody.errors import ConsistencyProofError, CustodyError, InclusionProofEr
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "ZERO_HASH",
     "CompactRange",
     "MemoryTree",
     "NodeGetter",
@@ -44,7 +45,11 @@ __all__ = [
     "verify_inclusion",
 ]
 
+# RFC 9162 2.1 with SHA-256: every leaf, node and root hash is 32 bytes. The one place the
+# custody format names this size; entries, checkpoints and proofs import it.
 HASH_SIZE: Final = 32
+# spec 2: the `prev` of entry 0 and an exhibit's first `exhibit_prev` (as hex, entry.ZERO_HEX).
+ZERO_HASH: Final = bytes(HASH_SIZE)
 
 # RFC 9162 2.1.1: the hash of an empty list is the hash of an empty string.
 EMPTY_ROOT: Final = hashlib.sha256(b"").digest()

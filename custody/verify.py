@@ -29,7 +29,7 @@ from custody.bundle import (
     Manifest,
 )
 from custody.checkpoint import Checkpoint
-from custody.entry import COURT_ROLES, ZERO_HEX, Entry, parse_time
+from custody.entry import ZERO_HEX, Entry, parse_time
 from custody.errors import (
     BundleFormatError,
     ChainBrokenError,
@@ -44,6 +44,7 @@ from custody.errors import (
     SignatureError,
     TimeReversedError,
 )
+from custody.events import COURT_ROLES
 from custody.merkle import CompactRange, leaf_hash, verify_inclusion
 from custody.note import Note
 from custody.policy import Policy, verify_cosigned_checkpoint
