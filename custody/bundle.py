@@ -12,7 +12,7 @@ import re
 import stat
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
@@ -336,7 +336,7 @@ class BundleReader:
     def read(self, name: str, *, limit: int = MAX_SMALL_MEMBER_BYTES) -> bytes:
         return b"".join(self.stream(name, limit=limit))
 
-    def lines(self, name: str, *, max_line: int = MAX_ENTRY_LINE_BYTES) -> Iterator[bytes]:
+    def lines(self, name: str, *, max_line: int = MAX_ENTRY_LINE_BYTES) -> Generator[bytes]:
         """Yield the member's lines, each without its final newline. A line longer than
         `max_line`, or a last line without its newline (spec 5), raises BundleFormatError."""
         pending = b""

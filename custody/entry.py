@@ -28,6 +28,22 @@ from custody.events import SYSTEM_ROLE, EventType
 from custody.merkle import HASH_SIZE, ZERO_HASH
 from custody.merkle import leaf_hash as merkle_leaf_hash
 
+__all__ = [
+    "ACTOR_KEYS",
+    "ENTRY_KEYS",
+    "ENTRY_VERSION",
+    "EVENT_TYPES",
+    "SYSTEM_ACTOR",
+    "ZERO_HASH",
+    "ZERO_HEX",
+    "Actor",
+    "Entry",
+    "HexDigest",
+    "format_time",
+    "make_entry",
+    "parse_time",
+]
+
 HexDigest = NewType("HexDigest", str)
 """64 lowercase hex characters: a SHA-256 (or BLAKE3-256) digest."""
 
