@@ -219,3 +219,17 @@ def test_non_canonical_line_is_refused() -> None:
 def test_zero_hex_is_64_zeros() -> None:
     assert ZERO_HEX == "0" * 64
     assert _entry().prev == ZERO_HEX
+
+
+def test_time_with_non_ascii_digits_is_refused() -> None:
+    obj = _entry().to_json()
+    obj["time"] = obj["time"][:11] + "1\u0660" + obj["time"][13:]  # ARABIC-INDIC DIGIT ZERO
+    with pytest.raises(EntryFormatError, match="RFC 3339"):
+        Entry.parse(canonical_bytes(obj))
+
+
+def test_unhashable_case_is_a_finding_not_a_crash() -> None:
+    obj = _entry().to_json()
+    obj["case"] = []
+    with pytest.raises(EntryFormatError, match="case must be"):
+        Entry.parse(canonical_bytes(obj))
