@@ -113,6 +113,20 @@ def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     return level[0]
 
 
+def _perfect_root(leaf_hashes: Sequence[bytes]) -> bytes:
+    """The root of a perfect subtree over 2^k leaf hashes (RFC 9162 2.1.1): pair neighbours
+    level by level. The caller guarantees a power-of-two count of 32-byte hashes."""
+    level = list(leaf_hashes)
+    sha256 = _sha256
+    prefix = _NODE_PREFIX
+    while len(level) > 1:
+        level = [
+            sha256(prefix + left + right).digest()
+            for left, right in zip(level[0::2], level[1::2], strict=True)
+        ]
+    return level[0]
+
+
 class CompactRange:
     """Incremental tree state: the hashes of the perfect subtrees ('peaks') covering leaves
     [0, size), largest first. Appending and computing the root are O(log n); no rescan.
@@ -174,6 +188,28 @@ class CompactRange:
             remaining >>= 1
         self._peaks.append(current)
         self._size += 1
+
+    def extend(self, leaf_hashes: Sequence[bytes]) -> None:
+        """``push`` each of `leaf_hashes` in turn, with the same result, faster: each run of
+        leaves that fills a perfect subtree at an aligned position is hashed level by level
+        (RFC 9162 2.1.1) and merged in as one peak. The verifier streams leaves through this
+        in blocks."""
+        start = 0
+        count = len(leaf_hashes)
+        while start < count:
+            # The largest perfect subtree that starts at this size and fits what is left.
+            level = (count - start).bit_length() - 1
+            if self._size:
+                level = min(level, (self._size & -self._size).bit_length() - 1)
+            width = 1 << level
+            current = _perfect_root(leaf_hashes[start : start + width])
+            remaining = self._size >> level
+            while remaining & 1:
+                current = node_hash(self._peaks.pop(), current)
+                remaining >>= 1
+            self._peaks.append(current)
+            self._size += width
+            start += width
 
     def root(self) -> bytes:
         """The Merkle tree hash of all leaves so far: the peaks folded right to left."""

@@ -12,6 +12,7 @@ from custody.verify.results import CheckId, Recorder
 from custody.verify.walk import EntryWalk
 
 LOG = CheckId.LOG
+BLOCK = 1024  # leaf hashes hashed together into one perfect subtree
 
 
 class FullWalk(EntryWalk):
@@ -19,11 +20,17 @@ class FullWalk(EntryWalk):
 
     def __init__(self, manifest: Manifest, checkpoint: Checkpoint | None, rec: Recorder) -> None:
         super().__init__(manifest, checkpoint, rec)
-        # O(log n) memory however many lines a hostile entries.jsonl holds.
+        # O(log n) memory however many lines a hostile entries.jsonl holds: leaf hashes
+        # wait in a block of BLOCK and join the tree a perfect subtree at a time.
         self.tree = CompactRange()
+        self.leaves: list[bytes] = []
 
     def link(self, entry: Entry | None, line: bytes, leaf: bytes) -> None:
-        self.tree.push(leaf)
+        leaves = self.leaves
+        leaves.append(leaf)
+        if len(leaves) == BLOCK:
+            self.tree.extend(leaves)
+            leaves.clear()
         if entry is None:
             return
         if entry.seq != self.count:
@@ -33,12 +40,14 @@ class FullWalk(EntryWalk):
                 f"seq is {entry.seq}, expected {self.count} (gap or reordering)",
                 entry.seq,
             )
-        if entry.prev != self.expected_prev():
+        if entry.prev != self.previous_hex:
             self.rec.fail(
                 LOG, ChainBrokenError, "prev is not the leaf hash of the entry before", entry.seq
             )
 
     def finish(self) -> None:
+        self.tree.extend(self.leaves)
+        self.leaves.clear()
         tree_size = self.manifest.tree_size
         if self.count != tree_size:
             self.rec.fail(

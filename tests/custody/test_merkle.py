@@ -11,6 +11,8 @@ import random
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from custody.errors import (
     ConsistencyProofError,
@@ -359,3 +361,27 @@ def test_push_matches_append() -> None:
         appended.append(leaf)
         assert pushed.root() == appended.root()
         assert pushed.peaks == appended.peaks
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.integers(min_value=0, max_value=70),
+    blocks=st.lists(st.integers(min_value=0, max_value=70), max_size=6),
+)
+def test_extend_matches_push(start: int, blocks: list[int]) -> None:
+    """CompactRange.extend (blocks of leaves, as the verifier streams them) builds the same
+    tree as pushing each leaf, from any starting size and in blocks of any length."""
+    leaves = [leaf_hash(i.to_bytes(4, "big")) for i in range(start + sum(blocks))]
+    pushed, extended = CompactRange(), CompactRange()
+    for leaf in leaves[:start]:
+        pushed.push(leaf)
+        extended.push(leaf)
+    at = start
+    for width in blocks:
+        for leaf in leaves[at : at + width]:
+            pushed.push(leaf)
+        extended.extend(leaves[at : at + width])
+        at += width
+        assert extended.size == pushed.size == at
+        assert extended.peaks == pushed.peaks
+    assert extended.root() == pushed.root() == root_from_leaf_hashes(leaves)
