@@ -165,7 +165,7 @@ class CaseState:
     ) -> Refusal | None:
         # spec 6.7: the owner state, a state holding an unrevoked share, or a judge or
         # defence lawyer holding a grant for the case.
-        if state.readable_by_state(jurisdiction):
+        if jurisdiction == state.owner or jurisdiction in state.shares:  # readable_by_state
             return None
         if role in COURT_ROLES and (jurisdiction, sub, role) in self.grants:
             return None

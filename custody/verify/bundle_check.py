@@ -137,8 +137,8 @@ class _BundleCheck:
             )
             self.walk = walk
             # Closed here, not by the garbage collector, when raising mode stops the walk.
-            with closing(self.reader.lines(ENTRIES)) as lines:
-                read = walk.run(lines)
+            with closing(self.reader.line_blocks(ENTRIES)) as blocks:
+                read = walk.run(blocks)
             self.report.entries = walk.count
         if not read:
             for check_id in _ENTRY_CHECKS:

@@ -38,11 +38,7 @@ class SelectiveWalk(EntryWalk):
             return
         if entry.seq <= self.previous_seq:
             self.rec.fail(LOG, ChainBrokenError, "entries are not in seq order", entry.seq)
-        if (
-            self.previous_leaf is not None
-            and entry.seq == self.previous_seq + 1
-            and entry.prev != self.previous_leaf.hex()
-        ):
+        if self.count and entry.seq == self.previous_seq + 1 and entry.prev != self.previous_hex:
             self.rec.fail(
                 LOG, ChainBrokenError, "prev is not the leaf hash of the entry before", entry.seq
             )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from custody.bundle import Manifest
 from custody.checkpoint import Checkpoint
-from custody.entry import ZERO_HEX, Entry
+from custody.entry import EVENT_TYPES, ZERO_HEX, Entry
 from custody.errors import (
     BundleFormatError,
     ChainBrokenError,
@@ -25,6 +25,7 @@ from custody.replay import CaseState
 from custody.verify.results import CheckId, Recorder
 
 _VERIFIED = EventType.VERIFIED.value
+_parse = Entry.parse
 
 
 class EntryWalk:
@@ -38,14 +39,16 @@ class EntryWalk:
         self.heads: dict[str, str] = {}  # exhibit -> leaf hash (hex) of its latest entry
         self.count = 0  # lines read
         self.previous_seq = -1
-        self.previous_leaf: bytes | None = None
+        self.previous_hex: str = ZERO_HEX  # leaf hash of the line before (spec 2 `prev`)
         self.previous_time = ""
 
-    def run(self, lines: Iterable[bytes]) -> bool:
-        """Walk every line; return whether the member was read to its end."""
+    def run(self, blocks: Iterable[list[bytes]]) -> bool:
+        """Walk every line (given in blocks); return whether the member was read to its end."""
+        step = self.step
         try:
-            for line in lines:
-                self.step(line)
+            for block in blocks:
+                for line in block:
+                    step(line)
         except BundleFormatError as exc:
             self.rec.fail(CheckId.FORMAT, EntryFormatError, str(exc))
             return False
@@ -53,28 +56,37 @@ class EntryWalk:
         return True
 
     def step(self, line: bytes) -> None:
-        entry = self.parse(line)
-        # The leaf hash of the bytes as given, canonical or not (RFC 9162 2.1.1).
-        leaf = entry.leaf if entry is not None else leaf_hash(line)
-        self.link(entry, line, leaf)
-        if entry is not None:
-            self.check_case(entry)
-            self.check_time(entry)
-            if not entry.known_type:
-                self.rec.warn(CheckId.FORMAT, f"unknown event type {entry.type!r}", entry.seq)
-            self.check_exhibit_chain(entry)
-            self.replay(entry)
-            self.previous_seq = entry.seq
-        self.previous_leaf = leaf
+        """One line through every check, in the order of spec 6."""
+        entry: Entry | None
+        try:
+            entry = _parse(line)
+        except EntryFormatError as exc:
+            entry = self.malformed(line, exc)
+            if entry is None:
+                # Still a leaf of the log: the hash of the bytes as given (RFC 9162 2.1.1).
+                leaf = leaf_hash(line)
+                self.link(None, line, leaf)
+                self.previous_hex = leaf.hex()
+                self.count += 1
+                return
+        leaf_hex = entry.leaf.hex()
+        self.link(entry, line, entry.leaf)
+        self.check_case(entry)
+        self.check_time(entry)
+        if entry.type not in EVENT_TYPES:
+            self.rec.warn(CheckId.FORMAT, f"unknown event type {entry.type!r}", entry.seq)
+        if entry.exhibit is not None:
+            self.check_exhibit_chain(entry, leaf_hex)
+        self.replay(entry)
+        self.previous_seq = entry.seq
+        self.previous_hex = leaf_hex
         self.count += 1
 
-    def parse(self, line: bytes) -> Entry | None:
-        """spec 6.1: the line is a canonical, well-formed entry. A non-canonical but
-        well-formed one fails here and is still followed through the other checks."""
-        try:
-            return Entry.parse(line)
-        except EntryFormatError as exc:
-            self.rec.fail(CheckId.FORMAT, EntryFormatError, f"line {self.count + 1}: {exc}")
+    def malformed(self, line: bytes, error: EntryFormatError) -> Entry | None:
+        """spec 6.1: the line is not a canonical, well-formed entry. A non-canonical but
+        well-formed one is still followed through the other checks, keyed by the leaf hash
+        of its bytes as given, so that one defect is reported once."""
+        self.rec.fail(CheckId.FORMAT, EntryFormatError, f"line {self.count + 1}: {error}")
         try:
             return Entry.parse_noncanonical(line)
         except EntryFormatError:
@@ -87,9 +99,6 @@ class EntryWalk:
     def finish(self) -> None:
         """spec 6.2 once every entry is read."""
         raise NotImplementedError
-
-    def expected_prev(self) -> str:
-        return ZERO_HEX if self.previous_leaf is None else self.previous_leaf.hex()
 
     def check_case(self, entry: Entry) -> None:
         """spec 6.1: `case` matches the manifest."""
@@ -113,18 +122,17 @@ class EntryWalk:
         else:
             self.previous_time = entry.time
 
-    def check_exhibit_chain(self, entry: Entry) -> None:
+    def check_exhibit_chain(self, entry: Entry, leaf_hex: str) -> None:
         """spec 6.4: `exhibit_prev` is the leaf hash of the exhibit's entry before."""
         exhibit = entry.exhibit
-        if exhibit is None:
-            return
+        assert exhibit is not None
         head = self.heads.get(exhibit, ZERO_HEX)
         if entry.exhibit_prev != head:
             self.chain_broken(
                 f"exhibit_prev breaks the chain of exhibit {exhibit} (expected {head[:16]}...)",
                 entry.seq,
             )
-        self.heads[exhibit] = entry.leaf_hex()
+        self.heads[exhibit] = leaf_hex
 
     def chain_broken(self, message: str, seq: int) -> None:
         self.rec.fail(CheckId.EXHIBIT_CHAINS, ChainBrokenError, message, seq)
