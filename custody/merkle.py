@@ -57,6 +57,11 @@ EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 _LEAF_PREFIX: Final = b"\x00"
 _NODE_PREFIX: Final = b"\x01"
 _sha256 = hashlib.sha256
+# Hashers already fed their RFC 9162 prefix byte. Copying one is cheaper than making a new
+# SHA-256 object (OpenSSL 3 looks the algorithm up on every construction), and the leaf
+# and node hashes are the verifier's most frequent operation.
+_LEAF_HASHER: Final = hashlib.sha256(_LEAF_PREFIX)
+_NODE_HASHER: Final = hashlib.sha256(_NODE_PREFIX)
 
 NodeGetter = Callable[[int, int], bytes]
 """``get_node(level, index)``: the hash of the perfect subtree of ``2**level`` leaves
@@ -70,12 +75,16 @@ class TreeError(CustodyError):
 
 def leaf_hash(data: bytes) -> bytes:
     """RFC 9162 2.1.1: ``MTH({d0}) = SHA-256(0x00 || d0)``."""
-    return _sha256(_LEAF_PREFIX + data).digest()
+    hasher = _LEAF_HASHER.copy()
+    hasher.update(data)
+    return hasher.digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """RFC 9162 2.1.1: ``SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n]))``."""
-    return _sha256(_NODE_PREFIX + left + right).digest()
+    hasher = _NODE_HASHER.copy()
+    hasher.update(left + right)
+    return hasher.digest()
 
 
 def _split(n: int) -> int:
@@ -100,13 +109,10 @@ def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     if not leaf_hashes:
         return EMPTY_ROOT
     level = list(leaf_hashes)
-    sha256 = _sha256
-    prefix = _NODE_PREFIX
     while len(level) > 1:
         carry = level[-1] if len(level) % 2 else None
         level = [
-            sha256(prefix + left + right).digest()
-            for left, right in zip(level[0::2], level[1::2], strict=False)
+            node_hash(left, right) for left, right in zip(level[0::2], level[1::2], strict=False)
         ]
         if carry is not None:
             level.append(carry)
@@ -117,12 +123,9 @@ def _perfect_root(leaf_hashes: Sequence[bytes]) -> bytes:
     """The root of a perfect subtree over 2^k leaf hashes (RFC 9162 2.1.1): pair neighbours
     level by level. The caller guarantees a power-of-two count of 32-byte hashes."""
     level = list(leaf_hashes)
-    sha256 = _sha256
-    prefix = _NODE_PREFIX
     while len(level) > 1:
         level = [
-            sha256(prefix + left + right).digest()
-            for left, right in zip(level[0::2], level[1::2], strict=True)
+            node_hash(left, right) for left, right in zip(level[0::2], level[1::2], strict=True)
         ]
     return level[0]
 
