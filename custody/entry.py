@@ -349,12 +349,9 @@ def parse_time(text: str) -> datetime:
 _CACHE_LIMIT = 4096
 _valid_cases: set[str] = set()
 _valid_dates: set[str] = set()
-# An entry's canonical bytes begin with its actor (`actor` sorts first), followed by
-# `,"case":"`, which no JSON string can hold unescaped: the bytes between are the actor's
-# own. Each distinct actor is checked once and then found by those bytes.
-_ACTOR_START: Final = b'{"actor":'
-_ACTOR_END: Final = b',"case":"'
-_actors: dict[bytes, Actor] = {}
+# Each distinct actor is checked once, then found by its four values (a value equal to a
+# checked one is that same str, or None).
+_actors: dict[tuple[Any, ...], Actor] = {}
 
 
 def _fail(seq: Any, message: str) -> EntryFormatError:
@@ -385,9 +382,7 @@ _TIME_MATCH = _TIME.fullmatch
 def _from_json(obj: Any, raw: bytes) -> Entry:
     """The entry `obj` describes, or EntryFormatError naming the first bad field.
 
-    `obj` must be what `raw` parses to, and `raw` must hold no duplicate key (canonical
-    bytes, or bytes parse_json accepted): the actor is then found by its bytes in `raw`.
-    Runs once per entry a verifier reads: exact type tests, values checked once."""
+    Runs once per entry a verifier reads: exact type tests, recurring values checked once."""
     if type(obj) is not dict:
         raise _fail(None, "is not a JSON object")
     try:
@@ -416,13 +411,17 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
         raise _fail(seq, "prev of the first entry must be 64 zeros")
     if type(time) is not str or time[:10] not in _valid_dates or _TIME_MATCH(time) is None:
         _check_time(seq, time)
-    actor = None
-    if raw.startswith(_ACTOR_START):
-        end = raw.find(_ACTOR_END, len(_ACTOR_START))
-        if end > 0:
-            actor = _actors.get(raw[len(_ACTOR_START) : end])
+    try:
+        # Four fields, each found: exactly ACTOR_KEYS.
+        actor = (
+            _actors.get((value["jurisdiction"], value["sub"], value["role"], value["token"]))
+            if len(value) == len(ACTOR_KEYS)
+            else None
+        )
+    except (KeyError, TypeError):  # not an object, or an unhashable value: _actor says why
+        actor = None
     if actor is None:
-        actor = _actor(seq, value, raw)
+        actor = _actor(seq, value)
     if type(type_) is not str or not type_:
         raise _fail(seq, "type must be a non-empty string")
     if exhibit is None:
@@ -487,7 +486,7 @@ def _check_time(seq: int, time: Any) -> None:
         _valid_dates.add(time[:10])
 
 
-def _actor(seq: int, value: Any, raw: bytes) -> Actor:
+def _actor(seq: int, value: Any) -> Actor:
     if type(value) is not dict or value.keys() != ACTOR_KEYS:
         raise _fail(seq, "actor must be an object with jurisdiction, sub, role, token")
     for name in ("jurisdiction", "sub", "role"):
@@ -495,12 +494,10 @@ def _actor(seq: int, value: Any, raw: bytes) -> Actor:
             raise _fail(seq, f"actor.{name} must be a non-empty string")
     if value["token"] is not None and type(value["token"]) is not str:
         raise _fail(seq, "actor.token must be a string or null")
-    actor = Actor(value["jurisdiction"], value["sub"], value["role"], value["token"])
-    # Remembered by its canonical bytes, when the entry carries exactly those: a later
-    # entry that begins with them has this actor.
-    encoded = canonical_bytes(actor.to_json())
-    if len(_actors) < _CACHE_LIMIT and raw.startswith(_ACTOR_START + encoded + _ACTOR_END):
-        _actors[encoded] = actor
+    key = (value["jurisdiction"], value["sub"], value["role"], value["token"])
+    actor = Actor(*key)
+    if len(_actors) < _CACHE_LIMIT:
+        _actors[key] = actor
     return actor
 
 
