@@ -7,6 +7,7 @@ Check 2 depends on the disclosure: `FullWalk` (custody.verify.full) and `Selecti
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 from custody.bundle import Manifest
@@ -28,7 +29,7 @@ _VERIFIED = EventType.VERIFIED.value
 _parse = Entry.parse
 
 
-class EntryWalk:
+class EntryWalk(ABC):
     """The checks every entry gets, whatever the disclosure. Subclasses add check 2."""
 
     def __init__(self, manifest: Manifest, checkpoint: Checkpoint | None, rec: Recorder) -> None:
@@ -92,13 +93,13 @@ class EntryWalk:
         except EntryFormatError:
             return None
 
+    @abstractmethod
     def link(self, entry: Entry | None, line: bytes, leaf: bytes) -> None:
         """spec 6.2 for one entry: its place in the signed log."""
-        raise NotImplementedError
 
+    @abstractmethod
     def finish(self) -> None:
         """spec 6.2 once every entry is read."""
-        raise NotImplementedError
 
     def check_case(self, entry: Entry) -> None:
         """spec 6.1: `case` matches the manifest."""
