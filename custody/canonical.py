@@ -56,7 +56,7 @@ def check_plain(value: Any, depth: int = 0) -> None:
         for key, item in value.items():
             if type(key) is not str:
                 raise CanonicalFormError("object keys must be strings")
-            if type(item) is not str:
+            if type(item) is not str and item is not None:
                 check_plain(item, depth + 1)
         return
     if kind is list or kind is tuple:
@@ -66,6 +66,8 @@ def check_plain(value: Any, depth: int = 0) -> None:
         return
     if isinstance(value, Mapping):
         check_plain(dict(value), depth)
+        return
+    if isinstance(value, str):  # a StrEnum member (EventType, Role) encodes as its text
         return
     raise CanonicalFormError(f"value of type {kind.__name__} cannot be encoded as JSON")
 

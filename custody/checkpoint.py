@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from custody.errors import NoteFormatError
+from custody.merkle import HASH_SIZE
 from custody.note import decode_base64, parse_ascii_decimal
 
 __all__ = ["MAX_TREE_SIZE", "ROOT_HASH_SIZE", "Checkpoint"]
@@ -20,7 +21,7 @@ __all__ = ["MAX_TREE_SIZE", "ROOT_HASH_SIZE", "Checkpoint"]
 # Tree sizes are uint64 in every C2SP implementation (Go parses them with ParseUint).
 MAX_TREE_SIZE = 2**64 - 1
 # RFC 6962 / RFC 9162 Merkle tree over SHA-256 (custody-log-v1 §3).
-ROOT_HASH_SIZE = 32
+ROOT_HASH_SIZE = HASH_SIZE
 
 # A checkpoint body is note text: no ASCII control characters other than newline.
 _CONTROL = re.compile(r"[\x00-\x1f]")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from custody.checkpoint import MAX_TREE_SIZE, Checkpoint
 from custody.errors import NoteFormatError, ProofFormatError
+from custody.merkle import HASH_SIZE
 from custody.note import MAX_NOTE_BYTES, Note, decode_base64, parse_ascii_decimal
 
 __all__ = ["HEADER", "MAX_PROOF_BYTES", "MAX_PROOF_HASHES", "TlogProof"]
@@ -25,9 +26,10 @@ __all__ = ["HEADER", "MAX_PROOF_BYTES", "MAX_PROOF_HASHES", "TlogProof"]
 HEADER = "c2sp.org/tlog-proof@v1"
 # An inclusion proof in a tree of at most 2^64 - 1 leaves has at most 64 hashes.
 MAX_PROOF_HASHES = 64
-# The checkpoint note is capped at MAX_NOTE_BYTES; the header gets as much again.
+# The checkpoint note is capped at MAX_NOTE_BYTES; the header gets as much again. The one
+# limit on a proof's size: readers of proof files (the bundle verifier, `jitc verify
+# FILE.tlog-proof`) import it, so a proof is read into memory only up to this.
 MAX_PROOF_BYTES = 2 * MAX_NOTE_BYTES
-_HASH_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class TlogProof:
         if len(self.hashes) > MAX_PROOF_HASHES:
             raise ProofFormatError(f"inclusion proof has more than {MAX_PROOF_HASHES} hashes")
         for h in self.hashes:
-            if len(h) != _HASH_SIZE:
-                raise ProofFormatError(f"inclusion proof hash is {len(h)} bytes, not 32")
+            if len(h) != HASH_SIZE:
+                raise ProofFormatError(f"inclusion proof hash is {len(h)} bytes, not {HASH_SIZE}")
         # tlog-proof: "If no extra data is present, this line is omitted", so an empty
         # `extra` is not a distinct value: use None.
         if self.extra is not None and not self.extra:
@@ -104,8 +106,8 @@ class TlogProof:
                 h = decode_base64(line)
             except ValueError as exc:
                 raise ProofFormatError(f"inclusion proof hash is not valid base64: {exc}") from exc
-            if len(h) != _HASH_SIZE:
-                raise ProofFormatError(f"inclusion proof hash is {len(h)} bytes, not 32")
+            if len(h) != HASH_SIZE:
+                raise ProofFormatError(f"inclusion proof hash is {len(h)} bytes, not {HASH_SIZE}")
             hashes.append(h)
         # tlog-proof: then the checkpoint, verbatim, per tlog-checkpoint.
         try:

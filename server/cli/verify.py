@@ -14,13 +14,13 @@ from pathlib import Path
 
 from custody.errors import FormatError
 from custody.report import text_lines, visible
+from custody.tlogproof import MAX_PROOF_BYTES
 from custody.verify import VerificationReport, verify_bundle, verify_proof
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_UNREADABLE = 2
 MAX_POLICY_BYTES = 1024 * 1024
-MAX_PROOF_BYTES = 16 * 1024 * 1024
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

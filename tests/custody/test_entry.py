@@ -219,3 +219,67 @@ def test_non_canonical_line_is_refused() -> None:
 def test_zero_hex_is_64_zeros() -> None:
     assert ZERO_HEX == "0" * 64
     assert _entry().prev == ZERO_HEX
+
+
+def test_time_with_non_ascii_digits_is_refused() -> None:
+    obj = _entry().to_json()
+    obj["time"] = obj["time"][:11] + "1\u0660" + obj["time"][13:]  # ARABIC-INDIC DIGIT ZERO
+    with pytest.raises(EntryFormatError, match="RFC 3339"):
+        Entry.parse(canonical_bytes(obj))
+
+
+def test_unhashable_case_is_a_finding_not_a_crash() -> None:
+    obj = _entry().to_json()
+    obj["case"] = []
+    with pytest.raises(EntryFormatError, match="case must be"):
+        Entry.parse(canonical_bytes(obj))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ab" * 31 + "a b",  # whitespace that bytes.fromhex would skip
+        "ab" * 31 + "a\t",  # a tab in place of a digit
+        "\u0660" * 64,  # ARABIC-INDIC DIGIT ZERO
+        "ab" * 31 + "aB",  # one upper-case digit
+        "ab" * 31 + "ag",  # not a hex digit
+        "ab" * 32 + "\n",  # a trailing newline
+        "0x" + "ab" * 31,
+    ],
+)
+def test_hex_fields_take_only_64_lowercase_hex_digits(value: str) -> None:
+    with pytest.raises(EntryFormatError, match="prev must be 64 lowercase hex"):
+        Entry.parse(_line(seq=1, prev=value))
+    with pytest.raises(EntryFormatError, match="exhibit_prev must be 64 lowercase hex"):
+        Entry.parse(_line(exhibit_prev=value))
+    with pytest.raises(EntryFormatError, match=r"data\.sha256 must be 64 lowercase hex"):
+        _entry(
+            type="exhibit.verified",
+            data={"ok": True, "sha256": value, "blake3": "ab" * 32},
+        )
+
+
+@pytest.mark.parametrize(
+    ("actor", "reason"),
+    [
+        ({**ACTOR.to_json(), "extra": "x"}, "actor must be an object with"),
+        ({**ACTOR.to_json(), "role": ""}, "actor.role must be a non-empty string"),
+        ({**ACTOR.to_json(), "token": 7}, "actor.token must be a string or null"),
+        ({**ACTOR.to_json(), "sub": ["tech-anna"]}, "actor.sub must be a non-empty string"),
+    ],
+)
+def test_an_actor_seen_before_does_not_vouch_for_a_changed_one(
+    actor: dict[str, Any], reason: str
+) -> None:
+    # Valid actors are remembered by their bytes; a line whose actor differs in any byte
+    # from one seen before is checked in full.
+    Entry.parse(_entry().canonical_bytes())
+    with pytest.raises(EntryFormatError, match=reason):
+        Entry.parse(_line(actor=actor))
+
+
+def test_a_non_canonical_line_gets_its_actor_checked() -> None:
+    Entry.parse(_entry().canonical_bytes())
+    spaced = _line(actor={**ACTOR.to_json(), "role": 5}).replace(b'"actor":', b'"actor": ')
+    with pytest.raises(EntryFormatError, match=r"actor\.role must be"):
+        Entry.parse_noncanonical(spaced)
