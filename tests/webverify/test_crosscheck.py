@@ -40,7 +40,7 @@ PYTHON_BEFORE_REVISION: dict[str, tuple[Outcome, str]] = {
     "hostile-manifest-without-log-size": (("pass", ()), "the manifest's log_size (5)"),
     "hostile-manifest-log-size-below-tree-size": (("pass", ()), "log_size >= tree_size (5)"),
 }
-NUMBERS = {check_id: number for number, (check_id, _) in enumerate(CHECKS, start=1)}
+NUMBERS: dict[str, int] = {str(check_id): n for n, (check_id, _) in enumerate(CHECKS, start=1)}
 
 
 def python_outcome(catalogue_dir: Path, case: dict[str, Any]) -> Outcome:
