@@ -1,33 +1,46 @@
 """One error root for evidence storage, subclasses named for what happened.
 
 No HTTP status codes here: the server maps these to responses in one place.
+`EvidenceError` and the two parse errors are defined in `evidence._error_root`,
+below `keys` and `hashing`, which raise them; this module names the types of
+those two and re-exports all three, so callers import every error from here.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from uuid import UUID
 
-if TYPE_CHECKING:
-    from evidence.hashing import Digests
-    from evidence.keys import ExhibitKey
+from evidence._error_root import EvidenceError, InvalidDigestError, InvalidKeyError
+from evidence.hashing import Digests
+from evidence.keys import ExhibitKey
 
-
-class EvidenceError(Exception):
-    """Root of every error raised by the evidence package."""
+__all__ = [
+    "DigestMismatchError",
+    "EvidenceError",
+    "InvalidDigestError",
+    "InvalidKeyError",
+    "LegalHoldActiveError",
+    "ObjectExistsError",
+    "ObjectNotFoundError",
+    "OffsetMismatchError",
+    "RangeNotSatisfiableError",
+    "RejectedContentError",
+    "RetentionActiveError",
+    "StorageUnavailableError",
+    "StoreConfigError",
+    "TooLargeError",
+    "UploadCorruptError",
+    "UploadError",
+    "UploadExistsError",
+    "UploadIncompleteError",
+    "UploadLockedError",
+    "UploadNotFoundError",
+]
 
 
 class StoreConfigError(EvidenceError):
     """The store configuration (URL, environment) is malformed or incomplete."""
-
-
-class InvalidKeyError(EvidenceError, ValueError):
-    """A case id, exhibit id, upload id or object key is not in canonical form."""
-
-
-class InvalidDigestError(EvidenceError, ValueError):
-    """A declared digest is not 64 lowercase or uppercase hex characters."""
 
 
 class RejectedContentError(EvidenceError):

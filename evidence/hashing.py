@@ -15,7 +15,7 @@ from typing import NewType
 
 import blake3
 
-from evidence.errors import InvalidDigestError
+from evidence._error_root import InvalidDigestError
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes read from storage at a time; incoming chunks are hashed as they come."""
