@@ -67,3 +67,11 @@ def test_evidence_modules_import_no_circle() -> None:
         if name not in state:
             visit(name, [])
 
+
+def test_no_evidence_module_is_over_600_lines() -> None:
+    long = {
+        str(p.relative_to(REPO)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 600
+    }
+    assert long == {}

@@ -15,6 +15,7 @@ from evidence._ingest import utc_now
 from evidence.errors import StorageUnavailableError, StoreConfigError, UploadLockedError
 from evidence.keys import ExhibitKey
 from evidence.s3 import S3LeaseLock, S3Store
+from evidence.s3.client import S3Client
 from tests.evidence.support import (
     ACCESS_KEY,
     REGION,
@@ -123,7 +124,7 @@ def test_a_dead_holders_lease_is_taken_over_and_the_holder_stops(moto: MotoServe
     store = make_store(moto)
     store.prepare()
     now = [utc_now()]
-    client = moto.client()
+    client = S3Client(moto.client())
     first = S3LeaseLock(
         client, store.staging_bucket, ttl=timedelta(minutes=1), clock=lambda: now[0]
     )
