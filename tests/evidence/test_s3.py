@@ -47,8 +47,8 @@ def make_store(moto: MotoServer, **options: object) -> S3Store:
     }
     return S3Store(
         moto.endpoint,
-        ACCESS_KEY,
-        SECRET_KEY,
+        moto.access_key,
+        moto.secret_key,
         f"evidence-{suffix}",
         **{**defaults, **options},  # type: ignore[arg-type]
     )
@@ -73,7 +73,7 @@ def test_existing_bucket_without_object_lock_is_refused(moto: MotoServer) -> Non
 
 def test_staging_in_the_locked_bucket_is_refused(moto: MotoServer) -> None:
     with pytest.raises(StoreConfigError, match="staging bucket"):
-        S3Store(moto.endpoint, ACCESS_KEY, SECRET_KEY, "same", staging_bucket="same")
+        S3Store(moto.endpoint, moto.access_key, moto.secret_key, "same", staging_bucket="same")
 
 
 @pytest.mark.parametrize("size", [100, 6 * MiB], ids=["single-put", "multipart"])
