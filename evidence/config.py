@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from evidence.errors import StoreConfigError
 from evidence.fs import FilesystemStore
+from evidence.locking import PROCESS_LEASES, LeaseBook
 from evidence.s3 import S3Store
 from evidence.store import BlobStore
 
@@ -58,8 +59,17 @@ def _flag(options: Mapping[str, str], name: str, default: bool) -> bool:
     raise StoreConfigError(f"store option {name!r} must be true or false")
 
 
-def open_store(url: str | Path, *, env: Mapping[str, str] | None = None) -> BlobStore:
-    """The store `url` names; does not touch storage (call `prepare()` at startup)."""
+def open_store(
+    url: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    leases: LeaseBook = PROCESS_LEASES,
+) -> BlobStore:
+    """The store `url` names; does not touch storage (call `prepare()` at startup).
+
+    `leases` is the S3 store's exclusion (`evidence.locking`): a server with several
+    processes passes the one its database keeps; the default holds for one process.
+    """
     environ = os.environ if env is None else env
     if isinstance(url, Path) or "://" not in url:
         return FilesystemStore(Path(url))
@@ -92,5 +102,6 @@ def open_store(url: str | Path, *, env: Mapping[str, str] | None = None) -> Blob
             secure=_flag(options, "secure", True),
             region=options.get("region") or None,
             retention_days=_retention(options),
+            leases=leases,
         )
     raise StoreConfigError(f"unknown evidence store scheme {parts.scheme!r}")

@@ -12,7 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 from evidence._error_root import EvidenceError, InvalidDigestError, InvalidKeyError
-from evidence.hashing import Digests
+from evidence.hashing import Digests, Sha256Only
 from evidence.keys import ExhibitKey
 
 __all__ = [
@@ -20,6 +20,8 @@ __all__ = [
     "EvidenceError",
     "InvalidDigestError",
     "InvalidKeyError",
+    "LeaseHeldError",
+    "LeaseLostError",
     "LegalHoldActiveError",
     "ObjectExistsError",
     "ObjectNotFoundError",
@@ -48,9 +50,13 @@ class RejectedContentError(EvidenceError):
 
 
 class DigestMismatchError(RejectedContentError):
-    """The bytes received do not have the SHA-256 the client declared."""
+    """The bytes received do not have the SHA-256 the client declared.
 
-    def __init__(self, computed: Digests, expected_sha256: str) -> None:
+    `computed` has both hashes, or only size and SHA-256 when an S3 upload resumed in
+    a process that had not seen its first bytes and so had no BLAKE3 for them (ADR 0025).
+    """
+
+    def __init__(self, computed: Digests | Sha256Only, expected_sha256: str) -> None:
         super().__init__(
             f"received bytes have SHA-256 {computed.sha256_hex}, "
             f"the client declared {expected_sha256}"
@@ -163,3 +169,19 @@ class LegalHoldActiveError(EvidenceError):
 
 class StorageUnavailableError(EvidenceError):
     """The storage backend failed or could not be reached; nothing is known to be lost."""
+
+
+class LeaseHeldError(EvidenceError):
+    """Another holder has this lease (`evidence.locking`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"lease {name} is held by another writer")
+        self.name = name
+
+
+class LeaseLostError(EvidenceError):
+    """This holder's lease expired and was taken over: it must stop writing."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"lease {name} was lost to another writer")
+        self.name = name

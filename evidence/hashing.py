@@ -42,6 +42,14 @@ class Digests:
     blake3_hex: Blake3Hex
 
 
+@dataclass(frozen=True, slots=True)
+class Sha256Only:
+    """Size and SHA-256 of bytes whose BLAKE3 this process could not compute (ADR 0025)."""
+
+    size: int
+    sha256_hex: Sha256Hex
+
+
 class StreamHasher:
     """Feeds every byte once to both hashes; holds no byte itself."""
 

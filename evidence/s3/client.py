@@ -1,15 +1,19 @@
 """The S3 requests of the store, and the only module that calls minio.
 
-minio's public API cannot send `If-None-Match`/`If-Match`, Content-MD5 over plain
-HTTP, or parts we buffer ourselves, so a few requests go through private methods
-of minio 7.2 (`_put_object`, `_create_multipart_upload`, `_upload_part`,
-`_upload_part_copy`, `_abort_multipart_upload`, `_list_multipart_uploads`,
-`_execute`). They are all here, so a minio upgrade is checked in one file; pin
-`minio>=7.2,<8`.
+minio's public API cannot send `If-None-Match`, Content-MD5 over plain HTTP, or
+parts we buffer ourselves, so a few requests go through private methods of minio
+7.2 (`_put_object`, `_create_multipart_upload`, `_upload_part`, `_list_parts`,
+`_abort_multipart_upload`, `_list_multipart_uploads`, `_execute`). They are all
+here, so a minio upgrade is checked in one file; pin `minio>=7.2,<8`.
 
 Every failure leaves this module as a `StorageUnavailableError`: an
 `S3RequestError` when the server answered with an error (its code and status say
-which, for the callers that expect it), the plain error for transport failures.
+which, for the callers that expect it), the plain error for transport failures and
+for answers minio cannot parse.
+
+Nothing here decides that a write succeeded from a field of the server's reply:
+Ceph RGW 16.2 answers CompleteMultipartUpload with an empty ETag. The store looks
+at the object itself afterwards (`head`, `list_parts`).
 """
 
 from __future__ import annotations
@@ -18,22 +22,23 @@ import base64
 import contextlib
 import hashlib
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, cast
-from urllib.parse import quote
+from xml.etree.ElementTree import ParseError
 from xml.sax.saxutils import escape
 
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
-from minio.datatypes import CompleteMultipartUploadResult, Part
+from minio.datatypes import Part
 from minio.error import MinioException, S3Error
 from minio.helpers import DictType
 from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.retention import Retention
-from minio.time import from_iso8601utc, to_iso8601utc
+from minio.time import to_iso8601utc
 
 from evidence.errors import StorageUnavailableError
 from evidence.hashing import CHUNK_SIZE
@@ -43,6 +48,12 @@ log = logging.getLogger(__name__)
 OCTETS: Final = "application/octet-stream"
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "ResourceNotFound"})
 _PRECONDITION_FAILED = 412
+# How S3 servers say "this object was never given a legal hold" (RGW: 404).
+_NO_LOCK_CONFIG = frozenset(
+    {"ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"}
+)
+# RFC 3339 as S3 servers send it: RGW gives nine fractional digits, AWS three, some none.
+_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:Z|[+-]00:?00)")
 
 
 class S3RequestError(StorageUnavailableError):
@@ -75,9 +86,25 @@ def _mapped() -> Iterator[None]:
         raise S3RequestError(exc.code or "", exc.response.status, exc.message or "") from exc
     except (MinioException, urllib3.exceptions.HTTPError) as exc:
         raise StorageUnavailableError(f"S3 unreachable or failing: {exc}") from exc
+    except (ParseError, ValueError, KeyError, AttributeError, TypeError) as exc:
+        # minio parsing an answer it did not expect (a date, an XML document).
+        raise StorageUnavailableError(f"S3 answered something unreadable: {exc!r}") from exc
 
 
-def md5_b64(data: bytes | memoryview) -> str:
+def parse_time(value: str) -> datetime:
+    """An S3 timestamp, whatever its number of fractional digits (RGW sends nine)."""
+    match = _TIME.fullmatch(value.strip())
+    if match is None:
+        raise StorageUnavailableError(f"S3 answered an unreadable time {value!r}")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    micros = int((match[7] or "0")[:6].ljust(6, "0"))
+    try:
+        return datetime(year, month, day, hour, minute, second, micros, tzinfo=UTC)
+    except ValueError:
+        raise StorageUnavailableError(f"S3 answered an impossible time {value!r}") from None
+
+
+def md5_b64(data: bytes | bytearray | memoryview) -> str:
     """Content-MD5: S3 requires it for Object Lock buckets; it catches corruption in transit."""
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
@@ -174,7 +201,11 @@ class S3Client:
     # -- objects --------------------------------------------------------------------------------
 
     def put(
-        self, bucket: str, name: str, data: bytes | memoryview, headers: Mapping[str, str]
+        self,
+        bucket: str,
+        name: str,
+        data: bytes | bytearray | memoryview,
+        headers: Mapping[str, str],
     ) -> str:
         """PutObject of `data` with Content-MD5 and `headers` (conditions, retention); its ETag."""
         all_headers: DictType = {"Content-MD5": md5_b64(data), **headers}
@@ -207,12 +238,12 @@ class S3Client:
             response = self.minio.get_object(bucket, name, offset=offset, length=length)
         return ResponseChunks(response, length)
 
-    def read_small(self, bucket: str, name: str) -> tuple[bytes, str]:
-        """A small object's bytes and ETag, in one request."""
+    def read_small(self, bucket: str, name: str) -> bytes:
+        """A small object's bytes, in one request."""
         with _mapped():
             response = self.minio.get_object(bucket, name)
             try:
-                return response.data, response.headers.get("ETag", "")
+                return response.data
             finally:
                 response.close()
                 response.release_conn()
@@ -238,10 +269,6 @@ class S3Client:
         with _mapped():
             self.minio.remove_object(bucket, name, version_id=version_id)
 
-    def remove_if_match(self, bucket: str, name: str, etag: str) -> None:
-        with _mapped():
-            self.minio._execute("DELETE", bucket, name, headers={"If-Match": etag})
-
     # -- multipart uploads ----------------------------------------------------------------------
 
     def create_multipart_upload(self, bucket: str, name: str, headers: Mapping[str, str]) -> str:
@@ -259,28 +286,12 @@ class S3Client:
             )
         return Part(number, etag)
 
-    def upload_part_copy(
-        self,
-        bucket: str,
-        name: str,
-        upload_id: str,
-        number: int,
-        source: tuple[str, str],
-        offset: int,
-        length: int,
-    ) -> Part:
-        """Part `number`: bytes [offset, offset + length) of object `source` (bucket, name)."""
-        headers: DictType = {
-            "x-amz-copy-source": quote(f"/{source[0]}/{source[1]}"),
-            "x-amz-copy-source-range": f"bytes={offset}-{offset + length - 1}",
-        }
-        with _mapped():
-            etag, _ = self.minio._upload_part_copy(bucket, name, upload_id, number, headers)
-        return Part(number, etag)
-
     def complete_multipart_upload(
         self, bucket: str, name: str, upload_id: str, parts: list[Part], *, create_only: bool
     ) -> None:
+        """Ask for the object to be made of `parts`. Whether it was is for the caller to
+        find out from the object: the reply may be an error though it was made, or an
+        ETag-less 200 (RGW), or a 200 with an error document (S3)."""
         body = (
             "<CompleteMultipartUpload>"
             + "".join(
@@ -302,9 +313,7 @@ class S3Client:
                 headers=headers,
                 query_params={"uploadId": upload_id},
             )
-            # S3 may answer 200 with an error document: only an ETag means it completed.
-            if CompleteMultipartUploadResult(response).etag is None:
-                raise StorageUnavailableError(f"CompleteMultipartUpload of {name} failed")
+            response.close()
 
     def abort_multipart_upload(self, bucket: str, name: str, upload_id: str) -> None:
         with _mapped():
@@ -316,6 +325,25 @@ class S3Client:
             self.abort_multipart_upload(bucket, name, upload_id)
         except StorageUnavailableError:
             log.warning("could not abort multipart upload %s of %s; expire() will", upload_id, name)
+
+    def list_parts(self, bucket: str, name: str, upload_id: str) -> list[Part] | None:
+        """The parts the server holds for an upload, in order; None: no such upload."""
+        parts: list[Part] = []
+        marker: str | None = None
+        while True:
+            try:
+                with _mapped():
+                    result = self.minio._list_parts(
+                        bucket, name, upload_id, part_number_marker=marker
+                    )
+            except S3RequestError as exc:
+                if exc.code == "NoSuchUpload":
+                    return None
+                raise
+            parts.extend(result.parts)
+            if not result.is_truncated or not result.next_part_number_marker:
+                return sorted(parts, key=lambda p: p.part_number)
+            marker = result.next_part_number_marker
 
     def pending_uploads(self, bucket: str, prefix: str) -> Iterator[PendingUpload]:
         key_marker: str | None = None
@@ -335,15 +363,23 @@ class S3Client:
     # -- Object Lock ----------------------------------------------------------------------------
 
     def legal_hold(self, bucket: str, name: str, version_id: str | None = None) -> bool:
-        with _mapped():
-            return bool(self.minio.is_object_legal_hold_enabled(bucket, name, version_id))
+        """Whether the version is held; an object never held has no hold (RGW: 404)."""
+        try:
+            with _mapped():
+                return bool(self.minio.is_object_legal_hold_enabled(bucket, name, version_id))
+        except S3RequestError as exc:
+            if exc.code in _NO_LOCK_CONFIG:
+                return False
+            raise
 
-    def set_legal_hold(self, bucket: str, name: str, on: bool) -> None:
+    def set_legal_hold(
+        self, bucket: str, name: str, on: bool, version_id: str | None = None
+    ) -> None:
         with _mapped():
             if on:
-                self.minio.enable_object_legal_hold(bucket, name)
+                self.minio.enable_object_legal_hold(bucket, name, version_id)
             else:
-                self.minio.disable_object_legal_hold(bucket, name)
+                self.minio.disable_object_legal_hold(bucket, name, version_id)
 
     def set_retention(
         self, bucket: str, name: str, until: datetime, version_id: str | None = None
@@ -363,5 +399,10 @@ def retention_headers(until: datetime) -> dict[str, str]:
 
 
 def retained_until(head: Head) -> datetime | None:
+    """The version's retain-until date, in whatever mode (None: not retained)."""
     value = head.metadata.get("x-amz-object-lock-retain-until-date")
-    return from_iso8601utc(value) if value else None
+    return parse_time(value) if value else None
+
+
+def retention_mode(head: Head) -> str | None:
+    return head.metadata.get("x-amz-object-lock-mode", "").upper() or None

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,3 +174,22 @@ def pattern(size: int, seed: int = 0) -> bytes:
 def chunked(data: bytes, size: int) -> Iterator[bytes]:
     for i in range(0, len(data), size):
         yield data[i : i + size]
+
+
+def make_store(
+    moto: MotoServer, *, bucket: str | None = None, staging: str | None = None, **options: object
+) -> S3Store:
+    """A store on new buckets, or (a second server) on the buckets of another."""
+    suffix = uuid.uuid4().hex[:12]
+    defaults: dict[str, object] = {
+        "staging_bucket": staging or f"staging-{suffix}",
+        "secure": False,
+        "region": REGION,
+    }
+    return S3Store(
+        moto.endpoint,
+        moto.access_key,
+        moto.secret_key,
+        bucket or f"evidence-{suffix}",
+        **{**defaults, **options},  # type: ignore[arg-type]
+    )
