@@ -3,6 +3,7 @@
     file:///var/lib/jitc/evidence[?retention_days=N]
     /var/lib/jitc/evidence                  (a bare path: the filesystem store)
     s3://HOST[:PORT]/BUCKET?staging_bucket=NAME[&secure=false][&region=R][&retention_days=N]
+                           [&parallel_parts=N]
         with JITC_S3_ACCESS_KEY and JITC_S3_SECRET_KEY in the environment
 
 Credentials never go in the URL, so it can be logged and shown in diagnostics.
@@ -25,7 +26,7 @@ ACCESS_KEY_ENV = "JITC_S3_ACCESS_KEY"
 SECRET_KEY_ENV = "JITC_S3_SECRET_KEY"  # noqa: S105 -- the variable's name, not a secret
 
 _FS_OPTIONS = frozenset({"retention_days"})
-_S3_OPTIONS = frozenset({"staging_bucket", "secure", "region", "retention_days"})
+_S3_OPTIONS = frozenset({"staging_bucket", "secure", "region", "retention_days", "parallel_parts"})
 
 
 def _options(query: str, allowed: frozenset[str]) -> dict[str, str]:
@@ -45,6 +46,13 @@ def _retention(options: Mapping[str, str]) -> int | None:
         return None
     if not value.isdigit() or int(value) < 1:
         raise StoreConfigError("retention_days must be a positive integer")
+    return int(value)
+
+
+def _parallel_parts(options: Mapping[str, str]) -> int:
+    value = options.get("parallel_parts", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise StoreConfigError("parallel_parts must be a positive integer")
     return int(value)
 
 
@@ -102,6 +110,7 @@ def open_store(
             secure=_flag(options, "secure", True),
             region=options.get("region") or None,
             retention_days=_retention(options),
+            parallel_parts=_parallel_parts(options),
             leases=leases,
         )
     raise StoreConfigError(f"unknown evidence store scheme {parts.scheme!r}")

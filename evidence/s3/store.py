@@ -29,7 +29,7 @@ from evidence.errors import ObjectExistsError, ObjectNotFoundError, StoreConfigE
 from evidence.hashing import Digests, StreamHasher
 from evidence.keys import ExhibitKey
 from evidence.locking import PROCESS_LEASES, LeaseBook
-from evidence.s3.buffer import PartBuffer
+from evidence.s3.buffer import PartBuffer, PartSender
 from evidence.s3.client import S3Client, S3RequestError
 from evidence.s3.objects import EXHIBITS, EvidenceBucket
 from evidence.s3.staging import UPLOADS, Staging
@@ -39,13 +39,16 @@ from evidence.store import DisposalResult, UploadState, resolve_range
 MIN_PART_SIZE: Final = 5 * 1024 * 1024
 """S3: every part of a multipart upload but the last is at least this big."""
 MAX_PARTS: Final = 10_000
+MAX_PARALLEL_PARTS: Final = 16
 
 
 class S3Store:
     """Evidence in an Object Lock bucket; resumable uploads staged in a second bucket.
 
     `leases` must be shared by every process writing the buckets (ADR 0025): the
-    default, `PROCESS_LEASES`, is correct for one process only.
+    default, `PROCESS_LEASES`, is correct for one process only. `parallel_parts` parts
+    of a body (put_stream or append) are held in memory, all but one being sent side by
+    side: memory per upload against throughput (docs/benchmarks.md).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class S3Store:
         region: str | None = None,
         retention_days: int | None = None,
         part_size: int = MIN_PART_SIZE,
+        parallel_parts: int = 1,
         leases: LeaseBook = PROCESS_LEASES,
         key_wait: float = 30.0,
         clock: Callable[[], datetime] = utc_now,
@@ -74,7 +78,10 @@ class S3Store:
         self.bucket = bucket
         self.staging_bucket = staging_bucket
         self.retention_days = retention_days
+        if not 1 <= parallel_parts <= MAX_PARALLEL_PARTS:
+            raise StoreConfigError(f"parallel_parts must be between 1 and {MAX_PARALLEL_PARTS}")
         self.part_size = part_size
+        self.parallel_parts = parallel_parts
         self._clock = clock
         self.client = S3Client(
             client
@@ -95,6 +102,7 @@ class S3Store:
             Staging(self.client, staging_bucket),
             leases=leases,
             part_size=part_size,
+            parallel=parallel_parts,
             clock=clock,
         )
 
@@ -144,19 +152,26 @@ class S3Store:
         multipart: str | None = None
         parts = 0
 
-        def upload(part: memoryview) -> None:
+        def upload(number: int, part: memoryview) -> None:
+            assert multipart is not None
+            evidence.upload_part(key, multipart, number, part)
+
+        sender = PartSender(upload, self.parallel_parts)
+
+        def emit(part: bytearray) -> bytearray | None:
             # A full part and more to come: only now start a multipart upload (a body
             # that fits one part is PUT once verified).
             nonlocal multipart, parts
             if multipart is None:
                 multipart = evidence.start_multipart(key)
             parts += 1
-            evidence.upload_part(key, multipart, parts, part)
+            return sender.send(parts, part)
 
-        buffer = PartBuffer(lambda n: part_size(self.part_size, n), upload)
+        buffer = PartBuffer(lambda n: part_size(self.part_size, n), emit)
         try:
             for chunk in metered(chunks, hasher, max_size):
                 buffer.write(chunk)
+            sender.drain()
             digests = hasher.digests()
             check_expected(digests, expected)  # before any object exists
             with evidence.key_lock(key):
@@ -167,14 +182,18 @@ class S3Store:
                         evidence.put_small(key, rest)
                     else:
                         if len(rest):
-                            upload(rest)
+                            parts += 1
+                            upload(parts, rest)
                         evidence.complete(key, multipart, parts, digests.size)
                         multipart = None
                 evidence.seal(key, digests.size)
         except BaseException:
+            sender.close()
             if multipart is not None:
                 self.client.abort_quietly(self.bucket, key.path, multipart)
             raise
+        finally:
+            sender.close()
         return digests
 
     # -- resumable uploads -------------------------------------------------------------------

@@ -39,7 +39,7 @@ from evidence.errors import (
 from evidence.hashing import Blake3Hex, Digests, Sha256Hex, Sha256Only, StreamHasher
 from evidence.keys import ExhibitKey
 from evidence.locking import Lease, LeaseBook
-from evidence.s3.buffer import PartBuffer
+from evidence.s3.buffer import PartBuffer, PartSender
 from evidence.s3.client import Listed
 from evidence.s3.objects import EvidenceBucket
 from evidence.s3.staging import Finishing, Multipart, Progress, Staging
@@ -105,9 +105,11 @@ class Uploads:
         *,
         leases: LeaseBook,
         part_size: int,
+        parallel: int,
         clock: Callable[[], datetime],
     ) -> None:
         self._bucket = bucket
+        self._parallel = parallel
         self._staging = staging
         self._leases = leases
         self._part_size = part_size
@@ -293,7 +295,11 @@ class Uploads:
 
 
 class _Append:
-    """One append: the tail reloaded, full parts uploaded as more bytes come, a new tail."""
+    """One append: the tail reloaded, full parts uploaded as more bytes come, a new tail.
+
+    Parts are hashed in order as they leave the buffer; they may be sent side by side
+    (`parallel_parts`), and each one's progress is recorded once it and every part
+    before it are on the server."""
 
     def __init__(self, uploads: Uploads, upload_id: UUID, lease: Lease) -> None:
         self.u = uploads
@@ -301,10 +307,13 @@ class _Append:
         self.lease = lease
         staging = uploads._staging
         self.info = staging.read_info(upload_id)
-        self.progress = staging.progress(upload_id)
+        self.progress = staging.progress(upload_id)  # recorded: the commit point
+        self.queued = self.progress  # after the last part handed to the sender
+        self.pending: dict[int, Progress] = {}
         self.tail = staging.tail(upload_id, self.progress.size)
         self.multipart = staging.multipart(upload_id)
-        self.written = self.tail.size if self.tail else 0  # tail bytes already staged
+        self.written = self.tail.size if self.tail else 0  # buffer bytes already staged
+        self.stale_from: int | None = self.progress.size if self.tail else None
 
     def run(self, offset: int, chunks: Iterable[bytes]) -> UploadState:
         u, upload_id = self.u, self.upload_id
@@ -314,9 +323,14 @@ class _Append:
         self.hasher = u._hasher_at(upload_id, self.progress)
         base = self.multipart.part_size if self.multipart else u._part_size
         first = self.progress.parts
-        # Not kept on self: the buffer holds this object's method, and a cycle would keep
-        # its part of memory alive after the request.
-        buffer = PartBuffer(lambda n: part_size(base, first + n), self._upload_part)
+        # Neither is kept on self: they hold this object's methods, and a cycle would
+        # keep their parts of memory alive after the request.
+        sender = PartSender(self._upload, u._parallel, on_sent=self._recorded)
+
+        def emit(full: bytearray) -> bytearray | None:
+            return sender.send(self._queue(full), full)
+
+        buffer = PartBuffer(lambda n: part_size(base, first + n), emit)
         if self.tail is not None:
             for chunk in u._staging.read_tail(self.tail):
                 buffer.write(chunk)
@@ -332,37 +346,52 @@ class _Append:
                 except BaseException:
                     # The body broke off (a client disconnect): keep what arrived, so the
                     # client resumes from there.
-                    self._stage_tail(buffer)
+                    self._stage_tail(buffer, sender)
                     raise
                 buffer.write(chunk)
-            self._stage_tail(buffer)
+            self._stage_tail(buffer, sender)
         except TooLargeError:
+            sender.close()
             u.remove(upload_id)
             raise
         finally:
+            sender.close()
             # Kept only if it covers exactly the bytes in parts.
             u._hashers.keep(upload_id, self.hasher, self.progress.size)
         offset = self.progress.size + self.written
         return self.info.state(upload_id, offset=offset, updated=u._clock())
 
-    def _upload_part(self, part: memoryview) -> None:
-        u, upload_id, key = self.u, self.upload_id, self.info.key
+    def _queue(self, part: bytearray) -> int:
+        """Hash the part and give it its number; the first one starts the multipart upload."""
+        u = self.u
         self.lease.renew()
         self.hasher.update(part)
         if self.multipart is None:
-            base = u._part_size
-            self.multipart = Multipart(u._bucket.start_multipart(key), base)
-            u._staging.write_multipart(upload_id, self.multipart)
-        number = self.progress.parts + 1
-        u._bucket.upload_part(key, self.multipart.upload_id, number, part)
-        stale = self.progress.size
-        self.progress = Progress(number, stale + len(part), self.hasher.sha256.state())
-        u._staging.write_progress(upload_id, self.progress)
-        if self.written:
-            u._staging.remove_tail(upload_id, stale)
+            self.multipart = Multipart(u._bucket.start_multipart(self.info.key), u._part_size)
+            u._staging.write_multipart(self.upload_id, self.multipart)
+        number = self.queued.parts + 1
+        self.queued = Progress(number, self.queued.size + len(part), self.hasher.sha256.state())
+        self.pending[number] = self.queued
         self.written = 0
+        return number
 
-    def _stage_tail(self, buffer: PartBuffer) -> None:
+    def _upload(self, number: int, part: memoryview) -> None:
+        assert self.multipart is not None
+        self.u._bucket.upload_part(self.info.key, self.multipart.upload_id, number, part)
+
+    def _recorded(self, number: int) -> None:
+        """Part `number` and all before it are on the server: record the progress."""
+        staging = self.u._staging
+        self.lease.renew()
+        self.progress = self.pending.pop(number)
+        staging.write_progress(self.upload_id, self.progress)
+        if self.stale_from is not None:
+            # The reloaded tail's bytes are in a part now: stale by name, removed here.
+            staging.remove_tail(self.upload_id, self.stale_from)
+            self.stale_from = None
+
+    def _stage_tail(self, buffer: PartBuffer, sender: PartSender) -> None:
+        sender.drain()
         if buffer.fill > self.written:
             self.lease.renew()
             with buffer.pending() as rest:

@@ -1,8 +1,11 @@
-"""What only the S3 store has: Object Lock, the staging bucket, leases, compose limits."""
+"""What only the S3 store has: Object Lock, the staging bucket, part sizes, parallel parts."""
 
 from __future__ import annotations
 
+import os
+import tracemalloc
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,6 +17,7 @@ from evidence._ingest import utc_now
 from evidence.errors import StorageUnavailableError, StoreConfigError
 from evidence.keys import ExhibitKey
 from evidence.s3 import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, PARTS_PER_SIZE_STEP, S3Store
+from evidence.s3.client import S3Client
 from evidence.s3.uploads import part_size
 from tests.evidence.support import (
     ACCESS_KEY,
@@ -25,7 +29,7 @@ from tests.evidence.support import (
     make_store,
     pattern,
 )
-from tests.evidence.test_store import read_all
+from tests.evidence.test_store import expected_digests, read_all
 
 pytestmark = pytest.mark.s3
 
@@ -104,3 +108,100 @@ def test_unreachable_server_is_storage_unavailable(key: ExhibitKey) -> None:
         store.exists(key)
     with pytest.raises(StorageUnavailableError):
         store.put_stream(key, [b"x"])
+
+
+def test_parts_sent_side_by_side_arrive_in_order(moto: MotoServer, key: ExhibitKey) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+    data = pattern(23 * MiB + 7)
+    assert store.put_stream(key, chunked(data, 100_000)) == expected_digests(data)
+    assert read_all(store, key) == data
+
+
+def test_parts_sent_side_by_side_hold_parallel_parts_in_memory(
+    moto: MotoServer, key: ExhibitKey
+) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+
+    def body() -> Iterator[bytes]:
+        for _ in range(48):
+            yield os.urandom(MiB)
+
+    tracemalloc.start()
+    try:
+        store.put_stream(key, body())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Three 5 MiB parts (one filling, two being sent) and chunks in flight.
+    assert peak < 18 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+def test_a_failed_part_among_parallel_ones_leaves_no_trace(
+    moto: MotoServer, key: ExhibitKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+    real = S3Client.upload_part
+
+    def fourth_fails(
+        self: S3Client, bucket: str, name: str, upload: str, number: int, data: memoryview
+    ) -> object:
+        if number == 4:
+            raise StorageUnavailableError("connection reset by peer")
+        return real(self, bucket, name, upload, number, data)
+
+    monkeypatch.setattr(S3Client, "upload_part", fourth_fails)
+    with pytest.raises(StorageUnavailableError):
+        store.put_stream(key, chunked(pattern(30 * MiB), MiB))
+    client = moto.client()
+    assert list(client.list_objects(store.bucket, recursive=True, include_version=True)) == []
+    assert client._list_multipart_uploads(store.bucket).uploads == []
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["same-process", "restarted"])
+def test_resumable_upload_with_parts_side_by_side(
+    moto: MotoServer, key: ExhibitKey, restart: bool
+) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+    data = pattern(27 * MiB + 11)
+    upload_id = uuid.uuid4()
+    store.begin_upload(upload_id, key, len(data))
+    assert store.append(upload_id, 0, chunked(data[: 13 * MiB + 1], MiB)).offset == 13 * MiB + 1
+    if restart:
+        store = make_store(
+            moto, parallel_parts=3, bucket=store.bucket, staging=store.staging_bucket
+        )
+    store.append(upload_id, 13 * MiB + 1, chunked(data[13 * MiB + 1 :], 3 * MiB))
+    assert store.finish(upload_id) == expected_digests(data)
+    assert read_all(store, key) == data
+
+
+def test_a_part_failing_among_parallel_ones_keeps_what_was_recorded(
+    moto: MotoServer, key: ExhibitKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+    data = pattern(40 * MiB)
+    upload_id = uuid.uuid4()
+    store.begin_upload(upload_id, key, len(data))
+    real = S3Client.upload_part
+
+    def fifth_fails(
+        self: S3Client, bucket: str, name: str, upload: str, number: int, part: memoryview
+    ) -> object:
+        if number == 5:
+            raise StorageUnavailableError("connection reset by peer")
+        return real(self, bucket, name, upload, number, part)
+
+    monkeypatch.setattr(S3Client, "upload_part", fifth_fails)
+    with pytest.raises(StorageUnavailableError):
+        store.append(upload_id, 0, chunked(data, MiB))
+    monkeypatch.undo()
+    offset = store.status(upload_id).offset
+    assert offset == 4 * 5 * MiB  # parts 1-4 recorded; 5 and what followed are not
+    store.append(upload_id, offset, chunked(data[offset:], MiB))
+    assert store.finish(upload_id) == expected_digests(data)
+    assert read_all(store, key) == data
