@@ -12,6 +12,7 @@ Cases, each in a fresh child process so its peak RSS is its own:
     s3            S3Store.put_stream into the Object Lock bucket (hash, MD5, multipart)
     s3-p3         the same with parallel_parts=3 (two parts sent while a third fills)
     s3-tus        S3Store resumable upload: begin, one append of everything, finish
+    s3-tus-p3     the same with parallel_parts=3
     s3-tus-moved  the same, but finished by another store object (another process):
                   no BLAKE3 state, so the finish re-reads the object (ADR 0025)
     s3-direct     minio put_object of the same stream into a plain bucket (no hashing)
@@ -120,8 +121,9 @@ def run_case(case: str, size: int, endpoint: str) -> dict[str, float]:
             hash_chunks(body(size))
         elif case == "fs":
             FilesystemStore(Path(tmp)).put_stream(key, body(size))
-        elif case in {"s3", "s3-p3", "s3-tus", "s3-tus-moved"}:
-            store = _s3_store(endpoint, suffix, parallel_parts=3 if case == "s3-p3" else 1)
+        elif case in {"s3", "s3-p3", "s3-tus", "s3-tus-p3", "s3-tus-moved"}:
+            parallel = 3 if case.endswith("-p3") else 1
+            store = _s3_store(endpoint, suffix, parallel_parts=parallel)
             store.prepare()
             started = time.perf_counter()
             if case in {"s3", "s3-p3"}:
@@ -131,7 +133,7 @@ def run_case(case: str, size: int, endpoint: str) -> dict[str, float]:
                 store.begin_upload(upload_id, key, size)
                 store.append(upload_id, 0, body(size))
                 if case == "s3-tus-moved":
-                    store = _s3_store(endpoint, suffix)
+                    store = _s3_store(endpoint, suffix, parallel_parts=parallel)
                 store.finish(upload_id)
         elif case == "s3-direct":
             client = Minio(
