@@ -35,7 +35,7 @@ from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.datatypes import Part
 from minio.error import MinioException, S3Error
-from minio.helpers import DictType
+from minio.helpers import DictType, check_bucket_name
 from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.retention import Retention
 from minio.time import to_iso8601utc
@@ -102,6 +102,15 @@ def parse_time(value: str) -> datetime:
         return datetime(year, month, day, hour, minute, second, micros, tzinfo=UTC)
     except ValueError:
         raise StorageUnavailableError(f"S3 answered an impossible time {value!r}") from None
+
+
+def valid_bucket_name(name: str) -> bool:
+    """S3's bucket naming rules, as minio checks them before any request."""
+    try:
+        check_bucket_name(name)
+    except ValueError:
+        return False
+    return True
 
 
 def md5_b64(data: bytes | bytearray | memoryview) -> str:

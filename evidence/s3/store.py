@@ -30,7 +30,7 @@ from evidence.hashing import Digests, StreamHasher
 from evidence.keys import ExhibitKey
 from evidence.locking import PROCESS_LEASES, LeaseBook
 from evidence.s3.buffer import PartBuffer, PartSender
-from evidence.s3.client import S3Client, S3RequestError
+from evidence.s3.client import S3Client, S3RequestError, valid_bucket_name
 from evidence.s3.objects import EXHIBITS, EvidenceBucket
 from evidence.s3.staging import UPLOADS, Staging
 from evidence.s3.uploads import MAX_PART_SIZE, Uploads, part_size
@@ -71,6 +71,9 @@ class S3Store:
     ) -> None:
         if staging_bucket == bucket:
             raise StoreConfigError("the staging bucket must not be the Object Lock bucket")
+        for name in (bucket, staging_bucket):
+            if not valid_bucket_name(name):
+                raise StoreConfigError(f"{name!r} is not a valid S3 bucket name")
         if retention_days is not None and retention_days < 1:
             raise StoreConfigError("retention_days must be at least 1 (or None)")
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE or part_size % 64:
