@@ -1,20 +1,27 @@
-"""Evidence store throughput and memory: put_stream of 1 GiB / 4 GiB, generated on the fly.
+"""Evidence store throughput and memory: 1 GiB / 4 GiB generated on the fly.
 
     .venv/bin/python bench/store_bench.py                      # 1 GiB and 4 GiB, every case
     .venv/bin/python bench/store_bench.py --sizes 1 --cases fs,s3
-    .venv/bin/python bench/store_bench.py --s3-endpoint HOST:PORT  # a real MinIO instead of moto
+    .venv/bin/python bench/store_bench.py --rgw --sizes 1 --cases s3-direct,s3,s3-tus
+    .venv/bin/python bench/store_bench.py --s3-endpoint HOST:PORT  # another S3 server
 
 Cases, each in a fresh child process so its peak RSS is its own:
 
-    hash       SHA-256 + BLAKE3 of the stream only (the CPU ceiling)
-    fs         FilesystemStore.put_stream (hash, write, fsync, link)
-    s3         S3Store.put_stream into the Object Lock bucket (hash, MD5, multipart)
-    s3-direct  minio put_object of the same stream into a plain bucket (no hashing)
+    hash          SHA-256 + BLAKE3 of the stream only (the CPU ceiling)
+    fs            FilesystemStore.put_stream (hash, write, fsync, link)
+    s3            S3Store.put_stream into the Object Lock bucket (hash, MD5, multipart)
+    s3-p3         the same with parallel_parts=3 (two parts sent while a third fills)
+    s3-tus        S3Store resumable upload: begin, one append of everything, finish
+    s3-tus-p3     the same with parallel_parts=3
+    s3-tus-moved  the same, but finished by another store object (another process):
+                  no BLAKE3 state, so the finish re-reads the object (ADR 0025)
+    s3-direct     minio put_object of the same stream into a plain bucket (no hashing)
 
 The body is one random 1 MiB block yielded again and again: nothing is kept in
-memory, and every byte is still hashed, sent and stored. Without --s3-endpoint a
-moto server is started on loopback; moto keeps objects in memory and on local
-temporary files, so its numbers measure this code plus moto, not MinIO.
+memory, and every byte is still hashed, sent and stored. Without --s3-endpoint or
+--rgw a moto server is started on loopback; moto keeps objects in memory and on local
+temporary files, so its numbers measure this code plus moto, not a real server.
+--rgw uses the Ceph RGW that `scripts/s3-rgw start` runs, under a user made for the run.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from minio import Minio
 from evidence.fs import FilesystemStore
 from evidence.hashing import hash_chunks
 from evidence.keys import exhibit_key
+from evidence.locking import LocalLeaseBook
 from evidence.s3 import S3Store
 
 MiB = 1024 * 1024
@@ -80,6 +88,29 @@ class _Stream(io.RawIOBase):
         return n
 
 
+def _access_key() -> str:
+    return os.environ.get("BENCH_S3_ACCESS_KEY", ACCESS_KEY)
+
+
+def _secret_key() -> str:
+    return os.environ.get("BENCH_S3_SECRET_KEY", SECRET_KEY)
+
+
+def _s3_store(endpoint: str, suffix: str, *, parallel_parts: int = 1) -> S3Store:
+    return S3Store(
+        endpoint,
+        _access_key(),
+        _secret_key(),
+        f"bench-evidence-{suffix}",
+        staging_bucket=f"bench-staging-{suffix}",
+        secure=False,
+        region=REGION,
+        retention_days=1,
+        parallel_parts=parallel_parts,
+        leases=LocalLeaseBook(),  # a second store object stands for another process
+    )
+
+
 def run_case(case: str, size: int, endpoint: str) -> dict[str, float]:
     key = exhibit_key(uuid.uuid4(), uuid.uuid4())
     suffix = uuid.uuid4().hex[:10]
@@ -90,25 +121,25 @@ def run_case(case: str, size: int, endpoint: str) -> dict[str, float]:
             hash_chunks(body(size))
         elif case == "fs":
             FilesystemStore(Path(tmp)).put_stream(key, body(size))
-        elif case == "s3":
-            store = S3Store(
-                endpoint,
-                ACCESS_KEY,
-                SECRET_KEY,
-                f"bench-evidence-{suffix}",
-                staging_bucket=f"bench-staging-{suffix}",
-                secure=False,
-                region=REGION,
-                retention_days=1,
-            )
+        elif case in {"s3", "s3-p3", "s3-tus", "s3-tus-p3", "s3-tus-moved"}:
+            parallel = 3 if case.endswith("-p3") else 1
+            store = _s3_store(endpoint, suffix, parallel_parts=parallel)
             store.prepare()
             started = time.perf_counter()
-            store.put_stream(key, body(size))
+            if case in {"s3", "s3-p3"}:
+                store.put_stream(key, body(size))
+            else:
+                upload_id = uuid.uuid4()
+                store.begin_upload(upload_id, key, size)
+                store.append(upload_id, 0, body(size))
+                if case == "s3-tus-moved":
+                    store = _s3_store(endpoint, suffix, parallel_parts=parallel)
+                store.finish(upload_id)
         elif case == "s3-direct":
             client = Minio(
                 endpoint,
-                access_key=ACCESS_KEY,
-                secret_key=SECRET_KEY,
+                access_key=_access_key(),
+                secret_key=_secret_key(),
                 secure=False,
                 region=REGION,
             )
@@ -148,6 +179,27 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("moto server did not start")
 
 
+def _rgw(*args: str) -> str:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "s3-rgw"
+    return subprocess.run(
+        ["bash", str(script), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def start_rgw_user() -> tuple[str, str]:
+    """The running RGW's endpoint and a user of this run, whose keys the children use."""
+    settings = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in _rgw("env").splitlines()
+        if "=" in line
+    )
+    user = f"bench-{uuid.uuid4().hex[:8]}"
+    access_key, secret_key = _rgw("user-add", user).split()
+    os.environ["BENCH_S3_ACCESS_KEY"] = access_key
+    os.environ["BENCH_S3_SECRET_KEY"] = secret_key
+    return settings["JITC_RGW_ENDPOINT"], user
+
+
 def reset_moto(endpoint: str) -> None:
     request = urllib.request.Request(f"http://{endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=60):
@@ -160,6 +212,7 @@ def main() -> None:
     parser.add_argument("--cases", default="hash,fs,s3,s3-direct")
     parser.add_argument("--s3-sizes", help="GiB for the S3 cases if different (moto is slow)")
     parser.add_argument("--s3-endpoint", help="HOST:PORT of an S3 server (default: start moto)")
+    parser.add_argument("--rgw", action="store_true", help="the RGW of scripts/s3-rgw")
     parser.add_argument(
         "--child", nargs=3, metavar=("CASE", "BYTES", "ENDPOINT"), help=argparse.SUPPRESS
     )
@@ -174,8 +227,11 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     s3_sizes = [int(s) for s in (args.s3_sizes or args.sizes).split(",")]
     moto = None
+    rgw_user = None
     endpoint = args.s3_endpoint or "-"
-    if any(c.startswith("s3") for c in cases) and not args.s3_endpoint:
+    if args.rgw:
+        endpoint, rgw_user = start_rgw_user()
+    elif any(c.startswith("s3") for c in cases) and not args.s3_endpoint:
         moto, endpoint = start_moto()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, S3 at {endpoint}")
     print("| case | size | seconds | MB/s | peak RSS MiB | traced peak MiB |")
@@ -202,6 +258,8 @@ def main() -> None:
         if moto is not None:
             moto.terminate()
             moto.wait()
+        if rgw_user is not None:
+            _rgw("user-rm", rgw_user)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from evidence.errors import (
     EvidenceError,
     InvalidDigestError,
     InvalidKeyError,
+    LeaseHeldError,
+    LeaseLostError,
     LegalHoldActiveError,
     ObjectExistsError,
     ObjectNotFoundError,
@@ -30,10 +32,12 @@ from evidence.errors import (
 )
 from evidence.hashing import CHUNK_SIZE, Digests, StreamHasher, hash_chunks, parse_sha256_hex
 from evidence.keys import ExhibitKey, exhibit_key, parse_id
+from evidence.locking import PROCESS_LEASES, Lease, LeaseBook, LocalLeaseBook
 from evidence.store import BlobStore, ByteRange, DisposalResult, UploadState, resolve_range
 
 __all__ = [
     "CHUNK_SIZE",
+    "PROCESS_LEASES",
     "BlobStore",
     "ByteRange",
     "DigestMismatchError",
@@ -43,7 +47,12 @@ __all__ = [
     "ExhibitKey",
     "InvalidDigestError",
     "InvalidKeyError",
+    "Lease",
+    "LeaseBook",
+    "LeaseHeldError",
+    "LeaseLostError",
     "LegalHoldActiveError",
+    "LocalLeaseBook",
     "ObjectExistsError",
     "ObjectNotFoundError",
     "OffsetMismatchError",

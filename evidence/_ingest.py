@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Generic, Protocol, TypeVar
 from uuid import UUID
 
 from evidence.errors import DigestMismatchError, TooLargeError, UploadCorruptError
@@ -108,21 +109,29 @@ class UploadInfo:
         )
 
 
-class HasherCache:
+class _Sized(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+H = TypeVar("H", bound=_Sized)
+
+
+class HasherCache(Generic[H]):
     """Hash state of uploads this process has seen, so appends don't re-read old bytes.
 
-    Valid only while its size equals the bytes stored; a store catches a stale
-    entry up by reading the bytes stored since (appends only ever add bytes),
-    or rebuilds it from the start after a restart.
+    Valid only while its size equals the bytes it is kept for; a store catches a
+    stale entry up from the bytes stored since (appends only ever add bytes), or
+    rebuilds it after a restart.
     """
 
     def __init__(self) -> None:
-        self._hashers: dict[UUID, StreamHasher] = {}
+        self._hashers: dict[UUID, H] = {}
 
-    def take(self, upload_id: UUID) -> StreamHasher | None:
+    def take(self, upload_id: UUID) -> H | None:
         return self._hashers.pop(upload_id, None)
 
-    def keep(self, upload_id: UUID, hasher: StreamHasher, stored: int) -> None:
+    def keep(self, upload_id: UUID, hasher: H, stored: int) -> None:
         if hasher.size == stored:
             self._hashers[upload_id] = hasher
         else:

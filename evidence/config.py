@@ -3,6 +3,7 @@
     file:///var/lib/jitc/evidence[?retention_days=N]
     /var/lib/jitc/evidence                  (a bare path: the filesystem store)
     s3://HOST[:PORT]/BUCKET?staging_bucket=NAME[&secure=false][&region=R][&retention_days=N]
+                           [&parallel_parts=N]
         with JITC_S3_ACCESS_KEY and JITC_S3_SECRET_KEY in the environment
 
 Credentials never go in the URL, so it can be logged and shown in diagnostics.
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from evidence.errors import StoreConfigError
 from evidence.fs import FilesystemStore
+from evidence.locking import PROCESS_LEASES, LeaseBook
 from evidence.s3 import S3Store
 from evidence.store import BlobStore
 
@@ -24,7 +26,7 @@ ACCESS_KEY_ENV = "JITC_S3_ACCESS_KEY"
 SECRET_KEY_ENV = "JITC_S3_SECRET_KEY"  # noqa: S105 -- the variable's name, not a secret
 
 _FS_OPTIONS = frozenset({"retention_days"})
-_S3_OPTIONS = frozenset({"staging_bucket", "secure", "region", "retention_days"})
+_S3_OPTIONS = frozenset({"staging_bucket", "secure", "region", "retention_days", "parallel_parts"})
 
 
 def _options(query: str, allowed: frozenset[str]) -> dict[str, str]:
@@ -47,6 +49,13 @@ def _retention(options: Mapping[str, str]) -> int | None:
     return int(value)
 
 
+def _parallel_parts(options: Mapping[str, str]) -> int:
+    value = options.get("parallel_parts", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise StoreConfigError("parallel_parts must be a positive integer")
+    return int(value)
+
+
 def _flag(options: Mapping[str, str], name: str, default: bool) -> bool:
     value = options.get(name)
     if value is None:
@@ -58,8 +67,17 @@ def _flag(options: Mapping[str, str], name: str, default: bool) -> bool:
     raise StoreConfigError(f"store option {name!r} must be true or false")
 
 
-def open_store(url: str | Path, *, env: Mapping[str, str] | None = None) -> BlobStore:
-    """The store `url` names; does not touch storage (call `prepare()` at startup)."""
+def open_store(
+    url: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    leases: LeaseBook = PROCESS_LEASES,
+) -> BlobStore:
+    """The store `url` names; does not touch storage (call `prepare()` at startup).
+
+    `leases` is the S3 store's exclusion (`evidence.locking`): a server with several
+    processes passes the one its database keeps; the default holds for one process.
+    """
     environ = os.environ if env is None else env
     if isinstance(url, Path) or "://" not in url:
         return FilesystemStore(Path(url))
@@ -92,5 +110,7 @@ def open_store(url: str | Path, *, env: Mapping[str, str] | None = None) -> Blob
             secure=_flag(options, "secure", True),
             region=options.get("region") or None,
             retention_days=_retention(options),
+            parallel_parts=_parallel_parts(options),
+            leases=leases,
         )
     raise StoreConfigError(f"unknown evidence store scheme {parts.scheme!r}")

@@ -1,33 +1,48 @@
 """One error root for evidence storage, subclasses named for what happened.
 
 No HTTP status codes here: the server maps these to responses in one place.
+`EvidenceError` and the two parse errors are defined in `evidence._error_root`,
+below `keys` and `hashing`, which raise them; this module names the types of
+those two and re-exports all three, so callers import every error from here.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from uuid import UUID
 
-if TYPE_CHECKING:
-    from evidence.hashing import Digests
-    from evidence.keys import ExhibitKey
+from evidence._error_root import EvidenceError, InvalidDigestError, InvalidKeyError
+from evidence.hashing import Digests, Sha256Only
+from evidence.keys import ExhibitKey
 
-
-class EvidenceError(Exception):
-    """Root of every error raised by the evidence package."""
+__all__ = [
+    "DigestMismatchError",
+    "EvidenceError",
+    "InvalidDigestError",
+    "InvalidKeyError",
+    "LeaseHeldError",
+    "LeaseLostError",
+    "LegalHoldActiveError",
+    "ObjectExistsError",
+    "ObjectNotFoundError",
+    "OffsetMismatchError",
+    "RangeNotSatisfiableError",
+    "RejectedContentError",
+    "RetentionActiveError",
+    "StorageUnavailableError",
+    "StoreConfigError",
+    "TooLargeError",
+    "UploadCorruptError",
+    "UploadError",
+    "UploadExistsError",
+    "UploadIncompleteError",
+    "UploadLockedError",
+    "UploadNotFoundError",
+]
 
 
 class StoreConfigError(EvidenceError):
     """The store configuration (URL, environment) is malformed or incomplete."""
-
-
-class InvalidKeyError(EvidenceError, ValueError):
-    """A case id, exhibit id, upload id or object key is not in canonical form."""
-
-
-class InvalidDigestError(EvidenceError, ValueError):
-    """A declared digest is not 64 lowercase or uppercase hex characters."""
 
 
 class RejectedContentError(EvidenceError):
@@ -35,9 +50,13 @@ class RejectedContentError(EvidenceError):
 
 
 class DigestMismatchError(RejectedContentError):
-    """The bytes received do not have the SHA-256 the client declared."""
+    """The bytes received do not have the SHA-256 the client declared.
 
-    def __init__(self, computed: Digests, expected_sha256: str) -> None:
+    `computed` has both hashes, or only size and SHA-256 when an S3 upload resumed in
+    a process that had not seen its first bytes and so had no BLAKE3 for them (ADR 0025).
+    """
+
+    def __init__(self, computed: Digests | Sha256Only, expected_sha256: str) -> None:
         super().__init__(
             f"received bytes have SHA-256 {computed.sha256_hex}, "
             f"the client declared {expected_sha256}"
@@ -150,3 +169,19 @@ class LegalHoldActiveError(EvidenceError):
 
 class StorageUnavailableError(EvidenceError):
     """The storage backend failed or could not be reached; nothing is known to be lost."""
+
+
+class LeaseHeldError(EvidenceError):
+    """Another holder has this lease (`evidence.locking`)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"lease {name} is held by another writer")
+        self.name = name
+
+
+class LeaseLostError(EvidenceError):
+    """This holder's lease expired and was taken over: it must stop writing."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"lease {name} was lost to another writer")
+        self.name = name

@@ -137,7 +137,7 @@ class FilesystemStore:
         self._objects = self.root / "objects"
         self._tmp = self.root / "tmp"
         self._uploads = self.root / "uploads"
-        self._hashers = HasherCache()
+        self._hashers: HasherCache[StreamHasher] = HasherCache()
 
     def __repr__(self) -> str:
         return f"FilesystemStore({str(self.root)!r})"
@@ -447,7 +447,34 @@ class FilesystemStore:
             hasher.update(chunk)
         return hasher.digests()
 
-    # -- legal hold and disposal -----------------------------------------------------------
+    def list_objects(self, case_id: UUID | None = None) -> Iterator[ExhibitKey]:
+        cases = self._objects / "cases"
+        root = cases if case_id is None else cases / str(parse_id(case_id))
+        if not root.is_dir():
+            return iter(())
+        keys = []
+        for path in root.glob("*/exhibits/*" if case_id is None else "exhibits/*"):
+            try:
+                key = ExhibitKey.parse(str(path.relative_to(self._objects)))
+            except ValueError:
+                continue  # a .retain or .hold sidecar, or not ours
+            if path.is_file():
+                keys.append(key)
+        return iter(sorted(keys, key=lambda k: k.path))
+
+    # -- retention, legal hold and disposal ---------------------------------------------------
+
+    def ensure_retention(self, key: ExhibitKey) -> datetime | None:
+        if not self.exists(key):
+            raise ObjectNotFoundError(key)
+        if self.retention_days is None:
+            return None
+        sidecar = self._sidecar(key, ".retain")
+        if not sidecar.exists():
+            # Crashed between link and sidecar: the date counts from the content's own time.
+            until = _mtime(self._object_path(key)) + timedelta(days=self.retention_days)
+            self._write_sidecar(sidecar, until.isoformat().encode())
+        return self._retained_until(key)
 
     def set_legal_hold(self, key: ExhibitKey, on: bool) -> None:
         if not self.exists(key):

@@ -15,7 +15,7 @@ from typing import NewType
 
 import blake3
 
-from evidence.errors import InvalidDigestError
+from evidence._error_root import InvalidDigestError
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes read from storage at a time; incoming chunks are hashed as they come."""
@@ -40,6 +40,14 @@ class Digests:
     size: int
     sha256_hex: Sha256Hex
     blake3_hex: Blake3Hex
+
+
+@dataclass(frozen=True, slots=True)
+class Sha256Only:
+    """Size and SHA-256 of bytes whose BLAKE3 this process could not compute (ADR 0025)."""
+
+    size: int
+    sha256_hex: Sha256Hex
 
 
 class StreamHasher:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
-from evidence.errors import InvalidKeyError
+from evidence._error_root import InvalidKeyError
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _KEY = re.compile(rf"cases/({_CANONICAL_UUID.pattern})/exhibits/({_CANONICAL_UUID.pattern})")

@@ -178,7 +178,21 @@ class BlobStore(Protocol):
         """Re-read the stored object and recompute both hashes (exhibit.verified, spec 2.1)."""
         ...
 
-    # -- legal hold and disposal ------------------------------------------------------------
+    def list_objects(self, case_id: UUID | None = None) -> Iterator[ExhibitKey]:
+        """Every key that holds stored content (of one case, or all), in key order.
+
+        For an audit: an object that no custody entry accounts for (an ingest that
+        died before its entry, an orphan under retention) shows here and nowhere else.
+        """
+        ...
+
+    # -- retention, legal hold and disposal ---------------------------------------------------
+
+    def ensure_retention(self, key: ExhibitKey) -> datetime | None:
+        """Give the object the retention the store is configured with, if a write that
+        failed after creating it left it with less; idempotent. The retain-until date
+        (None: no retention). Recovery calls it before it logs an interrupted ingest."""
+        ...
 
     def set_legal_hold(self, key: ExhibitKey, on: bool) -> None: ...
 

@@ -19,7 +19,7 @@ from evidence.fs import FilesystemStore
 from evidence.keys import ExhibitKey
 from evidence.s3 import S3Store
 from evidence.store import BlobStore
-from tests.evidence.support import ACCESS_KEY, REGION, SECRET_KEY, MiB, pattern
+from tests.evidence.support import REGION, MiB, pattern
 
 WRITTEN = 12 * MiB
 TOTAL = 13 * MiB
@@ -34,8 +34,8 @@ def build(config: dict[str, Any]) -> BlobStore:
         return FilesystemStore(config["root"])
     return S3Store(
         config["endpoint"],
-        ACCESS_KEY,
-        SECRET_KEY,
+        config["access_key"],
+        config["secret_key"],
         config["bucket"],
         staging_bucket=config["staging_bucket"],
         secure=False,

@@ -36,3 +36,12 @@ def store(harness: Harness) -> BlobStore:
 @pytest.fixture
 def key() -> ExhibitKey:
     return exhibit_key(uuid.uuid4(), uuid.uuid4())
+
+
+@pytest.fixture
+def moto(moto_server: MotoServer) -> Iterator[MotoServer]:
+    """The S3 server, for tests that build their own S3 stores (`make_store`)."""
+    try:
+        yield moto_server
+    finally:
+        moto_server.reset()

@@ -1,4 +1,4 @@
-"""What the evidence tests share: the moto server handle, the store harness, test content."""
+"""What the evidence tests share: the S3 server handle, the store harness, test content."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,22 +26,43 @@ MiB = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class MotoServer:
+class S3Server:
+    """The S3 server the tests run against: moto, or a Ceph RGW (JITC_TEST_S3=rgw)."""
+
     endpoint: str  # host:port
+    kind: str = "moto"
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
 
     @property
     def url(self) -> str:
         return f"http://{self.endpoint}"
 
+    @property
+    def is_moto(self) -> bool:
+        return self.kind == "moto"
+
     def client(self) -> Minio:
         return Minio(
-            self.endpoint, access_key=ACCESS_KEY, secret_key=SECRET_KEY, secure=False, region=REGION
+            self.endpoint,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            secure=False,
+            region=REGION,
         )
 
     def reset(self) -> None:
+        """Forget everything stored (moto). An RGW keeps it: every test has its own buckets,
+        and the test session's user takes them all away at the end."""
+        if not self.is_moto:
+            return
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
+
+
+MotoServer = S3Server
+"""The name the server tests know the S3 server handle by."""
 
 
 @dataclass
@@ -49,7 +71,8 @@ class Harness:
 
     kind: str
     root: Path | None = None
-    moto: MotoServer | None = None
+    moto: S3Server | None = None
+    """The S3 server (moto or RGW, see tests/conftest.py)."""
     bucket: str = ""
     staging_bucket: str = ""
     options: dict[str, Any] = field(default_factory=dict)
@@ -68,8 +91,8 @@ class Harness:
         assert self.moto is not None
         return S3Store(
             self.moto.endpoint,
-            ACCESS_KEY,
-            SECRET_KEY,
+            self.moto.access_key,
+            self.moto.secret_key,
             self.bucket,
             staging_bucket=self.staging_bucket,
             secure=False,
@@ -85,6 +108,8 @@ class Harness:
         return {
             "kind": "s3",
             "endpoint": self.moto.endpoint,
+            "access_key": self.moto.access_key,
+            "secret_key": self.moto.secret_key,
             "bucket": self.bucket,
             "staging_bucket": self.staging_bucket,
         }
@@ -149,3 +174,22 @@ def pattern(size: int, seed: int = 0) -> bytes:
 def chunked(data: bytes, size: int) -> Iterator[bytes]:
     for i in range(0, len(data), size):
         yield data[i : i + size]
+
+
+def make_store(
+    moto: MotoServer, *, bucket: str | None = None, staging: str | None = None, **options: object
+) -> S3Store:
+    """A store on new buckets, or (a second server) on the buckets of another."""
+    suffix = uuid.uuid4().hex[:12]
+    defaults: dict[str, object] = {
+        "staging_bucket": staging or f"staging-{suffix}",
+        "secure": False,
+        "region": REGION,
+    }
+    return S3Store(
+        moto.endpoint,
+        moto.access_key,
+        moto.secret_key,
+        bucket or f"evidence-{suffix}",
+        **{**defaults, **options},  # type: ignore[arg-type]
+    )

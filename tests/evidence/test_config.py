@@ -33,10 +33,11 @@ def test_bare_path_is_the_filesystem_store(tmp_path: Path) -> None:
 def test_s3_url() -> None:
     store = open_store(
         "s3://minio.internal:9000/jitc-evidence?staging_bucket=jitc-staging"
-        "&secure=false&region=eu-west-1&retention_days=3650",
+        "&secure=false&region=eu-west-1&retention_days=3650&parallel_parts=3",
         env=CREDENTIALS,
     )
     assert isinstance(store, S3Store)
+    assert store.parallel_parts == 3
     assert (store.bucket, store.staging_bucket, store.retention_days) == (
         "jitc-evidence",
         "jitc-staging",
@@ -56,6 +57,10 @@ def test_s3_url() -> None:
         ("s3://minio:9000/e?staging_bucket=s&secure=maybe", CREDENTIALS, "true or false"),
         ("s3://minio:9000/e?staging_bucket=s&retention_days=0", CREDENTIALS, "positive"),
         ("s3://minio:9000/e?staging_bucket=s&colour=red", CREDENTIALS, "unknown store option"),
+        ("s3://minio:9000/e?staging_bucket=s&parallel_parts=0", CREDENTIALS, "positive"),
+        ("s3://minio:9000/a..b?staging_bucket=staging", CREDENTIALS, "bucket name"),
+        ("s3://minio:9000/evidence?staging_bucket=s", CREDENTIALS, "bucket name"),
+        ("s3://m:9000/evidence?staging_bucket=staging&parallel_parts=99", CREDENTIALS, "1 and"),
         ("file://server/share", {}, "local path"),
         ("gopher://x/y", {}, "unknown evidence store scheme"),
     ],

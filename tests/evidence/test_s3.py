@@ -1,7 +1,9 @@
-"""What only the S3 store has: Object Lock, the staging bucket, leases, compose limits."""
+"""What only the S3 store has: Object Lock, the staging bucket, part sizes, parallel parts."""
 
 from __future__ import annotations
 
+import os
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -12,9 +14,11 @@ from minio import Minio
 from minio.error import S3Error
 
 from evidence._ingest import utc_now
-from evidence.errors import StorageUnavailableError, StoreConfigError, UploadLockedError
+from evidence.errors import StorageUnavailableError, StoreConfigError
 from evidence.keys import ExhibitKey
-from evidence.s3 import S3LeaseLock, S3Store
+from evidence.s3 import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, PARTS_PER_SIZE_STEP, S3Store
+from evidence.s3.client import S3Client
+from evidence.s3.uploads import part_size
 from tests.evidence.support import (
     ACCESS_KEY,
     REGION,
@@ -22,35 +26,12 @@ from tests.evidence.support import (
     MiB,
     MotoServer,
     chunked,
+    make_store,
     pattern,
 )
 from tests.evidence.test_store import expected_digests, read_all
 
 pytestmark = pytest.mark.s3
-
-
-@pytest.fixture
-def moto(moto_server: MotoServer) -> Iterator[MotoServer]:
-    try:
-        yield moto_server
-    finally:
-        moto_server.reset()
-
-
-def make_store(moto: MotoServer, **options: object) -> S3Store:
-    suffix = uuid.uuid4().hex[:12]
-    defaults: dict[str, object] = {
-        "staging_bucket": f"staging-{suffix}",
-        "secure": False,
-        "region": REGION,
-    }
-    return S3Store(
-        moto.endpoint,
-        ACCESS_KEY,
-        SECRET_KEY,
-        f"evidence-{suffix}",
-        **{**defaults, **options},  # type: ignore[arg-type]
-    )
 
 
 def test_ensure_bucket_creates_object_lock_with_compliance_default(moto: MotoServer) -> None:
@@ -72,7 +53,7 @@ def test_existing_bucket_without_object_lock_is_refused(moto: MotoServer) -> Non
 
 def test_staging_in_the_locked_bucket_is_refused(moto: MotoServer) -> None:
     with pytest.raises(StoreConfigError, match="staging bucket"):
-        S3Store(moto.endpoint, ACCESS_KEY, SECRET_KEY, "same", staging_bucket="same")
+        S3Store(moto.endpoint, moto.access_key, moto.secret_key, "same", staging_bucket="same")
 
 
 @pytest.mark.parametrize("size", [100, 6 * MiB], ids=["single-put", "multipart"])
@@ -88,8 +69,9 @@ def test_ingested_object_is_retained_in_compliance_mode(
     assert stat.metadata["x-amz-object-lock-mode"] == "COMPLIANCE"
     until = datetime.fromisoformat(stat.metadata["x-amz-object-lock-retain-until-date"])
     assert until > utc_now() + timedelta(days=6)
-    with pytest.raises(S3Error, match="Access Denied"):  # nobody can delete it, not even us
+    with pytest.raises(S3Error) as refused:  # nobody can delete it, not even us
         client.remove_object(store.bucket, key.path, version_id=stat.version_id)
+    assert refused.value.code == "AccessDenied"  # servers word the message differently
     assert read_all(store, key) == pattern(size)
 
 
@@ -104,45 +86,12 @@ def test_resumable_upload_object_is_retained(moto: MotoServer, key: ExhibitKey) 
     assert not store.dispose(key).removed
 
 
-def test_compose_beyond_the_part_count_limit_goes_through_intermediates(
-    moto: MotoServer, key: ExhibitKey
-) -> None:
-    store = make_store(moto, max_parts=2)
-    store.prepare()
-    upload_id = uuid.uuid4()
-    data = pattern(16 * MiB + 9)  # four segments: more parts than max_parts
-    store.begin_upload(upload_id, key, len(data))
-    store.append(upload_id, 0, chunked(data, MiB))
-    assert store.finish(upload_id) == expected_digests(data)
-    assert read_all(store, key) == data
-    staging = list(moto.client().list_objects(store.staging_bucket, recursive=True))
-    assert staging == []  # intermediates went with the upload
-
-
-def test_a_dead_holders_lease_is_taken_over_and_the_holder_stops(moto: MotoServer) -> None:
-    store = make_store(moto)
-    store.prepare()
-    now = [utc_now()]
-    client = moto.client()
-    first = S3LeaseLock(
-        client, store.staging_bucket, ttl=timedelta(minutes=1), clock=lambda: now[0]
-    )
-    second = S3LeaseLock(
-        client, store.staging_bucket, ttl=timedelta(minutes=1), clock=lambda: now[0]
-    )
-    upload_id = uuid.uuid4()
-    lease = first.acquire(upload_id)
-    with pytest.raises(UploadLockedError):
-        second.acquire(upload_id)
-    now[0] += timedelta(minutes=2)  # the holder stalled past its lease
-    taken = second.acquire(upload_id)
-    with pytest.raises(UploadLockedError):
-        lease.renew()  # it must stop writing
-    lease.release()  # a lost lease is not released from under the new holder
-    with pytest.raises(UploadLockedError):
-        first.acquire(upload_id)
-    taken.release()
-    first.acquire(upload_id).release()
+def test_parts_grow_so_that_10000_of_them_hold_nearly_5_tib() -> None:
+    sizes = [part_size(MIN_PART_SIZE, n) for n in range(MAX_PARTS)]
+    assert sizes[0] == sizes[PARTS_PER_SIZE_STEP - 1] == 5 * MiB
+    assert sizes[PARTS_PER_SIZE_STEP] == 10 * MiB
+    assert max(sizes) <= MAX_PART_SIZE  # S3's limit for one part
+    assert sum(sizes) > 4.8 * 1024**4  # S3's limit for one object is 5 TiB
 
 
 def test_unreachable_server_is_storage_unavailable(key: ExhibitKey) -> None:
@@ -159,3 +108,100 @@ def test_unreachable_server_is_storage_unavailable(key: ExhibitKey) -> None:
         store.exists(key)
     with pytest.raises(StorageUnavailableError):
         store.put_stream(key, [b"x"])
+
+
+def test_parts_sent_side_by_side_arrive_in_order(moto: MotoServer, key: ExhibitKey) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+    data = pattern(23 * MiB + 7)
+    assert store.put_stream(key, chunked(data, 100_000)) == expected_digests(data)
+    assert read_all(store, key) == data
+
+
+def test_parts_sent_side_by_side_hold_parallel_parts_in_memory(
+    moto: MotoServer, key: ExhibitKey
+) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+
+    def body() -> Iterator[bytes]:
+        for _ in range(48):
+            yield os.urandom(MiB)
+
+    tracemalloc.start()
+    try:
+        store.put_stream(key, body())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Three 5 MiB parts (one filling, two being sent) and chunks in flight.
+    assert peak < 18 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+def test_a_failed_part_among_parallel_ones_leaves_no_trace(
+    moto: MotoServer, key: ExhibitKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+    real = S3Client.upload_part
+
+    def fourth_fails(
+        self: S3Client, bucket: str, name: str, upload: str, number: int, data: memoryview
+    ) -> object:
+        if number == 4:
+            raise StorageUnavailableError("connection reset by peer")
+        return real(self, bucket, name, upload, number, data)
+
+    monkeypatch.setattr(S3Client, "upload_part", fourth_fails)
+    with pytest.raises(StorageUnavailableError):
+        store.put_stream(key, chunked(pattern(30 * MiB), MiB))
+    client = moto.client()
+    assert list(client.list_objects(store.bucket, recursive=True, include_version=True)) == []
+    assert client._list_multipart_uploads(store.bucket).uploads == []
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["same-process", "restarted"])
+def test_resumable_upload_with_parts_side_by_side(
+    moto: MotoServer, key: ExhibitKey, restart: bool
+) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+    data = pattern(27 * MiB + 11)
+    upload_id = uuid.uuid4()
+    store.begin_upload(upload_id, key, len(data))
+    assert store.append(upload_id, 0, chunked(data[: 13 * MiB + 1], MiB)).offset == 13 * MiB + 1
+    if restart:
+        store = make_store(
+            moto, parallel_parts=3, bucket=store.bucket, staging=store.staging_bucket
+        )
+    store.append(upload_id, 13 * MiB + 1, chunked(data[13 * MiB + 1 :], 3 * MiB))
+    assert store.finish(upload_id) == expected_digests(data)
+    assert read_all(store, key) == data
+
+
+def test_a_part_failing_among_parallel_ones_keeps_what_was_recorded(
+    moto: MotoServer, key: ExhibitKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(moto, parallel_parts=3)
+    store.prepare()
+    data = pattern(40 * MiB)
+    upload_id = uuid.uuid4()
+    store.begin_upload(upload_id, key, len(data))
+    real = S3Client.upload_part
+
+    def fifth_fails(
+        self: S3Client, bucket: str, name: str, upload: str, number: int, part: memoryview
+    ) -> object:
+        if number == 5:
+            raise StorageUnavailableError("connection reset by peer")
+        return real(self, bucket, name, upload, number, part)
+
+    monkeypatch.setattr(S3Client, "upload_part", fifth_fails)
+    with pytest.raises(StorageUnavailableError):
+        store.append(upload_id, 0, chunked(data, MiB))
+    monkeypatch.undo()
+    offset = store.status(upload_id).offset
+    assert offset == 4 * 5 * MiB  # parts 1-4 recorded; 5 and what followed are not
+    store.append(upload_id, offset, chunked(data[offset:], MiB))
+    assert store.finish(upload_id) == expected_digests(data)
+    assert read_all(store, key) == data

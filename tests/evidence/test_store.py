@@ -351,3 +351,53 @@ def test_64_mib_stream_in_constant_memory(harness: Harness, key: ExhibitKey) -> 
     assert digests.size == size
     # fs: two 1 MiB chunks in flight; S3: plus one 5 MiB part buffer.
     assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+# -- listing, for audits ------------------------------------------------------------------------
+
+
+def test_list_objects_names_every_stored_key_by_case(harness: Harness) -> None:
+    store = harness.store
+    case_a, case_b = uuid.uuid4(), uuid.uuid4()
+    keys_a = sorted((exhibit_key(case_a, uuid.uuid4()) for _ in range(2)), key=lambda k: k.path)
+    key_b = exhibit_key(case_b, uuid.uuid4())
+    for key in [*keys_a, key_b]:
+        store.put_stream(key, [key.path.encode()])
+    store.set_legal_hold(keys_a[0], True)  # a sidecar or a hold changes nothing
+    assert list(store.list_objects(case_a)) == keys_a
+    assert list(store.list_objects(case_b)) == [key_b]
+    assert list(store.list_objects()) == sorted([*keys_a, key_b], key=lambda k: k.path)
+    assert list(store.list_objects(uuid.uuid4())) == []
+    store.dispose(key_b)
+    assert list(store.list_objects(case_b)) == []
+
+
+# -- retention after an interrupted write ---------------------------------------------------------
+
+
+def test_ensure_retention_is_idempotent_and_reports_the_date(
+    harness: Harness, key: ExhibitKey
+) -> None:
+    store = harness.make(retention_days=2)
+    store.prepare()
+    store.put_stream(key, [b"kept"])
+    until = store.ensure_retention(key)
+    assert until is not None
+    assert until > utc_now() + timedelta(days=1, hours=22)
+    assert store.ensure_retention(key) == until
+    with pytest.raises(ObjectNotFoundError):
+        store.ensure_retention(exhibit_key(uuid.uuid4(), uuid.uuid4()))
+
+
+@pytest.mark.parametrize("harness", ["fs"], indirect=True)
+def test_ensure_retention_restores_a_missing_retention_file(
+    harness: Harness, key: ExhibitKey
+) -> None:
+    store = harness.make(retention_days=2)
+    store.put_stream(key, [b"kept"])
+    assert harness.root is not None
+    sidecar = harness.root / "objects" / f"{key.path}.retain"
+    sidecar.unlink()  # the write crashed between the link and its retention file
+    assert store.ensure_retention(key) is not None
+    assert sidecar.exists()
+    assert not store.dispose(key).removed

@@ -26,7 +26,7 @@ from custody.note import NoteVerifier
 from custody.policy import build_policy
 from server import migrate
 from server.cli import main as jitc
-from tests.evidence.support import ACCESS_KEY, REGION, SECRET_KEY, MotoServer
+from tests.evidence.support import REGION, MotoServer
 from tests.server.conftest import LOG_NAME, PostgresDatabases, pg_url
 from tests.server.helpers import ACQUISITION, World
 
@@ -127,8 +127,8 @@ def setup(
             f"s3://{moto_server.endpoint}/evidence-{suffix}"
             f"?staging_bucket=staging-{suffix}&secure=false&region={REGION}"
         ),
-        "JITC_S3_ACCESS_KEY": ACCESS_KEY,
-        "JITC_S3_SECRET_KEY": SECRET_KEY,
+        "JITC_S3_ACCESS_KEY": moto_server.access_key,
+        "JITC_S3_SECRET_KEY": moto_server.secret_key,
         "JITC_REVOCATION_REFRESH": "0",
     }
     for name in ("JITC_DATABASE_URL", "JITC_DATA_DIR", "JITC_LOG_NAME", "JITC_LOG_KEY"):
