@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,10 +18,12 @@ import pytest
 from sqlalchemy import update
 
 from custody.verify import verify_bundle
+from evidence import LeaseLostError
 from server.cli import court as court_cli
 from server.cli import main as jitc
 from server.db import read_transaction, write_transaction
 from server.models import Export, table
+from server.models import Lease as LeaseRow
 from server.repositories import exports as export_repo
 from server.services import exports as export_service
 from server.services.exports import writer as export_writer
@@ -319,6 +322,40 @@ def test_an_export_the_sweep_ended_is_not_turned_ready_later(
     assert "interrupted" in done["error"]
     assert not [e for e in case.log() if e["type"] == "export.created"]
     assert not (export_service.exports_dir(workspace) / f"{export_id}.zip").exists()
+
+
+def test_a_writer_another_server_took_over_from_stops_and_its_export_ends_refused(
+    case: Case,
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = _HeldWriter(monkeypatch)
+    export_id = _post_async(case, BODY).json()["id"]
+    assert writer.entered.wait(30)
+    export_service.sweep_partial_exports(workspace)
+    assert _row(workspace, case, export_id).status == "pending"  # its writer is alive
+    # This server stalls past the writer's lease; another server's sweep takes it over.
+    with write_transaction(workspace.engine) as conn:
+        conn.execute(
+            update(table(LeaseRow))
+            .where(table(LeaseRow).c.name == export_lease(export_id))
+            .values(expires_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    export_service.sweep_partial_exports(workspace)
+    ended = _row(workspace, case, export_id)
+    assert ended.status == "refused"
+    assert ended.error is not None
+    assert "interrupted" in ended.error
+    # The writer comes back: its next renewal writes, finds the lease gone, and it stops.
+    later = time.monotonic() + workspace.leases.ttl.total_seconds()
+    workspace.leases.clock = lambda: later
+    writer.release.set()
+    _idle(case, workspace)
+    stopped = [r for r in caplog.records if r.exc_info and r.exc_info[0] is LeaseLostError]
+    assert len(stopped) == 1  # at its first content chunk, not after writing it all
+    assert not [e for e in case.log() if e["type"] == "export.created"]
+    assert not list(export_service.exports_dir(workspace).glob(f"{export_id}.zip*"))
 
 
 def test_shutdown_ends_the_exports_still_being_written(

@@ -30,7 +30,7 @@ from custody.entry import format_time
 from custody.merkle import MemoryTree
 from custody.report import render_html
 from custody.verify import verify_bundle
-from evidence import BlobStore, EvidenceError, ExhibitKey, Lease, exhibit_key
+from evidence import BlobStore, EvidenceError, ExhibitKey, Lease, LeaseLostError, exhibit_key
 from evidence.fs import fsync_dir
 from server.db import write_transaction
 from server.errors import ConflictError, PermissionDeniedError
@@ -243,6 +243,8 @@ def write(ws: Workspace, job: Job, watch: Watch) -> tuple[Path, str, int, list[s
                 contents=contents,
                 get_node=tree.get_node,
             )
+        except LeaseLostError:
+            raise  # this server stalled and another took over: nothing about the bundle
         except (AssemblyError, EvidenceError) as exc:
             raise ExportRefusedError(
                 f"the bundle cannot be made: {exc}", code="export_refused"
