@@ -13,6 +13,7 @@ the server must read right (ADR 0025): on both databases and both stores.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -209,26 +210,30 @@ def test_recovery_gives_the_object_its_retention_before_logging_it(
 
 
 def test_a_damaged_upload_answers_500_upload_corrupt(scene: Scene, evidence: Harness) -> None:
-    if evidence.kind != "fs":
-        pytest.skip("the filesystem store's upload record is damaged here by hand")
     client, world, case_id, exhibit_id = scene
     location = create(client, world, case_id, exhibit_id, 100).headers["location"]
-    assert evidence.root is not None
-    record = evidence.root / "uploads" / location.rsplit("/", 1)[1] / "info.json"
-    record.chmod(0o644)
-    record.write_text("{not json")  # storage altered underneath the store
+    upload_id = location.rsplit("/", 1)[1]
+    garbage = b"{not json"  # the upload record, altered underneath the store
+    if evidence.kind == "fs":
+        assert evidence.root is not None
+        record = evidence.root / "uploads" / upload_id / "info.json"
+        record.chmod(0o644)
+        record.write_bytes(garbage)
+    else:
+        name = f"uploads/{upload_id}/info.json"
+        evidence.client.put_object(evidence.staging_bucket, name, io.BytesIO(garbage), len(garbage))
     response = patch(client, world, location, 0, b"x" * 10)
     assert response.status_code == 500
     assert error_code(response) == "upload_corrupt"
     assert "terminate it and upload again" in response.json()["error"]["message"]
 
 
+# Only the S3 store resumes an upload without re-reading its first bytes.
 @pytest.mark.s3
+@pytest.mark.parametrize("evidence", ["s3"], indirect=True)
 def test_a_mismatch_found_by_another_process_is_rejected_by_size_and_sha256(
     scene: Scene, workspace: Workspace, evidence: Harness
 ) -> None:
-    if evidence.kind != "s3":
-        pytest.skip("only the S3 store resumes without re-reading the first bytes")
     client, world, case_id, exhibit_id = scene
     data = pattern(6 * MiB + 1000)
     declared = hashlib.sha256(b"something else").hexdigest()
