@@ -314,6 +314,21 @@ class Export(Base):
     __table_args__ = (Index(None, "case_id", "created_at"),)
 
 
+# --- exclusion between app servers ---------------------------------------------------------
+
+
+class Lease(Base):
+    """A named, expiring exclusive right shared by every app server of the database: the
+    evidence store's upload and object leases (evidence.locking), and the server's own
+    (an ingest being written, a witness being asked, export and re-verification slots).
+    A row whose `expires_at` has passed may be taken over (ADR 0036)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)  # host/pid/random: one acquisition
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 __all__ = [
     "Base",
     "Case",
@@ -330,6 +345,7 @@ __all__ = [
     "Jurisdiction",
     "JurisdictionKey",
     "JurisdictionWitness",
+    "Lease",
     "LogEntry",
     "LogHead",
     "LogNode",

@@ -24,6 +24,7 @@ from evidence.errors import (
     OffsetMismatchError,
     StorageUnavailableError,
     TooLargeError,
+    UploadCorruptError,
     UploadIncompleteError,
     UploadLockedError,
     UploadNotFoundError,
@@ -94,6 +95,16 @@ _ANSWERS: Final[tuple[tuple[type[Exception], int, Describe | None], ...]] = (
         lambda e: ("not_found", "no such upload (finished, terminated or expired)"),
     ),
     (UploadIncompleteError, 409, lambda e: ("upload_incomplete", str(e))),
+    # The staged bytes changed underneath the store: nothing the client can resend fixes
+    # it, and an operator must look (a 5xx is logged with its traceback).
+    (
+        UploadCorruptError,
+        500,
+        lambda e: (
+            "upload_corrupt",
+            "the upload's stored bytes are damaged; terminate it and upload again",
+        ),
+    ),
     (ObjectExistsError, 409, lambda e: ("content_exists", "the exhibit already has content")),
     (
         StorageUnavailableError,

@@ -112,6 +112,12 @@ def end_stale_pending(conn: Connection, *, before: datetime, error: str) -> list
     ]
 
 
+def pending_ids(conn: Connection) -> list[str]:
+    """Every export still pending, oldest first."""
+    query = select(_X.c.id).where(_X.c.status == "pending").order_by(_X.c.created_at)
+    return [str(row[0]) for row in conn.execute(query)]
+
+
 def get(conn: Connection, case_id: str, export_id: str) -> ExportRow | None:
     row = conn.execute(
         select(*_COLUMNS).where(_X.c.id == export_id, _X.c.case_id == case_id)

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -30,6 +30,7 @@ from custody.cosignature import CosignatureVerifier
 from custody.errors import CustodyError, FormatError
 from custody.note import Note, NoteSignature
 from custody.policy import Policy, build_policy, verify_cosigned_checkpoint
+from evidence import Lease
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
 from server.errors import ConfigError, InvalidRequestError
@@ -40,6 +41,7 @@ from server.repositories import witnesses as witness_repo
 from server.services import custody_log, log_read
 from server.services.cases import authorize_read, standing
 from server.services.custody_log import CheckpointSigner, case_origin
+from server.services.leases import DatabaseLeaseBook, witness_lease
 from server.services.witness_client import request_cosignature
 from server.services.workspace import Workspace
 from witness.errors import BadProofError, SplitViewError, WitnessError
@@ -52,6 +54,7 @@ MAX_BACKOFF = 30.0
 HTTP_TIMEOUT = 10.0  # per connect / read / write: a witness dripping bytes passes it
 SUBMIT_DEADLINE = 30.0  # the whole exchange with one witness, retry included
 ROUND_GRACE = 1.0  # past the deadline, for a job stuck outside its own timeout
+WITNESS_LEASE_TTL = 4 * (SUBMIT_DEADLINE + ROUND_GRACE)  # seconds: one round, with room
 
 Witnessed = Literal["true", "false", "none"]
 
@@ -160,6 +163,8 @@ class _Retry:
 
 
 HttpFactory = Callable[[], httpx.AsyncClient]
+_Job = tuple[str, witness_repo.WitnessRow, int, int, bytes]
+"""(case, witness, size it last cosigned, size to send, the signed checkpoint)"""
 
 
 def default_http() -> httpx.AsyncClient:
@@ -177,8 +182,14 @@ class WitnessSubmitter:
         tick: float = DEFAULT_TICK,
         clock: Callable[[], float] = time.monotonic,
         deadline: float = SUBMIT_DEADLINE,
+        leases: DatabaseLeaseBook | None = None,
     ) -> None:
         self._ws = ws
+        # Longer than a round can last, so a lease is never renewed; a server that dies
+        # while asking keeps the pair from the others for this long at most.
+        self._leases = leases or DatabaseLeaseBook(
+            ws.engine, ttl=timedelta(seconds=WITNESS_LEASE_TTL)
+        )
         self._http_factory = http_factory
         self._tick = tick
         self._deadline = deadline
@@ -199,35 +210,85 @@ class WitnessSubmitter:
 
     async def submit_pending(self) -> list[Outcome]:
         """Send every case's newest checkpoint to each of its witnesses that has not
-        cosigned it, except those waiting out a backoff. Returns what happened."""
-        ws = self._ws
-        jobs: list[tuple[str, witness_repo.WitnessRow, int, int, bytes]] = []
+        cosigned it, except those waiting out a backoff and those another process is
+        asking right now. Returns what happened."""
+        due = self._due()
+        if not due:
+            return []
+        claims = self._claim(due)
+        try:
+            jobs = self._jobs(list(claims))
+            if not jobs:
+                return []
+            return await self._run(jobs)
+        finally:
+            for lease in claims.values():
+                lease.release()
+
+    def _due(self) -> list[tuple[str, witness_repo.WitnessRow]]:
+        """(case, witness) pairs behind the case's newest checkpoint and not backing off."""
         now = self._clock()
-        with read_transaction(ws.engine) as conn:
+        due: list[tuple[str, witness_repo.WitnessRow]] = []
+        with read_transaction(self._ws.engine) as conn:
             by_case = witness_repo.witnesses_by_case(conn)
             cases = sorted(by_case)
             latest = witness_repo.latest_sizes(conn, cases)
             cosigned = witness_repo.cosigned_sizes(conn, cases)
+        for case_id in cases:
+            for witness in by_case[case_id]:
+                key = (case_id, witness.name)
+                if cosigned.get(key, 0) >= latest.get(case_id, 0):
+                    self._retry.pop(key, None)
+                    continue
+                retry = self._retry.get(key)
+                if retry is None or retry.due <= now:
+                    due.append((case_id, witness))
+        return due
+
+    def _claim(
+        self, due: list[tuple[str, witness_repo.WitnessRow]]
+    ) -> dict[tuple[str, witness_repo.WitnessRow], Lease]:
+        """The leases of the pairs no other process is asking now. One asker per (case,
+        witness): two servers sending the same witness checkpoints of one case at once
+        would each prove from the size the other is moving, and the witness refuses
+        one (tlog-witness: 409, old size mismatch)."""
+        claims: dict[tuple[str, witness_repo.WitnessRow], Lease] = {}
+        try:
+            for case_id, witness in due:
+                got = self._leases.try_acquire(witness_lease(case_id, witness.name))
+                if got is not None:
+                    claims[(case_id, witness)] = got
+        except BaseException:
+            for lease in claims.values():
+                lease.release()
+            raise
+        return claims
+
+    def _jobs(self, claimed: list[tuple[str, witness_repo.WitnessRow]]) -> list[_Job]:
+        """What to send, read again under the leases: the previous holder may have stored
+        a newer cosignature after this round's first read, and a proof from an older size
+        would be refused."""
+        jobs: list[_Job] = []
+        cases = sorted({case_id for case_id, _witness in claimed})
+        with read_transaction(self._ws.engine) as conn:
+            latest = witness_repo.latest_sizes(conn, cases)
+            cosigned = witness_repo.cosigned_sizes(conn, cases)
             notes: dict[str, bytes] = {}
-            for case_id in cases:
+            for case_id, witness in claimed:
                 size = latest.get(case_id, 0)
-                for witness in by_case[case_id]:
-                    key = (case_id, witness.name)
-                    done = cosigned.get(key, 0)
-                    if done >= size:
-                        self._retry.pop(key, None)
+                done = cosigned.get((case_id, witness.name), 0)
+                if done >= size:
+                    self._retry.pop((case_id, witness.name), None)
+                    continue
+                if case_id not in notes:
+                    row = log_repo.checkpoint(conn, case_id, size)
+                    if row is None:
                         continue
-                    retry = self._retry.get(key)
-                    if retry is not None and retry.due > now:
-                        continue
-                    if case_id not in notes:
-                        row = log_repo.checkpoint(conn, case_id, size)
-                        if row is None:
-                            continue
-                        notes[case_id] = row.note
-                    jobs.append((case_id, witness, done, size, notes[case_id]))
-        if not jobs:
-            return []
+                    notes[case_id] = row.note
+                jobs.append((case_id, witness, done, size, notes[case_id]))
+        return jobs
+
+    async def _run(self, jobs: list[_Job]) -> list[Outcome]:
         async with self._http_factory() as http:
             # Each job stores its own cosignature as soon as it has it, and each is bounded
             # by the deadline (`_submit`), so a slow or hostile witness costs the round at

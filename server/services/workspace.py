@@ -18,26 +18,18 @@ from server.db import make_engine
 from server.logkey import load_or_create_seed
 from server.services.committer import Committer
 from server.services.custody_log import CheckpointSigner
+from server.services.leases import DatabaseLeaseBook
 
 
 @dataclass(eq=False)
 class ExportBudget:
     """Disk held by the exports this process is writing, and which of them are written in
-    the background (server.services.exports)."""
+    the background (server.services.exports). Per process: the disk is this server's
+    (the slots that bound exports across servers are leases, server.services.leases)."""
 
     reserved: int = 0
     running: set[str] = field(default_factory=set)
     """Ids of the exports this process writes in the background (Prefer: respond-async)."""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass(eq=False)
-class VerifyGate:
-    """Re-verifications running in this process: at most `limit` at once, one per exhibit
-    (each re-reads a whole object, possibly many GiB, and logs an entry)."""
-
-    limit: int
-    running: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -48,41 +40,26 @@ class Workspace:
     signer: CheckpointSigner
     committer: Committer
     verifier: TokenVerifier
+    leases: DatabaseLeaseBook
+    """Exclusion between every process on this database: the store's and the server's."""
     # The evidence store, opened from settings on first use, prepared once.
     _store: BlobStore | None = field(default=None, repr=False)
     _store_ready: bool = field(default=False, repr=False)
     _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _export_slots: threading.BoundedSemaphore | None = field(default=None, repr=False)
     export_budget: ExportBudget = field(default_factory=ExportBudget, repr=False)
-    _verify_gate: VerifyGate | None = field(default=None, repr=False)
-
-    @property
-    def verify_gate(self) -> VerifyGate:
-        with self._store_lock:
-            if self._verify_gate is None:
-                self._verify_gate = VerifyGate(self.settings.max_concurrent_verifies)
-            return self._verify_gate
 
     @property
     def store(self) -> BlobStore:
-        """The evidence store (JITC_STORE_URL), its directories or buckets created."""
+        """The evidence store (JITC_STORE_URL), its directories or buckets created. Its
+        leases are the database's, so the processes of every app server exclude each
+        other (ADR 0025, 0036)."""
         with self._store_lock:
             if self._store is None:
-                self._store = open_store(self.settings.evidence_url)
+                self._store = open_store(self.settings.evidence_url, leases=self.leases)
             if not self._store_ready:
                 self._store.prepare()
                 self._store_ready = True
             return self._store
-
-    @property
-    def export_slots(self) -> threading.BoundedSemaphore:
-        """Bundles this process may write at once (JITC_MAX_CONCURRENT_EXPORTS)."""
-        with self._store_lock:
-            if self._export_slots is None:
-                self._export_slots = threading.BoundedSemaphore(
-                    self.settings.max_concurrent_exports
-                )
-            return self._export_slots
 
     def use_store(self, store: BlobStore) -> None:
         """Use `store` instead of the configured one (tests, tools)."""
@@ -114,6 +91,7 @@ class Workspace:
             signer=signer,
             committer=Committer(engine, signer),
             verifier=verifier,
+            leases=DatabaseLeaseBook(engine),
         )
 
     def authenticate(self, token: str | None, *, remote: str | None = None) -> Principal:

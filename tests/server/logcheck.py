@@ -1,15 +1,18 @@
-"""Fetch a case's custody log through the API and verify it with the custody library."""
+"""Fetch a case's custody log through the API and verify it with the custody library.
+
+`client` is the test client of an app, or an httpx client of a server process."""
 
 from __future__ import annotations
+
+import httpx
 
 from custody.checkpoint import Checkpoint
 from custody.entry import ZERO_HEX, Entry
 from custody.merkle import root_from_leaf_hashes
 from custody.note import Note, NoteVerifier, open_note
-from tests.server.testclient import TestClient
 
 
-def fetch_and_verify(client: TestClient, headers: dict[str, str], case_id: str) -> list[Entry]:
+def fetch_and_verify(client: httpx.Client, headers: dict[str, str], case_id: str) -> list[Entry]:
     """Chain (seq, prev, exhibit_prev), times, root and checkpoint signature; the entries."""
     response = client.get(f"/api/cases/{case_id}/log", headers=headers)
     assert response.status_code == 200, response.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,16 +18,20 @@ import pytest
 from sqlalchemy import update
 
 from custody.verify import verify_bundle
+from evidence import LeaseLostError
 from server.cli import court as court_cli
 from server.cli import main as jitc
 from server.db import read_transaction, write_transaction
 from server.models import Export, table
+from server.models import Lease as LeaseRow
 from server.repositories import exports as export_repo
 from server.services import exports as export_service
 from server.services.exports import writer as export_writer
+from server.services.leases import DatabaseLeaseBook, export_lease
 from server.services.workspace import Workspace
 from tests.server.helpers import World, drain, error_code, quiet_client, runtime
 from tests.server.test_exports import Case, make_case
+from tests.server.test_exports_limits import take_every_export_slot
 
 BODY = {"exhibits": None, "disclosure": "full", "content": True, "recipient": "Court"}
 ASYNC = {"Prefer": "respond-async"}
@@ -58,13 +63,10 @@ def _wait(case: Case, export_id: str) -> dict[str, Any]:
 
 
 def _free_slots(workspace: Workspace) -> int:
-    slots = workspace.export_slots
-    taken = 0
-    while slots.acquire(blocking=False):
-        taken += 1
-    for _ in range(taken):
-        slots.release()
-    return taken
+    taken = take_every_export_slot(workspace)
+    for slot in taken:
+        slot.release()
+    return len(taken)
 
 
 def _idle(case: Case, workspace: Workspace) -> None:
@@ -123,17 +125,14 @@ def test_a_failure_while_writing_ends_the_export_refused_and_frees_its_slot(
 
 
 def test_async_refusals_answer_before_anything_exists(case: Case, workspace: Workspace) -> None:
-    slots = workspace.export_slots
-    taken = 0
-    while slots.acquire(blocking=False):
-        taken += 1
+    taken = take_every_export_slot(workspace)
     try:
         busy = _post_async(case, BODY)
         assert busy.status_code == 503
         assert error_code(busy) == "exports_busy"
     finally:
-        for _ in range(taken):
-            slots.release()
+        for slot in taken:
+            slot.release()
     unknown = _post_async(case, {**BODY, "exhibits": ["0" * 8 + "-0000-4000-8000-" + "0" * 12]})
     assert unknown.status_code == 404
     other_state = case.client.post(
@@ -164,9 +163,13 @@ def test_exports_left_pending_by_a_stopped_server_end_as_refused(
     case: Case, workspace: Workspace
 ) -> None:
     old = datetime.now(UTC) - timedelta(days=2)
-    stale_id, recent_id = (f"{d * 8}-0000-4000-8000-000000000000" for d in "56")
+    stale_id, attended_id, orphan_id = (f"{d * 8}-0000-4000-8000-000000000000" for d in "567")
     with write_transaction(workspace.engine) as conn:
-        for export_id, when in ((stale_id, old), (recent_id, datetime.now(UTC))):
+        for export_id, when in (
+            (stale_id, old),
+            (attended_id, datetime.now(UTC)),
+            (orphan_id, datetime.now(UTC)),
+        ):
             export_repo.insert_pending(
                 conn,
                 export_id=export_id,
@@ -175,16 +178,29 @@ def test_exports_left_pending_by_a_stopped_server_end_as_refused(
                 request='{"by": null, "request": {}, "content_exhibits": []}',
                 now=when,
             )
-    export_service.sweep_partial_exports(workspace)
+    # Another server's writers hold their leases for the stale and the attended export;
+    # the orphan's server died and its lease expired (or it never got to take one).
+    other = DatabaseLeaseBook(workspace.engine)
+    writers = [other.acquire(export_lease(x)) for x in (stale_id, attended_id)]
+    try:
+        export_service.sweep_partial_exports(workspace)
+    finally:
+        for lease in writers:
+            lease.release()
     with read_transaction(workspace.engine) as conn:
         stale = export_repo.get(conn, case.id, stale_id)
-        recent = export_repo.get(conn, case.id, recent_id)
+        attended = export_repo.get(conn, case.id, attended_id)
+        orphan = export_repo.get(conn, case.id, orphan_id)
     assert stale is not None
-    assert recent is not None
-    assert stale.status == "refused"
+    assert attended is not None
+    assert orphan is not None
+    assert stale.status == "refused"  # no export takes a day: its writer is stuck
     assert stale.error is not None
     assert "interrupted" in stale.error
-    assert recent.status == "pending"  # perhaps another process is writing it
+    assert attended.status == "pending"  # another server is writing it
+    assert orphan.status == "refused"  # nobody is: ended now, not after a day
+    assert orphan.error is not None
+    assert "interrupted" in orphan.error
 
 
 # --- jitc export following an async export (failure paths, through a mock transport) ----
@@ -306,6 +322,40 @@ def test_an_export_the_sweep_ended_is_not_turned_ready_later(
     assert "interrupted" in done["error"]
     assert not [e for e in case.log() if e["type"] == "export.created"]
     assert not (export_service.exports_dir(workspace) / f"{export_id}.zip").exists()
+
+
+def test_a_writer_another_server_took_over_from_stops_and_its_export_ends_refused(
+    case: Case,
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = _HeldWriter(monkeypatch)
+    export_id = _post_async(case, BODY).json()["id"]
+    assert writer.entered.wait(30)
+    export_service.sweep_partial_exports(workspace)
+    assert _row(workspace, case, export_id).status == "pending"  # its writer is alive
+    # This server stalls past the writer's lease; another server's sweep takes it over.
+    with write_transaction(workspace.engine) as conn:
+        conn.execute(
+            update(table(LeaseRow))
+            .where(table(LeaseRow).c.name == export_lease(export_id))
+            .values(expires_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    export_service.sweep_partial_exports(workspace)
+    ended = _row(workspace, case, export_id)
+    assert ended.status == "refused"
+    assert ended.error is not None
+    assert "interrupted" in ended.error
+    # The writer comes back: its next renewal writes, finds the lease gone, and it stops.
+    later = time.monotonic() + workspace.leases.ttl.total_seconds()
+    workspace.leases.clock = lambda: later
+    writer.release.set()
+    _idle(case, workspace)
+    stopped = [r for r in caplog.records if r.exc_info and r.exc_info[0] is LeaseLostError]
+    assert len(stopped) == 1  # at its first content chunk, not after writing it all
+    assert not [e for e in case.log() if e["type"] == "export.created"]
+    assert not list(export_service.exports_dir(workspace).glob(f"{export_id}.zip*"))
 
 
 def test_shutdown_ends_the_exports_still_being_written(

@@ -1,6 +1,7 @@
 """POST …/verify re-reads a whole object (possibly many GiB): one at a time per exhibit
-(409), JITC_MAX_CONCURRENT_VERIFIES at once per process (503 + Retry-After). A refused
-request logs nothing; the gate is free again afterwards, also after a failed re-read."""
+(409), JITC_MAX_CONCURRENT_VERIFIES at once across the app servers of the database (503 +
+Retry-After). A refused request logs nothing; the gate is free again afterwards, also after
+a failed re-read."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import pytest
 
 from evidence import Digests, ExhibitKey, StorageUnavailableError
 from server.config import Settings
+from server.db import read_transaction
 from server.errors import ConfigError
+from server.repositories import leases as lease_repo
 from server.services import content
 from server.services.content import integrity
+from server.services.leases import VERIFY_SLOT, DatabaseLeaseBook, verify_lease
 from server.services.workspace import Workspace
 from tests.evidence.support import pattern
 from tests.server.helpers import error_code
@@ -32,27 +36,37 @@ def test_one_reverification_per_exhibit_and_a_cap_in_all(
     client, world, case_id, exhibit_id = scene
     assert put(client, world, case_id, exhibit_id, pattern(5000)).status_code == 201
     headers = world.headers("NL", "prosecutor")
-    gate = workspace.verify_gate
-    assert gate.limit == 2
+    assert workspace.settings.max_concurrent_verifies == 2
+    other = DatabaseLeaseBook(workspace.engine)  # another app server on the database
 
-    gate.running.add(exhibit_id)  # a re-verification of this exhibit is under way
+    # A re-verification of this exhibit is under way (on the other server).
+    running = other.acquire(verify_lease(exhibit_id))
     same = client.post(url(case_id, exhibit_id, "/verify"), headers=headers)
     assert same.status_code == 409
     assert error_code(same) == "verification_in_progress"
-    gate.running.clear()
+    running.release()
 
-    gate.running.update({"other-1", "other-2"})  # two others fill the server's cap
+    # Two others fill the cap.
+    slots = [other.take_slot(VERIFY_SLOT, 2) for _ in range(2)]
     busy = client.post(url(case_id, exhibit_id, "/verify"), headers=headers)
     assert busy.status_code == 503
     assert error_code(busy) == "verifications_busy"
     assert busy.headers["Retry-After"] == str(content.VERIFY_RETRY_AFTER)
-    gate.running.clear()
+    for slot in slots:
+        assert slot is not None
+        slot.release()
     assert _verified(scene) == 0  # refusals log nothing
+    assert _verify_leases(workspace) == {}  # and hold nothing
 
     done = client.post(url(case_id, exhibit_id, "/verify"), headers=headers)
     assert done.status_code == 200, done.text
     assert _verified(scene) == 1
-    assert gate.running == set()
+    assert _verify_leases(workspace) == {}
+
+
+def _verify_leases(workspace: Workspace) -> dict[str, object]:
+    with read_transaction(workspace.engine) as conn:
+        return dict(lease_repo.held(conn, "verify"))
 
 
 def test_the_gate_is_freed_after_a_failed_reread(
@@ -70,10 +84,9 @@ def test_the_gate_is_freed_after_a_failed_reread(
     failed = client.post(url(case_id, exhibit_id, "/verify"), headers=headers)
     assert failed.status_code == 503
     assert error_code(failed) == "storage_unavailable"
-    assert workspace.verify_gate.running == set()
+    assert _verify_leases(workspace) == {}
     monkeypatch.setattr(integrity, "rehash", real)
     workspace.settings = dataclasses.replace(workspace.settings, max_concurrent_verifies=1)
-    workspace._verify_gate = None
     for _ in range(3):  # one at a time, each freeing the gate for the next
         again = client.post(url(case_id, exhibit_id, "/verify"), headers=headers)
         assert again.status_code == 200, again.text

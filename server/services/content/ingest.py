@@ -14,7 +14,9 @@ happens *before* the unit of work that logs it, bracketed by a `content_uploads`
 
 A crash between 2 and 3 leaves an object and its in-progress row: the recovery sweep finds
 it and completes the ingest (or, if the exhibit was sealed meanwhile, removes or reports
-the object). See docs/adr/0012-content-ingest-and-recovery.md.
+the object). See docs/adr/0012-content-ingest-and-recovery.md. While a live request may
+create the object and log it (a whole PUT, a tus finish and commit) it holds the write's
+ingest lease in the database, and recovery on any server leaves the write alone (ADR 0036).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -33,6 +35,9 @@ from evidence import (
     Digests,
     EvidenceError,
     ExhibitKey,
+    Lease,
+    LeaseLostError,
+    StorageUnavailableError,
     exhibit_key,
 )
 from server.auth import Principal
@@ -43,6 +48,7 @@ from server.repositories import exhibits as exhibit_repo
 from server.services.content.access import authorize_upload, check_accepts_content, exhibit_in_case
 from server.services.content.values import ContentMeta
 from server.services.custody_log import CaseLog
+from server.services.leases import ingest_lease
 from server.services.workspace import Workspace
 
 log = logging.getLogger("jitc.content")
@@ -239,15 +245,50 @@ def ingest_stream(
     """PUT …/content: stream `chunks` into the store, then log exhibit.ingested."""
     row = begin_write(ws, principal, case_id, exhibit_id, meta, kind="put", length=None)
     try:
-        digests = ws.store.put_stream(
-            exhibit_key(case_id, exhibit_id),
-            chunks,
-            expected_sha256=meta.expected_sha256,
-            max_size=ws.settings.max_upload_bytes,
-        )
-    except DigestMismatchError as exc:
-        raise reject(ws, principal.actor(), row, exc) from None
+        lease = ws.leases.acquire(ingest_lease(row.id))  # a fresh id: nobody else has it
     except BaseException:
-        forget_write(ws, row.id)  # nothing was stored
+        forget_write(ws, row.id)
         raise
-    return commit_ingest(ws, principal.actor(), row, digests)
+    try:
+        try:
+            digests = ws.store.put_stream(
+                exhibit_key(case_id, exhibit_id),
+                renewing(chunks, lease),
+                expected_sha256=meta.expected_sha256,
+                max_size=ws.settings.max_upload_bytes,
+            )
+        except DigestMismatchError as exc:
+            raise reject(ws, principal.actor(), row, exc) from None
+        except StorageUnavailableError:
+            # The store failed, perhaps after creating the object: the row stays, and the
+            # recovery sweep completes the ingest if the object is there (ADR 0012).
+            raise
+        except LeaseLostError:
+            forget_write(ws, row.id)  # the store removed what it had taken
+            raise WriteTakenOverError from None
+        except BaseException:
+            forget_write(ws, row.id)  # nothing was stored
+            raise
+        return commit_ingest(ws, principal.actor(), row, digests)
+    finally:
+        lease.release()
+
+
+class WriteTakenOverError(ConflictError):
+    """A write idle for longer than its lease was given up (by recovery, on any server)."""
+
+    default_code = "write_expired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the upload paused for longer than the server keeps a write open and was given "
+            "up; send it again"
+        )
+
+
+def renewing(chunks: Iterable[bytes], lease: Lease) -> Iterator[bytes]:
+    """The chunks, the write's lease renewed before each (it writes to the database only
+    every few minutes), so recovery never takes a write that is still arriving."""
+    for chunk in chunks:
+        lease.renew()
+        yield chunk

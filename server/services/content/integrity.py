@@ -27,6 +27,7 @@ from server.repositories import content as content_repo
 from server.repositories import exhibits as exhibit_repo
 from server.services.content.access import exhibit_for, present_content
 from server.services.custody_log import CaseLog
+from server.services.leases import VERIFY_SLOT, verify_lease
 from server.services.workspace import Workspace
 
 log = logging.getLogger("jitc.content")
@@ -111,26 +112,29 @@ def verify(ws: Workspace, principal: Principal, case_id: str, exhibit_id: str) -
 @contextlib.contextmanager
 def _verifying(ws: Workspace, exhibit_id: str) -> Iterator[None]:
     """A re-read of `exhibit_id`: one per exhibit (409), JITC_MAX_CONCURRENT_VERIFIES in
-    all (503), so repeated requests cannot keep the store busy re-reading GiBs."""
-    gate = ws.verify_gate
-    with gate.lock:
-        if exhibit_id in gate.running:
-            raise ConflictError(
-                "this exhibit is being re-verified; its exhibit.verified entry follows",
-                code="verification_in_progress",
-            )
-        if len(gate.running) >= gate.limit:
+    all (503), so repeated requests cannot keep the store busy re-reading GiBs. Both are
+    leases, so they hold across every app server of the database."""
+    mine = ws.leases.try_acquire(verify_lease(exhibit_id))
+    if mine is None:
+        raise ConflictError(
+            "this exhibit is being re-verified; its exhibit.verified entry follows",
+            code="verification_in_progress",
+        )
+    try:
+        limit = ws.settings.max_concurrent_verifies
+        slot = ws.leases.take_slot(VERIFY_SLOT, limit)
+        if slot is None:
             raise BusyError(
-                f"{gate.limit} re-verification(s) are running on this server; retry shortly",
+                f"{limit} re-verification(s) are running; retry shortly",
                 retry_after=VERIFY_RETRY_AFTER,
                 code="verifications_busy",
             )
-        gate.running.add(exhibit_id)
-    try:
-        yield
+        try:
+            yield
+        finally:
+            slot.release()
     finally:
-        with gate.lock:
-            gate.running.discard(exhibit_id)
+        mine.release()
 
 
 @dataclass

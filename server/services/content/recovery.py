@@ -15,6 +15,7 @@ from server.repositories import content as content_repo
 from server.services.content.ingest import actor_from_json, commit_ingest, forget_write
 from server.services.content.integrity import rehash
 from server.services.content.uploads import abort_quietly
+from server.services.leases import ingest_lease
 from server.services.workspace import Workspace
 
 log = logging.getLogger("jitc.content")
@@ -45,10 +46,28 @@ def sweep(ws: Workspace, *, now: datetime | None = None, grace: float | None = N
         rows = content_repo.uploads_created_before(conn, now - timedelta(seconds=grace))
     for row in rows:
         try:
-            _sweep_one(ws, row, now, report)
+            _sweep_leased(ws, row.id, now, report)
         except StorageUnavailableError:
             continue  # try again at the next sweep
     return report
+
+
+def _sweep_leased(ws: Workspace, write_id: str, now: datetime, report: SweepReport) -> None:
+    """Decide about one write under its ingest lease, which a live request holds, on
+    whichever server, while the write's object may be created and logged (a whole PUT; a
+    tus upload's finish and commit): such a write is never recovered or forgotten under
+    its feet. A tus upload still receiving bytes is the store's to guard (its upload
+    lease, ADR 0025)."""
+    lease = ws.leases.try_acquire(ingest_lease(write_id))
+    if lease is None:
+        return  # a request (or another sweep) is at it
+    try:
+        with read_transaction(ws.engine) as conn:
+            row = content_repo.get_upload(conn, write_id)  # as it is now, under the lease
+        if row is not None:
+            _sweep_one(ws, row, now, report)
+    finally:
+        lease.release()
 
 
 def _sweep_one(
@@ -93,6 +112,9 @@ def _recover(
         log.error("object %s does not have its declared SHA-256: left for inspection", key)
         report.orphans += 1
         return
+    # The interrupted write may have stopped before the object got its retention
+    # (ADR 0025): give it now, before the entry says the object is evidence.
+    ws.store.ensure_retention(key)
     try:
         commit_ingest(ws, actor_from_json(row.actor), row, digests, recovered=True)
     except ConflictError:

@@ -15,6 +15,7 @@ from custody.entry import Actor
 from evidence import (
     DigestMismatchError,
     EvidenceError,
+    LeaseHeldError,
     ObjectExistsError,
     TooLargeError,
     UploadLockedError,
@@ -37,6 +38,7 @@ from server.services.content.ingest import (
     reject,
 )
 from server.services.content.values import ContentMeta
+from server.services.leases import ingest_lease
 from server.services.workspace import Workspace
 
 log = logging.getLogger("jitc.content")
@@ -145,15 +147,26 @@ def _fields(row: content_repo.UploadRow) -> dict[str, Any]:
 
 
 def _finish_upload(ws: Workspace, actor: Actor, row: content_repo.UploadRow) -> Ingested:
+    # From the store's finish, which creates the object, to the commit that logs it, the
+    # write's ingest lease keeps recovery (on any server) from completing it meanwhile. Only
+    # this stretch: a server killed while receiving bytes leaves no lease in the way of the
+    # client resuming on the restarted or another server.
     try:
-        digests = ws.store.finish(uuid.UUID(row.id), expected_sha256=row.expected_sha256)
-    except DigestMismatchError as exc:
-        raise reject(ws, actor, row, exc) from None
-    except ObjectExistsError:  # another upload won: this one is void
-        abort_quietly(ws, row.id)
-        forget_write(ws, row.id)
-        raise
-    return commit_ingest(ws, actor, row, digests)
+        lease = ws.leases.acquire(ingest_lease(row.id))
+    except LeaseHeldError:
+        raise UploadLockedError(uuid.UUID(row.id)) from None
+    try:
+        try:
+            digests = ws.store.finish(uuid.UUID(row.id), expected_sha256=row.expected_sha256)
+        except DigestMismatchError as exc:
+            raise reject(ws, actor, row, exc) from None
+        except ObjectExistsError:  # another upload won: this one is void
+            abort_quietly(ws, row.id)
+            forget_write(ws, row.id)
+            raise
+        return commit_ingest(ws, actor, row, digests)
+    finally:
+        lease.release()
 
 
 def abort_quietly(ws: Workspace, upload_id: str) -> None:

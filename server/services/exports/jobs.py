@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
+from evidence import Lease
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
 from server.errors import BusyError, InsufficientStorageError
@@ -23,11 +24,13 @@ from server.services.exports.access import ExportView
 from server.services.exports.plan import ExportRequest, Job, authorize_create, prepare
 from server.services.exports.writer import (
     ExportMade,
+    Watch,
     exports_dir,
     insert_pending,
     produce,
     refuse_quietly,
 )
+from server.services.leases import EXPORT_SLOT, export_lease
 from server.services.workspace import Workspace
 
 log = logging.getLogger("jitc.exports")
@@ -53,11 +56,11 @@ def create_export(
     """POST …/exports: check, write and verify the bundle, log export.created (201)."""
     authorize_create(ws, principal, case_id)
     # The slot before reading the log: a burst of refused requests costs no log reads.
-    with _export_slot(ws):
+    with _export_slot(ws) as slot:
         job = prepare(ws, principal, case_id, request)
-        with _export_room(ws, job.needed):
+        with _export_room(ws, job.needed), _writer_lease(ws, job) as alive:
             insert_pending(ws, job)
-            return produce(ws, job)
+            return produce(ws, job, Watch(leases=(slot, alive)))
 
 
 def start_export(
@@ -73,16 +76,17 @@ def start_export(
     background and the export becomes ready or refused (GET …/exports shows which). A
     bundle of many GiB takes minutes, longer than proxies keep a request open."""
     authorize_create(ws, principal, case_id)
-    slots = ws.export_slots
-    _take_slot(ws)
+    slot = _take_slot(ws)
+    alive: Lease | None = None
     try:
         job = prepare(ws, principal, case_id, request)
         _reserve_room(ws, job.needed)
     except BaseException:
-        slots.release()
+        slot.release()
         raise
     inserted = False
     try:
+        alive = ws.leases.acquire(export_lease(job.export_id))
         insert_pending(ws, job)
         inserted = True
         with read_transaction(ws.engine) as conn:
@@ -90,21 +94,24 @@ def start_export(
         assert row is not None
         with ws.export_budget.lock:
             ws.export_budget.running.add(job.export_id)
-        background.submit(lambda: _make_in_background(ws, job, background.stopping))
+        watch = Watch(background.stopping, (slot, alive))
+        background.submit(lambda: _make_in_background(ws, job, watch))
     except BaseException as exc:
         with ws.export_budget.lock:
             ws.export_budget.running.discard(job.export_id)
         if inserted:
             refuse_quietly(ws, job, f"failed to start: {type(exc).__name__}")
+        if alive is not None:
+            alive.release()
         _release_room(ws, job.needed)
-        slots.release()
+        slot.release()
         raise
     return ExportView(row)
 
 
-def _make_in_background(ws: Workspace, job: Job, stopping: threading.Event) -> None:
+def _make_in_background(ws: Workspace, job: Job, watch: Watch) -> None:
     try:
-        produce(ws, job, stopping=stopping)  # records the outcome (ready or refused) itself
+        produce(ws, job, watch)  # records the outcome (ready or refused) itself
     except Exception:
         log.warning("export %s was refused or failed", job.export_id, exc_info=True)
     except BaseException as exc:
@@ -114,7 +121,8 @@ def _make_in_background(ws: Workspace, job: Job, stopping: threading.Event) -> N
         with ws.export_budget.lock:
             ws.export_budget.running.discard(job.export_id)
         _release_room(ws, job.needed)
-        ws.export_slots.release()
+        for lease in reversed(watch.leases):  # the writer's lease, then the slot
+            lease.release()
 
 
 def interrupt_running_exports(ws: Workspace) -> list[str]:
@@ -136,13 +144,15 @@ def interrupt_running_exports(ws: Workspace) -> list[str]:
 
 def sweep_partial_exports(ws: Workspace, *, now: float | None = None) -> int:
     """Remove `.zip.part` files a crashed export left behind, and end as refused the
-    exports still pending after PARTIAL_EXPORT_AGE (their writer stopped with its process;
-    another process's export of the last day is never touched). Returns the files removed."""
+    exports whose writer is gone: no process holds its lease (its server stopped or lost
+    the database for longer than the lease lives), or it is still pending after
+    PARTIAL_EXPORT_AGE. Returns the files removed."""
     cutoff = (time.time() if now is None else now) - PARTIAL_EXPORT_AGE
     with write_transaction(ws.engine) as conn:
         ended = export_repo.end_stale_pending(
             conn, before=datetime.fromtimestamp(cutoff, UTC), error=INTERRUPTED
         )
+    ended += _end_unattended(ws)
     if ended:
         log.warning("%d export(s) left pending by a stopped server ended as refused", len(ended))
         _remove_bundles(ws, ended)
@@ -157,6 +167,26 @@ def sweep_partial_exports(ws: Workspace, *, now: float | None = None) -> int:
     return removed
 
 
+def _end_unattended(ws: Workspace) -> list[str]:
+    """End as refused the pending exports whose writer's lease nobody holds. A writer takes
+    its lease before the export's row exists and gives it up after the outcome is
+    recorded, so a pending export without one has no writer, on any server."""
+    with read_transaction(ws.engine) as conn:
+        pending = export_repo.pending_ids(conn)
+    ended: list[str] = []
+    for export_id in pending:
+        lease = ws.leases.try_acquire(export_lease(export_id))
+        if lease is None:
+            continue  # being written
+        try:
+            with write_transaction(ws.engine) as conn:
+                if export_repo.set_refused(conn, export_id, INTERRUPTED, tree_size=None):
+                    ended.append(export_id)
+        finally:
+            lease.release()
+    return ended
+
+
 def _remove_bundles(ws: Workspace, export_ids: list[str]) -> None:
     directory = exports_dir(ws)
     for export_id in export_ids:
@@ -167,25 +197,39 @@ def _remove_bundles(ws: Workspace, export_ids: list[str]) -> None:
 # --- slots and disk ------------------------------------------------------------------------
 
 
-def _take_slot(ws: Workspace) -> None:
-    """One of the JITC_MAX_CONCURRENT_EXPORTS slots, or 503 at once: bundles of many GiB
-    written side by side would starve the disk and the evidence store."""
-    if not ws.export_slots.acquire(blocking=False):
+def _take_slot(ws: Workspace) -> Lease:
+    """One of the JITC_MAX_CONCURRENT_EXPORTS slots, shared by every app server, or 503 at
+    once: bundles of many GiB written side by side would starve the disk and the evidence
+    store. A slot is a lease: a crashed server's slots come back when they expire."""
+    limit = ws.settings.max_concurrent_exports
+    slot = ws.leases.take_slot(EXPORT_SLOT, limit)
+    if slot is None:
         raise BusyError(
-            f"{ws.settings.max_concurrent_exports} export(s) are being written on this server; "
-            "retry shortly",
+            f"{limit} export(s) are being written; retry shortly",
             retry_after=EXPORT_RETRY_AFTER,
             code="exports_busy",
         )
+    return slot
 
 
 @contextlib.contextmanager
-def _export_slot(ws: Workspace) -> Iterator[None]:
-    _take_slot(ws)
+def _export_slot(ws: Workspace) -> Iterator[Lease]:
+    slot = _take_slot(ws)
     try:
-        yield
+        yield slot
     finally:
-        ws.export_slots.release()
+        slot.release()
+
+
+@contextlib.contextmanager
+def _writer_lease(ws: Workspace, job: Job) -> Iterator[Lease]:
+    """Held from before the export's row exists until its outcome is recorded: the sweep
+    on any server ends a pending export whose writer's lease is free."""
+    alive = ws.leases.acquire(export_lease(job.export_id))
+    try:
+        yield alive
+    finally:
+        alive.release()
 
 
 def _reserve_room(ws: Workspace, needed: int) -> None:

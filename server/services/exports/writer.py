@@ -30,7 +30,7 @@ from custody.entry import format_time
 from custody.merkle import MemoryTree
 from custody.report import render_html
 from custody.verify import verify_bundle
-from evidence import BlobStore, EvidenceError, ExhibitKey, exhibit_key
+from evidence import BlobStore, EvidenceError, ExhibitKey, Lease, LeaseLostError, exhibit_key
 from evidence.fs import fsync_dir
 from server.db import write_transaction
 from server.errors import ConflictError, PermissionDeniedError
@@ -49,6 +49,22 @@ HASH_CHUNK: Final = 1024 * 1024
 
 class WriterStoppedError(Exception):
     """The server is stopping: the bundle is left unwritten (its export ends refused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What a writer looks at between content chunks and before verifying: the server
+    stopping (it ends early), and the leases it holds (its slot and its own), renewed so
+    that no other server takes them while it works."""
+
+    stopping: threading.Event | None = None
+    leases: tuple[Lease, ...] = ()
+
+    def check(self) -> None:
+        if self.stopping is not None and self.stopping.is_set():
+            raise WriterStoppedError
+        for lease in self.leases:
+            lease.renew()  # LeaseLostError: this server stalled too long; the export ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +125,14 @@ def refuse_quietly(ws: Workspace, job: Job, error: str) -> None:
         log.exception("export %s could not be marked refused", job.export_id)
 
 
-def produce(ws: Workspace, job: Job, *, stopping: threading.Event | None = None) -> ExportMade:
+def produce(ws: Workspace, job: Job, watch: Watch | None = None) -> ExportMade:
     """Write and verify the bundle of a pending export, then log export.created; any
-    refusal or failure ends the export as refused (and is raised). Once `stopping` is set
-    the writing ends early (WriterStoppedError)."""
+    refusal or failure ends the export as refused (and is raised). `watch` is checked
+    between content chunks: once the server stops the writing ends early
+    (WriterStoppedError)."""
     principal, case_id, request, export_id = job.principal, job.case_id, job.request, job.export_id
     try:
-        path, digest, length, exhibits = write(ws, job, stopping)
+        path, digest, length, exhibits = write(ws, job, watch or Watch())
     except ExportRefusedError as exc:
         with write_transaction(ws.engine) as conn:
             export_repo.set_refused(conn, export_id, exc.message, tree_size=job.size)
@@ -171,12 +188,11 @@ def _still_pending(conn: Connection, case_id: str, export_id: str) -> None:
         )
 
 
-def _until_stopped(chunks: Iterable[bytes], stopping: threading.Event) -> Iterator[bytes]:
-    """The content's chunks, unless the server stops meanwhile (checked at each chunk)."""
+def _watched(chunks: Iterable[bytes], watch: Watch) -> Iterator[bytes]:
+    """The content's chunks, `watch` checked before each."""
     try:
         for chunk in chunks:
-            if stopping.is_set():
-                raise WriterStoppedError
+            watch.check()
             yield chunk
     finally:
         close = getattr(chunks, "close", None)
@@ -184,11 +200,8 @@ def _until_stopped(chunks: Iterable[bytes], stopping: threading.Event) -> Iterat
             close()
 
 
-def _content(
-    store: BlobStore, key: ExhibitKey, stopping: threading.Event | None
-) -> Iterable[bytes]:
-    chunks = store.open_range(key)
-    return chunks if stopping is None else _until_stopped(chunks, stopping)
+def _content(store: BlobStore, key: ExhibitKey, watch: Watch) -> Iterable[bytes]:
+    return _watched(store.open_range(key), watch)
 
 
 def _sha256_of(path: Path) -> tuple[str, int]:
@@ -201,9 +214,7 @@ def _sha256_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def write(
-    ws: Workspace, job: Job, stopping: threading.Event | None
-) -> tuple[Path, str, int, list[str]]:
+def write(ws: Workspace, job: Job, watch: Watch) -> tuple[Path, str, int, list[str]]:
     """The bundle, written, verified, its report added, durable under its final name; the
     path, its SHA-256, its size and the exhibits it names."""
     directory = exports_dir(ws)
@@ -215,7 +226,7 @@ def write(
         store = ws.store
         for exhibit_id in job.with_content:
             key = exhibit_key(job.case_id, exhibit_id)
-            contents[exhibit_id] = functools.partial(_content, store, key, stopping)
+            contents[exhibit_id] = functools.partial(_content, store, key, watch)
     tree = MemoryTree.from_leaf_hashes([entry.leaf_hash() for entry in job.entries])
     now = datetime.now(UTC)
     try:
@@ -232,13 +243,15 @@ def write(
                 contents=contents,
                 get_node=tree.get_node,
             )
+        except LeaseLostError:
+            raise  # this server stalled and another took over: nothing about the bundle
         except (AssemblyError, EvidenceError) as exc:
             raise ExportRefusedError(
                 f"the bundle cannot be made: {exc}", code="export_refused"
             ) from None
-        if stopping is not None and stopping.is_set():
-            raise WriterStoppedError
+        watch.check()
         report = verify_bundle(part, policy_text=policy_text, now=now)
+        watch.check()
         if not report.ok:
             reasons = [f"{f.check}: {f.message}" for f in report.failures()[:MAX_REASONS]]
             raise ExportRefusedError(
