@@ -15,7 +15,7 @@ from sqlalchemy import Engine, make_url
 from server import migrate
 from server.cli.guard import guarded
 from server.config import Settings
-from server.db import make_engine
+from server.db import make_engine, read_transaction
 from server.errors import InvalidRequestError
 from server.logkey import load_or_create_seed
 from server.services import admin
@@ -189,13 +189,21 @@ def _jurisdiction_witness(args: argparse.Namespace) -> int:
 
 
 def _jurisdiction_list(_args: argparse.Namespace) -> int:
+    """One line per state: code, name, key ids, and its witness (name and URL) or `-`,
+    tab-separated."""
+    from server.repositories.witnesses import all_witnesses  # noqa: PLC0415 - only here
+
     _settings, engine = _open_engine()
     try:
         rows = admin.list_jurisdictions(engine)
+        with read_transaction(engine) as conn:  # a listing: nothing to decide
+            witnesses = {w.jurisdiction: w for w in all_witnesses(conn)}
     finally:
         engine.dispose()
     for code, name, kids in rows:
-        print(f"{code}\t{name}\t{' '.join(kids)}")
+        witness = witnesses.get(code)
+        shown = "-" if witness is None else f"{witness.name} {witness.url}"
+        print(f"{code}\t{name}\t{' '.join(kids)}\t{shown}")
     return 0
 
 
@@ -278,7 +286,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--name", required=True)
     add.add_argument("--issuer-jwk", type=Path, required=True, metavar="FILE")
     add.set_defaults(func=guarded(_jurisdiction_add))
-    j_sub.add_parser("list", help="states and their key ids").set_defaults(
+    j_sub.add_parser("list", help="states, their key ids and witnesses").set_defaults(
         func=guarded(_jurisdiction_list)
     )
     remove = j_sub.add_parser("remove-key", help="retire one key of a state")
