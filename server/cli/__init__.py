@@ -61,12 +61,22 @@ AREAS: Final = (
             "logout": "remove the token kept for a server",
         },
     ),
+    Area(
+        "server.cli.cases",
+        "server",
+        {
+            "case": "cases: list, show, create; propose, approve or withdraw a party",
+            "grant": "grant one of your state's judges or defence lawyers access to a case",
+            "ungrant": "revoke a judge's or defence lawyer's access",
+        },
+    ),
     Area("server.cli.upload", "server", {"upload": "upload an exhibit's content (tus, resumable)"}),
     Area(
         "server.cli.download",
         "server",
         {"download": "download an exhibit's content and check it against its entry"},
     ),
+    Area("server.cli.policy", "server", {"policy": "a case's witness policy (tlog-policy)"}),
     Area("server.cli.scrub", "server", {"scrub": "re-verify every stored exhibit (server host)"}),
     Area("witness.cli", "witness", {"witness": "a jurisdiction's witness (C2SP tlog-witness)"}),
     Area(
