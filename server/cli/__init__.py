@@ -70,6 +70,16 @@ AREAS: Final = (
             "ungrant": "revoke a judge's or defence lawyer's access",
         },
     ),
+    Area(
+        "server.cli.exhibits",
+        "server",
+        {
+            "exhibit": "exhibits: list, show, add; seal, hold, release, verify, dispose",
+            "share": "share an exhibit with another party state",
+            "unshare": "stop sharing an exhibit with a state",
+            "note": "add a note to a case or an exhibit",
+        },
+    ),
     Area("server.cli.upload", "server", {"upload": "upload an exhibit's content (tus, resumable)"}),
     Area(
         "server.cli.download",
