@@ -86,6 +86,7 @@ AREAS: Final = (
         "server",
         {"download": "download an exhibit's content and check it against its entry"},
     ),
+    Area("server.cli.timeline", "server", {"log": "a case's custody log, one line per entry"}),
     Area("server.cli.policy", "server", {"policy": "a case's witness policy (tlog-policy)"}),
     Area("server.cli.scrub", "server", {"scrub": "re-verify every stored exhibit (server host)"}),
     Area("witness.cli", "witness", {"witness": "a jurisdiction's witness (C2SP tlog-witness)"}),
