@@ -1,6 +1,7 @@
 """`jitc policy show`: the witness policy (C2SP tlog-policy) a server applies to a case.
 
-This module imports only argparse and the options: the client that `show` needs is
+This module imports only argparse and the options (nothing of the server's extra, not
+even server.cli.guard, which loads the evidence store): the client that `show` needs is
 loaded when it runs, so that a `policy` command made offline from keys alone can share
 this parser without the server's dependencies.
 """
@@ -11,10 +12,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from server.cli.guard import EXIT_CONFIG
 from server.cli.options import client_options
 
 OUR_PACKAGES = frozenset({"custody", "evidence", "server", "witness"})
+EXIT_NOT_INSTALLED = 2  # as the front door says it (server/cli/__init__.py)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,5 +53,5 @@ def _show(args: argparse.Namespace) -> int:
             f"'jit-custody[server]' (module {exc.name} is not installed)",
             file=sys.stderr,
         )
-        return EXIT_CONFIG
+        return EXIT_NOT_INSTALLED
     return client_command(policy_show)(args)
