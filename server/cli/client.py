@@ -181,8 +181,10 @@ def store_token(server: str, token: str) -> Path:
     """Keep `token` for `server` (directory 0700, file 0600, replaced in one rename)."""
     path = token_file(server)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.parent.chmod(0o700)  # ours alone, even if something made it before with more
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial.unlink(missing_ok=True)  # a leftover keeps its mode: made anew, never reused
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"server": server, "token": token}, handle)

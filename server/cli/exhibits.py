@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from custody.report import visible
 from server.cli.client import (
+    RefusedError,
     Session,
     client_command,
     print_json,
@@ -285,7 +286,7 @@ def _list(args: argparse.Namespace, server: Session) -> int:
 def _show(args: argparse.Namespace, server: Session) -> int:
     _case_id, exhibit_id, path = _paths(server, args)
     doc = server.get(path, "reading the exhibit")
-    doc["shares"] = server.get(path + "/shares", "reading the exhibit's shares")["items"]
+    doc["shares"] = _shares(server, path)
     if args.json:
         print_json(doc)
         return 0
@@ -315,7 +316,9 @@ def _show(args: argparse.Namespace, server: Session) -> int:
         ]
     else:
         lines.append("content      none stored")
-    for share in doc["shares"]:
+    if doc["shares"] is None:
+        lines.append("shared with  (not shown to you)")
+    for share in doc["shares"] or []:
         state = "active" if share.get("active") else f"revoked (entry {share.get('revoked_seq')})"
         conditions = visible(str(share.get("conditions") or ""))
         lines.append(
@@ -325,6 +328,18 @@ def _show(args: argparse.Namespace, server: Session) -> int:
     for line in lines:
         print(line)
     return 0
+
+
+def _shares(server: Session, path: str) -> list[dict[str, Any]] | None:
+    """The exhibit's shares, or None where the server does not show them to the caller
+    (the exhibit itself was shown: its shares are a detail, not a reason to fail)."""
+    try:
+        items = server.get(path + "/shares", "reading the exhibit's shares")["items"]
+    except RefusedError as exc:
+        if exc.status in (403, 404):  # not shown to this caller
+            return None
+        raise
+    return list(items)
 
 
 def _add(args: argparse.Namespace, server: Session) -> int:

@@ -821,3 +821,36 @@ def test_the_client_modules_load_no_server_internals() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_exhibit_show_without_shares_where_the_server_does_not_show_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that answers the exhibit but not its shares (403): the exhibit is shown,
+    its shares said to be hidden. A failure path, so the server is a stand-in here."""
+    case, exhibit = "5c1e0d7a-0000-4000-8000-000000000000", "9b07c2d1-0000-4000-8000-000000000000"
+    doc: dict[str, Any] = {
+        "id": exhibit,
+        "label": "NL-001",
+        "owner": "NL",
+        "acquisition": {},
+        "content": None,
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/shares"):
+            error = {"code": "forbidden", "message": "not for you"}
+            return httpx.Response(403, json={"error": error})
+        return httpx.Response(200, json=doc)
+
+    real = httpx.Client
+
+    def client(**kwargs: Any) -> httpx.Client:
+        return real(transport=httpx.MockTransport(answer), **kwargs)
+
+    monkeypatch.setattr("server.cli.client.httpx.Client", client)
+    argv = ["exhibit", "show", case, exhibit, "--server", "http://x", "--token", "t"]
+    result = run_jitc(capsys, *argv)
+    assert result.code == 0, result.err
+    assert "shared with  (not shown to you)" in result.lines()
+    assert run_jitc(capsys, *argv, "--json").json()["shares"] is None
