@@ -24,6 +24,7 @@ from server.cli.client import (
     READ_SIZE,
     RETRIES,
     Hashes,
+    MismatchError,
     Progress,
     api_of,
     compare,
@@ -31,6 +32,7 @@ from server.cli.client import (
     guarded_client,
     hash_prefix,
     held_bytes,
+    locked_partial,
     print_json,
     recorded_hashes,
     refused,
@@ -38,8 +40,6 @@ from server.cli.client import (
     resumable,
     size_text,
 )
-from server.cli.client import MismatchError as _MismatchError
-from server.cli.client import locked_partial as _locked_partial
 from server.cli.guard import CommandError
 from server.cli.options import client_options
 
@@ -86,7 +86,7 @@ def _download(args: argparse.Namespace) -> int:
             "sha256": recorded.sha256,
             "size": recorded.size,
         }
-        with _locked_partial(partial) as f:
+        with locked_partial(partial) as f:
             start = resumable(f, partial, marker, identity)
             marker.write_text(json.dumps(identity, sort_keys=True))
             try:
@@ -95,14 +95,14 @@ def _download(args: argparse.Namespace) -> int:
                 try:
                     compare(local, recorded, "the downloaded content")
                 except CommandError as exc:
-                    raise _MismatchError(str(exc)) from None
+                    raise MismatchError(str(exc)) from None
                 on_disk = os.fstat(f.fileno()).st_size
                 if on_disk != local.size:
-                    raise _MismatchError(
+                    raise MismatchError(
                         f"HASH MISMATCH: {partial.name} holds {on_disk} bytes, "
                         f"{local.size} were received and checked"
                     )
-            except (_MismatchError, _InterruptedError):
+            except (MismatchError, _InterruptedError):
                 raise
             except CommandError as exc:
                 if not held_bytes(f):
@@ -171,7 +171,7 @@ def _fetch_into(
                 writeback = Writeback(f, start=offset)
                 for chunk in _body_chunks(response):
                     if hasher.size + len(chunk) > recorded.size:
-                        raise _MismatchError(
+                        raise MismatchError(
                             f"HASH MISMATCH: the server sends more than the recorded "
                             f"{recorded.size} bytes"
                         )
@@ -210,7 +210,7 @@ def _accept_body(response: httpx.Response, offset: int, recorded: Hashes) -> int
         raise refused(response, "downloading the content")
     etag = response.headers.get("etag", "").removeprefix("W/").strip('"')  # proxies weaken
     if etag != recorded.sha256:
-        raise _MismatchError(f"HASH MISMATCH: the server's ETag {etag} is not the recorded hash")
+        raise MismatchError(f"HASH MISMATCH: the server's ETag {etag} is not the recorded hash")
     if response.status_code == 200:
         return 0
     content_range = response.headers.get("content-range", "")
