@@ -7,6 +7,8 @@ brings them, instead of a traceback.
 
 Each module defines `register(subparsers)`, which adds its commands and sets `func` on each
 parser to a callable taking the parsed namespace and returning the exit code.
+
+A usage error is one line on stderr (exit 2), like every other failure of a command.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, NoReturn
 
 EXIT_NOT_INSTALLED: Final = 2
 OUR_PACKAGES: Final = frozenset({"custody", "evidence", "migrations", "server", "witness"})
@@ -30,6 +32,9 @@ class Area:
     """The extra of jit-custody its dependencies come with (None: the verifier's own)."""
     commands: dict[str, str]
     """Each command's one-line summary, for `jitc --help`."""
+    implied: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Commands with subcommands whose first one may be left out: `jitc export CASE ...`
+    is `jitc export create CASE ...` (the word after the command is none of them)."""
 
 
 AREAS: Final = (
@@ -48,21 +53,51 @@ AREAS: Final = (
             "log-key": "print the log's verifier key (vkey)",
         },
     ),
+    Area(
+        "server.cli.session",
+        "server",
+        {
+            "login": "keep an access token for a server (checked with it first)",
+            "logout": "remove the token kept for a server",
+        },
+    ),
+    Area(
+        "server.cli.cases",
+        "server",
+        {
+            "case": "cases: list, show, create; propose, approve or withdraw a party",
+            "grant": "grant one of your state's judges or defence lawyers access to a case",
+            "ungrant": "revoke a judge's or defence lawyer's access",
+        },
+    ),
+    Area(
+        "server.cli.exhibits",
+        "server",
+        {
+            "exhibit": "exhibits: list, show, add; seal, hold, release, verify, dispose",
+            "share": "share an exhibit with another party state",
+            "unshare": "stop sharing an exhibit with a state",
+            "note": "add a note to a case or an exhibit",
+        },
+    ),
     Area("server.cli.upload", "server", {"upload": "upload an exhibit's content (tus, resumable)"}),
     Area(
         "server.cli.download",
         "server",
         {"download": "download an exhibit's content and check it against its entry"},
     ),
+    Area("server.cli.timeline", "server", {"log": "a case's custody log, one line per entry"}),
+    Area("server.cli.policy", "server", {"policy": "a case's witness policy (tlog-policy)"}),
     Area("server.cli.scrub", "server", {"scrub": "re-verify every stored exhibit (server host)"}),
     Area("witness.cli", "witness", {"witness": "a jurisdiction's witness (C2SP tlog-witness)"}),
     Area(
         "server.cli.court",
         "server",
         {
-            "export": "make a court bundle of a case on the server and download it",
+            "export": "court bundles: make one and download it; list them; fetch one again",
             "audit": "check a case's custody rows, checkpoints and stored objects (server host)",
         },
+        implied={"export": ("create", "list", "get")},
     ),
 )
 
@@ -93,10 +128,27 @@ def _chosen(argv: Sequence[str]) -> tuple[str, Area] | None:
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line that points to --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _with_implied(argv: list[str], area: Area) -> list[str]:
+    """`jitc export CASE ...` as `jitc export create CASE ...` (Area.implied)."""
+    subcommands = area.implied.get(argv[0])
+    if not subcommands or (len(argv) > 1 and argv[1] in (*subcommands, "-h", "--help")):
+        return argv
+    if len(argv) == 1:
+        return argv  # the command alone: argparse names its subcommands
+    return [argv[0], subcommands[0], *argv[1:]]
+
+
 def build_parser(chosen: Area | None) -> argparse.ArgumentParser:
     """The parser: the chosen area's module registers its commands; every other command is
     only named (with its summary), so nothing else is imported."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jitc", description="JIT Custody: chain of custody for joint investigation teams."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -112,6 +164,8 @@ def build_parser(chosen: Area | None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     chosen = _chosen(args_list)
+    if chosen is not None:
+        args_list = _with_implied(args_list, chosen[1])
     try:
         args = build_parser(None if chosen is None else chosen[1]).parse_args(args_list)
         code: int = args.func(args)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, make_url
 from server import migrate
 from server.cli.guard import guarded
 from server.config import Settings
-from server.db import make_engine
+from server.db import make_engine, read_transaction
 from server.errors import InvalidRequestError
 from server.logkey import load_or_create_seed
 from server.services import admin
@@ -189,13 +189,21 @@ def _jurisdiction_witness(args: argparse.Namespace) -> int:
 
 
 def _jurisdiction_list(_args: argparse.Namespace) -> int:
+    """One line per state: code, name, key ids, and its witness (name and URL) or `-`,
+    tab-separated."""
+    from server.repositories.witnesses import all_witnesses  # noqa: PLC0415 - only here
+
     _settings, engine = _open_engine()
     try:
         rows = admin.list_jurisdictions(engine)
+        with read_transaction(engine) as conn:  # a listing: nothing to decide
+            witnesses = {w.jurisdiction: w for w in all_witnesses(conn)}
     finally:
         engine.dispose()
     for code, name, kids in rows:
-        print(f"{code}\t{name}\t{' '.join(kids)}")
+        witness = witnesses.get(code)
+        shown = "-" if witness is None else f"{witness.name} {witness.url}"
+        print(f"{code}\t{name}\t{' '.join(kids)}\t{shown}")
     return 0
 
 
@@ -240,19 +248,23 @@ def _log_key(_args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = subparsers.add_parser("serve", description="Run the workspace server (uvicorn).")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--access-log", action="store_true")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes, about the cores (default 1)"
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request (uvicorn)")
     serve.set_defaults(func=guarded(_serve))
 
     db = subparsers.add_parser("db", description="The database schema (Alembic).")
     db_sub = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     up = db_sub.add_parser("upgrade", help="upgrade the schema to the latest migration")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("revision", nargs="?", default="head", help="target (default: head)")
     up.set_defaults(func=guarded(_db_upgrade))
     down = db_sub.add_parser("downgrade", help="downgrade the schema (base: drop everything)")
-    down.add_argument("revision")
+    down.add_argument("revision", help="target revision (base: drop everything)")
     down.set_defaults(func=guarded(_db_downgrade))
     db_sub.add_parser("current", help="show the schema's migration").set_defaults(
         func=guarded(_db_current)
@@ -263,8 +275,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     auth_sub = authority.add_subparsers(dest="authority_command", metavar="COMMAND", required=True)
     init = auth_sub.add_parser("init", help="write an ES256 private key and its public JWK")
-    init.add_argument("code", type=_code, metavar="CODE")
-    init.add_argument("--out", type=Path, required=True, metavar="DIR")
+    init.add_argument("code", type=_code, metavar="CODE", help="the state's code, e.g. NL")
+    init.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder for the two files"
+    )
     init.set_defaults(func=guarded(_authority_init))
 
     jurisdiction = subparsers.add_parser(
@@ -274,19 +288,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         dest="jurisdiction_command", metavar="COMMAND", required=True
     )
     add = j_sub.add_parser("add", help="register a state, or another key of it (rotation)")
-    add.add_argument("code", type=_code, metavar="CODE")
-    add.add_argument("--name", required=True)
-    add.add_argument("--issuer-jwk", type=Path, required=True, metavar="FILE")
+    add.add_argument("code", type=_code, metavar="CODE", help="the state's code, e.g. NL")
+    add.add_argument("--name", required=True, help="the state's name, e.g. Netherlands")
+    add.add_argument(
+        "--issuer-jwk",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the authority's public JWK (jitc authority init)",
+    )
     add.set_defaults(func=guarded(_jurisdiction_add))
-    j_sub.add_parser("list", help="states and their key ids").set_defaults(
+    j_sub.add_parser("list", help="states, their key ids and witnesses").set_defaults(
         func=guarded(_jurisdiction_list)
     )
     remove = j_sub.add_parser("remove-key", help="retire one key of a state")
-    remove.add_argument("code", type=_code, metavar="CODE")
-    remove.add_argument("kid", metavar="KID")
+    remove.add_argument("code", type=_code, metavar="CODE", help="the state's code")
+    remove.add_argument("kid", metavar="KID", help="the key id (jitc jurisdiction list)")
     remove.set_defaults(func=guarded(_jurisdiction_remove_key))
     witness = j_sub.add_parser("witness", help="register a state's witness (URL and vkey)")
-    witness.add_argument("code", type=_code, metavar="CODE")
+    witness.add_argument("code", type=_code, metavar="CODE", help="the state's code")
     witness.add_argument("--url", required=True, help="the witness's URL prefix")
     witness.add_argument("--vkey", required=True, help="its cosignature vkey (jitc witness init)")
     witness.set_defaults(func=guarded(_jurisdiction_witness))
@@ -294,15 +314,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     token = subparsers.add_parser("token", description="Access tokens: issue, revoke.")
     t_sub = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
     issue = t_sub.add_parser("issue", help="print a signed access token")
-    issue.add_argument("--key", type=Path, required=True, metavar="FILE")
-    issue.add_argument("--iss", type=_code, required=True, metavar="CODE")
-    issue.add_argument("--sub", required=True)
-    issue.add_argument("--role", required=True, choices=ROLES)
+    issue.add_argument(
+        "--key", type=Path, required=True, metavar="FILE", help="the authority's private key"
+    )
+    issue.add_argument(
+        "--iss", type=_code, required=True, metavar="CODE", help="the authority's state"
+    )
+    issue.add_argument("--sub", required=True, help="the person the token names")
+    issue.add_argument("--role", required=True, choices=ROLES, help="their role")
     issue.add_argument("--ttl", default="8h", help="lifetime, at most 12h (default 8h)")
     issue.add_argument("--aud", help="the server's log name (default JITC_LOG_NAME)")
     issue.set_defaults(func=guarded(_token_issue))
     revoke = t_sub.add_parser("revoke", help="revoke a token by its jti")
-    revoke.add_argument("jti")
+    revoke.add_argument("jti", help="the token's jti")
     revoke.set_defaults(func=guarded(_token_revoke))
 
     subparsers.add_parser(

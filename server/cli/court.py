@@ -1,5 +1,5 @@
-"""`jitc export` (ask the server for a court bundle and download it) and `jitc audit`
-(check a live case end to end, on the server host)."""
+"""`jitc export` (ask the server for a court bundle and download it; list a case's bundles;
+fetch one again) and `jitc audit` (check a live case end to end, on the server host)."""
 
 from __future__ import annotations
 
@@ -10,44 +10,87 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
+from custody.report import visible
+from server.cli.client import (
+    READ_SIZE,
+    RETRIES,
+    MismatchError,
+    Progress,
+    Session,
+    api_of,
+    client_command,
+    guarded_client,
+    held_bytes,
+    locked_partial,
+    print_json,
+    resumable,
+    short,
+    size_text,
+    table,
+)
+from server.cli.guard import CommandError
+from server.cli.options import client_options
 from server.config import Settings
 from server.errors import ServerError
 from server.services.audit import audit_case
 from server.services.workspace import Workspace
 
-DEFAULT_SERVER = "http://127.0.0.1:8000"
 TIMEOUT = httpx.Timeout(30.0, read=3600.0)  # a bundle with GiBs of content takes a while
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = subparsers.add_parser(
         "export",
+        description="Court bundles of a case: make one (`jitc export CASE ...` is short for "
+        "`jitc export create CASE ...`), list them, or fetch one again.",
+    )
+    commands = export.add_subparsers(dest="export_command", metavar="COMMAND", required=True)
+    create = commands.add_parser(
+        "create",
+        help="make a court bundle on the server and download it",
         description="Ask the server for a court bundle of a case, wait while it is written, "
         "download it and check its SHA-256 against the one logged in export.created.",
     )
-    export.add_argument("case", metavar="CASE", help="the case id")
-    export.add_argument("--out", required=True, type=Path, metavar="FILE", help="bundle .zip")
-    export.add_argument("--recipient", required=True, help="who the bundle is for")
-    export.add_argument(
+    create.add_argument("case", metavar="CASE", help="the case id, or its first characters")
+    create.add_argument("--out", required=True, type=Path, metavar="FILE", help="bundle .zip")
+    create.add_argument("--recipient", required=True, help="who the bundle is for")
+    create.add_argument(
         "--exhibit",
         action="append",
         dest="exhibits",
         metavar="ID",
-        help="an exhibit to include (repeatable; default: all)",
+        help="an exhibit to include (id or first characters; repeatable; default: all)",
     )
-    export.add_argument(
+    create.add_argument(
         "--selective", action="store_true", help="disclose only the chosen exhibits' entries"
     )
-    export.add_argument("--content", action="store_true", help="include the exhibits' bytes")
-    export.add_argument(
-        "--server", default=None, help=f"server URL (JITC_SERVER, default {DEFAULT_SERVER})"
+    create.add_argument("--content", action="store_true", help="include the exhibits' bytes")
+    client_options(create)
+    create.set_defaults(func=guarded_client(_export))
+
+    listing = commands.add_parser("list", help="a case's court bundles that you may receive")
+    listing.add_argument("case", metavar="CASE", help="the case id, or its first characters")
+    client_options(listing)
+    listing.set_defaults(func=client_command(_list))
+
+    get = commands.add_parser(
+        "get",
+        help="download a bundle made before, checked against its export record",
+        description="Download a court bundle made before into FILE.part, resuming an "
+        "interrupted download (HTTP Range, in this run or the next), and check its SHA-256 "
+        "against the export's record; FILE appears only if it matches. Each download of a "
+        "bundle with content is logged as exhibit.accessed.",
     )
-    export.add_argument("--token", default=None, help="access token (default: JITC_TOKEN)")
-    export.set_defaults(func=_export)
+    get.add_argument("case", metavar="CASE", help="the case id, or its first characters")
+    get.add_argument("export", metavar="EXPORT", help="the export id, or its first characters")
+    get.add_argument("--out", required=True, type=Path, metavar="FILE", help="bundle .zip")
+    get.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    client_options(get, progress=True)
+    get.set_defaults(func=client_command(_get))
 
     audit = subparsers.add_parser(
         "audit",
@@ -72,28 +115,31 @@ def _error_text(response: httpx.Response) -> str:
     later = f" (retry in {retry} s)" if retry.isascii() and retry.isdigit() else ""
     try:
         error = response.json()["error"]
-        return f"{response.status_code} {error['code']}: {error['message']}{later}"
+        return f"{response.status_code} {error['code']}: {visible(str(error['message']))}{later}"
     except (ValueError, KeyError, TypeError):
-        return f"{response.status_code}: {response.text[:300]}{later}"
+        return f"{response.status_code}: {visible(response.text[:300])}{later}"
 
 
 def _export(args: argparse.Namespace) -> int:
-    server = (args.server or os.environ.get("JITC_SERVER") or DEFAULT_SERVER).rstrip("/")
-    token = args.token or os.environ.get("JITC_TOKEN")
-    if not token:
-        return _fail("give an access token with --token or JITC_TOKEN")
+    api = api_of(args)
     if args.selective and not args.exhibits:
-        return _fail("a selective bundle needs at least one --exhibit")
-    body = {
-        "exhibits": args.exhibits,
-        "disclosure": "selective" if args.selective else "full",
-        "content": bool(args.content),
-        "recipient": args.recipient,
-    }
-    headers = {"Authorization": f"Bearer {token}"}
-    base = f"{server}/api/cases/{args.case}/exports"
-    try:
-        with httpx.Client(timeout=TIMEOUT, headers=headers) as http:
+        raise CommandError("a selective bundle needs at least one --exhibit")
+    with httpx.Client(
+        base_url=api.server, timeout=TIMEOUT, headers={"Authorization": f"Bearer {api.token}"}
+    ) as http:
+        server = Session(api, http)
+        case_id = server.case(args.case)
+        chosen = None
+        if args.exhibits:
+            chosen = [server.exhibit(case_id, given) for given in args.exhibits]
+        body = {
+            "exhibits": chosen,
+            "disclosure": "selective" if args.selective else "full",
+            "content": bool(args.content),
+            "recipient": args.recipient,
+        }
+        base = f"/api/cases/{case_id}/exports"
+        try:
             # Written on the server while we ask how it goes: a bundle of many GiB takes
             # longer than a proxy keeps one request open. A server that ignores the
             # preference answers 201 when the bundle is ready, as before.
@@ -103,28 +149,29 @@ def _export(args: argparse.Namespace) -> int:
             elif made.status_code == 201:
                 export = made.json()
             else:
-                return _fail(f"the server refused the export: {_error_text(made)}")
-            part = args.out.with_name(args.out.name + ".part")
-            digest = hashlib.sha256()
-            with http.stream("GET", f"{base}/{export['id']}") as response:
-                if response.status_code != 200:
-                    response.read()
-                    return _fail(f"download failed: {_error_text(response)}")
-                with part.open("wb") as out:
-                    for chunk in response.iter_bytes():
-                        out.write(chunk)
-                        digest.update(chunk)
-            if digest.hexdigest() != export["bundle_sha256"]:
-                part.unlink(missing_ok=True)
-                return _fail(
-                    f"the downloaded bundle's SHA-256 {digest.hexdigest()} is not the one "
-                    f"logged in export.created ({export['bundle_sha256']}); nothing kept"
-                )
-            part.replace(args.out)
-    except _ExportRefusedError as refused:
-        return _fail(str(refused))
-    except httpx.HTTPError as exc:
-        return _fail(f"cannot reach {server}: {exc}")
+                raise CommandError(f"the server refused the export: {_error_text(made)}")
+        except _ExportRefusedError as refused:
+            raise CommandError(str(refused)) from None
+        part = args.out.with_name(args.out.name + ".part")
+        digest = hashlib.sha256()
+        with http.stream("GET", f"{base}/{export['id']}") as response:
+            if response.status_code != 200:
+                response.read()
+                raise CommandError(f"download failed: {_error_text(response)}")
+            with part.open("wb") as out:
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+                    digest.update(chunk)
+        if digest.hexdigest() != export["bundle_sha256"]:
+            part.unlink(missing_ok=True)
+            raise CommandError(
+                f"the downloaded bundle's SHA-256 {digest.hexdigest()} is not the one "
+                f"logged in export.created ({export['bundle_sha256']}); nothing kept"
+            )
+        part.replace(args.out)
+    if args.json:
+        print_json({**export, "case": case_id, "path": str(args.out)})
+        return 0
     print(
         f"export {export['id']}: {args.out} ({export['bundle_size']} bytes, sha256 "
         f"{export['bundle_sha256']}, tree size {export['tree_size']}, logged at seq "
@@ -132,6 +179,135 @@ def _export(args: argparse.Namespace) -> int:
     )
     print(f"check it: jitc verify {args.out} --policy POLICY.txt")
     return 0
+
+
+def _list(args: argparse.Namespace, server: Session) -> int:
+    case_id = server.case(args.case)
+    exports = server.every(f"/api/cases/{case_id}/exports", "listing exports")
+    if args.json:
+        print_json({"items": exports})
+        return 0
+    rows = [_export_row(export) for export in exports]
+    for line in table(rows):
+        print(line)
+    if not exports:
+        print(f"no court bundles of case {short(case_id)} that you may receive")
+    return 0
+
+
+def _export_row(export: dict[str, Any]) -> list[str]:
+    request = export.get("request") or {}
+    by = export.get("requested_by") or {}
+    what = f"{request.get('disclosure', '?')}" + (", content" if request.get("content") else "")
+    size = export.get("bundle_size")
+    return [
+        short(str(export["id"])),
+        str(export.get("created_at", ""))[:19].replace("T", " "),
+        str(export.get("status", "?")),
+        "-" if size is None else size_text(int(size)),
+        what,
+        f"by {by.get('jurisdiction', '?')}/{visible(str(by.get('sub', '?')), limit=40)}",
+        f"for {visible(str(request.get('recipient', '?')), limit=60)}",
+    ]
+
+
+def _get(args: argparse.Namespace, server: Session) -> int:
+    """Download a ready bundle into FILE.part, resuming what an earlier run left (HTTP
+    Range); FILE appears only when the whole file has the SHA-256 of the export record."""
+    out: Path = args.out
+    if out.exists() and not args.force:
+        raise CommandError(f"{out} exists (use --force to replace it)")
+    case_id = server.case(args.case)
+    export_id = server.export(case_id, args.export)
+    record = server.get(f"/api/cases/{case_id}/exports/{export_id}/status", "reading the export")
+    if record.get("status") != "ready" or not record.get("bundle_sha256"):
+        raise CommandError(
+            f"export {short(export_id)} is {record.get('status')}: "
+            f"{visible(str(record.get('error') or 'no bundle'))}"
+        )
+    sha256, size = str(record["bundle_sha256"]), int(record["bundle_size"])
+    partial = out.with_name(out.name + ".part")
+    marker = out.with_name(out.name + ".part.json")
+    identity = {
+        "server": server.api.server,
+        "case": case_id,
+        "export": export_id,
+        "sha256": sha256,
+        "size": size,
+    }
+    url = f"/api/cases/{case_id}/exports/{export_id}"
+    with locked_partial(partial) as f:
+        start = resumable(f, partial, marker, identity)
+        marker.write_text(json.dumps(identity, sort_keys=True))
+        _fetch_bundle(server.http, url, f, start, sha256, size, quiet=args.quiet)
+        marker.unlink(missing_ok=True)
+        partial.replace(out)  # still locked: nothing changed it since the check
+    if args.json:
+        print_json({**record, "case": case_id, "path": str(out)})
+        return 0
+    print(f"export {export_id}: {out} ({size} bytes, sha256 {sha256}, as recorded)")
+    print(f"check it: jitc verify {out} --policy POLICY.txt")
+    return 0
+
+
+def _fetch_bundle(
+    http: httpx.Client, url: str, f: BinaryIO, start: int, sha256: str, size: int, *, quiet: bool
+) -> None:
+    """Bytes `start`.. of the bundle into `f` (the bytes before are hashed from the file),
+    resumed after a broken connection up to RETRIES times; then the whole file must have
+    the recorded SHA-256 (a mismatch keeps nothing)."""
+    digest = hashlib.sha256()
+    f.seek(0)
+    while f.tell() < start and (chunk := f.read(min(READ_SIZE, start - f.tell()))):
+        digest.update(chunk)
+    f.seek(start)
+    f.truncate(start)
+    done, failures = start, 0
+    progress = Progress("bundle   ", size, quiet=quiet, start=start)
+    while done < size:
+        headers = {"Range": f"bytes={done}-"} if done else {}
+        try:
+            with http.stream("GET", url, headers=headers) as response:
+                if response.status_code not in (200, 206):
+                    response.read()
+                    raise CommandError(f"downloading the bundle: {_error_text(response)}")
+                if response.headers.get("jitc-bundle-sha256", sha256) != sha256:
+                    raise MismatchError("the server sends another bundle than the recorded one")
+                if response.status_code == 200 and done:  # sent whole again: start over
+                    f.seek(0)
+                    f.truncate(0)
+                    digest, done = hashlib.sha256(), 0
+                    progress.restart(0)
+                for chunk in response.iter_bytes(READ_SIZE):
+                    if done + len(chunk) > size:
+                        raise MismatchError(f"the server sends more than the recorded {size} bytes")
+                    f.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    progress.advance(len(chunk))
+        except httpx.TransportError as exc:
+            failures += 1
+            if failures > RETRIES:
+                f.flush()
+                raise CommandError(
+                    f"download interrupted {failures} times ({exc}); {size_text(done)} kept: "
+                    "run the same command again to resume"
+                ) from None
+            time.sleep(min(2**failures, 30))
+            continue
+        if done < size:
+            raise CommandError(
+                f"the server sent {size_text(done)} of {size_text(size)}; run the same command "
+                "again to resume"
+            )
+    f.flush()
+    os.fsync(f.fileno())
+    progress.finish()
+    if held_bytes(f) != size or digest.hexdigest() != sha256:
+        raise MismatchError(
+            f"HASH MISMATCH: the downloaded bundle's SHA-256 {digest.hexdigest()} is not the "
+            f"recorded {sha256}; nothing kept"
+        )
 
 
 class _ExportRefusedError(Exception):

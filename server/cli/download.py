@@ -8,8 +8,6 @@ Range, in the same run or the next. Any difference fails loudly and keeps nothin
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import sys
@@ -26,18 +24,24 @@ from server.cli.client import (
     READ_SIZE,
     RETRIES,
     Hashes,
+    MismatchError,
     Progress,
     api_of,
-    client_options,
     compare,
     exhibit_doc,
     guarded_client,
     hash_prefix,
+    held_bytes,
+    locked_partial,
+    print_json,
     recorded_hashes,
     refused,
+    resolve_exhibit_args,
+    resumable,
     size_text,
 )
 from server.cli.guard import CommandError
+from server.cli.options import client_options
 
 
 def register(subparsers: Any) -> None:
@@ -48,10 +52,12 @@ def register(subparsers: Any) -> None:
         "connection is resumed (HTTP Range) in the same run, or by running the same command "
         "again. Every request is logged by the server as exhibit.accessed with its range.",
     )
-    download.add_argument("case", help="case id")
-    download.add_argument("exhibit", help="exhibit id")
-    download.add_argument("out", help="where to write the content")
-    client_options(download)
+    download.add_argument("case", metavar="CASE", help="the case id, or its first characters")
+    download.add_argument(
+        "exhibit", metavar="EXHIBIT", help="the exhibit id, or its first characters"
+    )
+    download.add_argument("out", metavar="OUT", help="where to write the content")
+    client_options(download, progress=True)
     download.add_argument(
         "--purpose", default="inspection", help="why (logged as exhibit.accessed)"
     )
@@ -66,6 +72,7 @@ def _download(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise CommandError(f"{out} exists (use --force to replace it)")
+    resolve_exhibit_args(api, args)
     partial = out.with_name(out.name + ".part")
     marker = out.with_name(out.name + ".part.json")
     with api.client() as client:
@@ -79,8 +86,8 @@ def _download(args: argparse.Namespace) -> int:
             "sha256": recorded.sha256,
             "size": recorded.size,
         }
-        with _locked_partial(partial) as f:
-            start = _resumable(f, partial, marker, identity)
+        with locked_partial(partial) as f:
+            start = resumable(f, partial, marker, identity)
             marker.write_text(json.dumps(identity, sort_keys=True))
             try:
                 hasher = _fetch_into(client, f, start, recorded, args)
@@ -88,17 +95,17 @@ def _download(args: argparse.Namespace) -> int:
                 try:
                     compare(local, recorded, "the downloaded content")
                 except CommandError as exc:
-                    raise _MismatchError(str(exc)) from None
+                    raise MismatchError(str(exc)) from None
                 on_disk = os.fstat(f.fileno()).st_size
                 if on_disk != local.size:
-                    raise _MismatchError(
+                    raise MismatchError(
                         f"HASH MISMATCH: {partial.name} holds {on_disk} bytes, "
                         f"{local.size} were received and checked"
                     )
-            except (_MismatchError, _InterruptedError):
+            except (MismatchError, _InterruptedError):
                 raise
             except CommandError as exc:
-                if not _held(f):
+                if not held_bytes(f):
                     partial.unlink(missing_ok=True)
                     marker.unlink(missing_ok=True)
                     raise
@@ -112,75 +119,22 @@ def _download(args: argparse.Namespace) -> int:
     print(
         f"saved {out}: {size_text(local.size)} sha256 {local.sha256} (as recorded)", file=sys.stderr
     )
+    if args.json:
+        print_json(
+            {
+                "case": args.case,
+                "exhibit": args.exhibit,
+                "path": str(out),
+                "size": local.size,
+                "sha256": local.sha256,
+                "blake3": local.blake3,
+            }
+        )
     return 0
-
-
-def _held(f: BinaryIO) -> int:
-    return os.fstat(f.fileno()).st_size
-
-
-@contextlib.contextmanager
-def _locked_partial(partial: Path) -> Iterator[BinaryIO]:
-    """OUT.part open for reading and writing, held under an exclusive lock for the whole
-    run: a second download into the same OUT is refused, not interleaved. A mismatch
-    removes the partial copy (its bytes are known bad) and its marker."""
-    f = _open_locked(partial)
-    try:
-        try:
-            yield f
-        except _MismatchError:
-            partial.unlink(missing_ok=True)
-            partial.with_name(partial.name + ".json").unlink(missing_ok=True)
-            raise
-    finally:
-        f.close()
-
-
-def _open_locked(partial: Path) -> BinaryIO:
-    """OUT.part, opened (created if missing) and locked. The lock belongs to the open
-    file, so it counts only if the name still leads to that file once the lock is held:
-    a run that finished meanwhile renamed it to OUT, which must not be written again."""
-    for _ in range(3):
-        f = os.fdopen(os.open(partial, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.close()
-            raise CommandError(
-                f"another download is writing {partial.name}; wait for it to end"
-            ) from None
-        held = os.fstat(f.fileno())
-        try:
-            named = os.stat(partial)
-        except FileNotFoundError:
-            named = None
-        if named is not None and (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
-            return f
-        f.close()  # renamed away under us: open the name again
-    raise CommandError(f"{partial.name} keeps being replaced; is another download running?")
-
-
-def _resumable(f: BinaryIO, partial: Path, marker: Path, identity: dict[str, Any]) -> int:
-    """Bytes of OUT.part to keep: all of them if an earlier run of this same download
-    left them (its marker says so) and they are not too many; else none."""
-    held = _held(f)
-    try:
-        earlier = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return 0
-    if earlier != identity or held > int(identity["size"]):
-        return 0
-    if held:
-        print(f"resuming at {size_text(held)} (from {partial.name})", file=sys.stderr)
-    return held
 
 
 class _InterruptedError(CommandError):
     """The connection kept breaking: what arrived is kept for the next run."""
-
-
-class _MismatchError(CommandError):
-    """The bytes are not the recorded ones: no partial copy is kept."""
 
 
 def _body_chunks(response: httpx.Response) -> Iterator[bytes]:
@@ -217,7 +171,7 @@ def _fetch_into(
                 writeback = Writeback(f, start=offset)
                 for chunk in _body_chunks(response):
                     if hasher.size + len(chunk) > recorded.size:
-                        raise _MismatchError(
+                        raise MismatchError(
                             f"HASH MISMATCH: the server sends more than the recorded "
                             f"{recorded.size} bytes"
                         )
@@ -256,7 +210,7 @@ def _accept_body(response: httpx.Response, offset: int, recorded: Hashes) -> int
         raise refused(response, "downloading the content")
     etag = response.headers.get("etag", "").removeprefix("W/").strip('"')  # proxies weaken
     if etag != recorded.sha256:
-        raise _MismatchError(f"HASH MISMATCH: the server's ETag {etag} is not the recorded hash")
+        raise MismatchError(f"HASH MISMATCH: the server's ETag {etag} is not the recorded hash")
     if response.status_code == 200:
         return 0
     content_range = response.headers.get("content-range", "")

@@ -29,16 +29,18 @@ from server.cli.client import (
     Hashes,
     Progress,
     api_of,
-    client_options,
     compare,
     exhibit_doc,
     guarded_client,
     hash_prefix,
+    print_json,
     recorded_hashes,
     refused,
+    resolve_exhibit_args,
     size_text,
 )
 from server.cli.guard import CommandError
+from server.cli.options import client_options
 
 TUS: Final = {"Tus-Resumable": "1.0.0"}
 
@@ -49,10 +51,12 @@ def register(subparsers: Any) -> None:
         description="Upload an exhibit's content (tus, resumable): the file is hashed "
         "before and while it is sent, and the server's SHA-256 and BLAKE3 must match.",
     )
-    upload.add_argument("case", help="case id")
-    upload.add_argument("exhibit", help="exhibit id")
+    upload.add_argument("case", metavar="CASE", help="the case id, or its first characters")
+    upload.add_argument(
+        "exhibit", metavar="EXHIBIT", help="the exhibit id, or its first characters"
+    )
     upload.add_argument("file", help="the file to upload")
-    client_options(upload)
+    client_options(upload, progress=True)
     upload.add_argument(
         "--chunk-size",
         type=_non_negative,
@@ -60,7 +64,12 @@ def register(subparsers: Any) -> None:
         help="bytes per PATCH request (default: the whole file in one streamed request)",
     )
     upload.add_argument("--filename", help="the name to record (default: the file's name)")
-    upload.add_argument("--media-type", default="application/octet-stream")
+    upload.add_argument(
+        "--media-type",
+        default="application/octet-stream",
+        metavar="TYPE",
+        help="the media type to record (default: application/octet-stream)",
+    )
     upload.set_defaults(func=guarded_client(_upload))
 
 
@@ -114,6 +123,7 @@ def _upload(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CommandError(f"no such file: {path}")
+    resolve_exhibit_args(api, args)
     stat = path.stat()
     filename = args.filename if args.filename is not None else path.name
     local = _hash_file(path, quiet=args.quiet)
@@ -127,7 +137,7 @@ def _upload(args: argparse.Namespace) -> int:
             compare(local, recorded, "the exhibit's stored content")
             print(f"already stored: {args.exhibit} sha256 {recorded.sha256}", file=sys.stderr)
             state_file.unlink(missing_ok=True)
-            return 0
+            return _result(args, recorded, already=True)
         location = None
         if state_file.is_file():
             saved = json.loads(state_file.read_text())
@@ -167,7 +177,7 @@ def _upload(args: argparse.Namespace) -> int:
                 raise CommandError("the upload expired or was removed: run the command again")
             compare(local, recorded, "the exhibit's stored content")
             print(f"stored {args.exhibit}: sha256 {recorded.sha256}", file=sys.stderr)
-            return 0
+            return _result(args, recorded, already=False)
     return _uploaded(local, final, state_file, args)
 
 
@@ -242,4 +252,19 @@ def _uploaded(
         f"sha256 {remote.sha256} blake3 {remote.blake3}",
         file=sys.stderr,
     )
+    return _result(args, remote, already=False)
+
+
+def _result(args: argparse.Namespace, stored: Hashes, *, already: bool) -> int:
+    if args.json:
+        print_json(
+            {
+                "case": args.case,
+                "exhibit": args.exhibit,
+                "size": stored.size,
+                "sha256": stored.sha256,
+                "blake3": stored.blake3,
+                "already_stored": already,
+            }
+        )
     return 0

@@ -133,8 +133,8 @@ def test_key_rotation_adds_a_second_key(
         assert status == 0, err
     status, out, _ = _run(capsys, "jurisdiction", "list")
     assert status == 0
-    code, name, kids = out.strip().split("\t")
-    assert (code, name, len(kids.split())) == ("NL", "Netherlands", 2)
+    code, name, kids, witness = out.strip().split("\t")
+    assert (code, name, len(kids.split()), witness) == ("NL", "Netherlands", 2, "-")
     # The same key twice, or another name for the state, is refused.
     status, _, err = _run(
         capsys,
@@ -159,6 +159,25 @@ def test_key_rotation_adds_a_second_key(
         str(second / "NL.jwk.json"),
     )
     assert status == 1
+
+
+def test_jurisdiction_list_names_each_states_witness(
+    env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for code, name in (("NL", "Netherlands"), ("BE", "Belgium")):
+        keys = _authority(tmp_path / code, capsys, code)
+        argv = ["jurisdiction", "add", code, "--name", name]
+        assert _run(capsys, *argv, "--issuer-jwk", str(keys / f"{code}.jwk.json"))[0] == 0
+    status, _, err = _run(capsys, "witness", "init", "--name", "NL-1", "--out", str(tmp_path / "w"))
+    assert status == 0, err
+    vkey = (tmp_path / "w" / "witness.vkey").read_text().strip()
+    argv = ["jurisdiction", "witness", "NL", "--url", "http://127.0.0.1:7380/", "--vkey", vkey]
+    assert _run(capsys, *argv)[0] == 0
+    status, out, _ = _run(capsys, "jurisdiction", "list")
+    assert status == 0
+    lines = {line.split("\t")[0]: line.split("\t") for line in out.splitlines()}
+    assert lines["NL"][3] == "NL-1 http://127.0.0.1:7380"
+    assert lines["BE"][3] == "-"  # no witness registered for BE
 
 
 def test_jurisdiction_add_refuses_a_private_jwk(

@@ -20,7 +20,7 @@ import pytest
 from evidence import exhibit_key
 from server.app import create_app
 from server.cli import download, main, upload
-from server.cli.client import Api
+from server.cli.client import Api, locked_partial
 from server.cli.guard import CommandError
 from server.services.workspace import Workspace
 from tests.evidence.support import Harness, MiB, pattern
@@ -384,7 +384,7 @@ def test_a_part_file_renamed_away_while_locking_is_not_written(
         return fd
 
     monkeypatch.setattr("server.cli.download.os.open", open_then_rename)
-    with download._locked_partial(partial) as f:
+    with locked_partial(partial) as f:  # download's partial file (server/cli/client.py)
         f.write(b"run B")
         f.flush()
         assert os.fstat(f.fileno()).st_ino != os.stat(out).st_ino
@@ -447,16 +447,19 @@ def test_upload_refused_by_the_server_is_one_line_and_exit_1(
     assert "Traceback" not in err
 
 
-def test_missing_server_or_token_is_exit_2(
+def test_a_missing_token_is_exit_2_and_the_server_has_a_default(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("JITC_SERVER", raising=False)
     monkeypatch.delenv("JITC_TOKEN", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no `jitc login` token
     source = tmp_path / "x"
     source.write_bytes(b"x")
     code, _, err = run(capsys, "upload", "c", "e", str(source))
     assert code == 2
-    assert "JITC_SERVER" in err
+    assert "JITC_TOKEN" in err
+    assert "jitc login" in err
+    assert "http://127.0.0.1:8000" in err  # the server every client command falls back to
 
 
 def test_scrub_verifies_every_exhibit_and_fails_on_tampering(

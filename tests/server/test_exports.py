@@ -272,7 +272,8 @@ def test_jitc_export_refuses_bad_arguments(
     monkeypatch.delenv("JITC_TOKEN", raising=False)
     out = str(tmp_path / "b.zip")
     case_id = "00000000-0000-4000-8000-000000000000"
-    assert jitc(["export", case_id, "--out", out, "--recipient", "r"]) == 1
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no token kept there
+    assert jitc(["export", case_id, "--out", out, "--recipient", "r"]) == 2  # configuration
     assert "--token" in capsys.readouterr().err
     argv = ["export", case_id, "--out", out, "--recipient", "r", "--selective", "--token", "t"]
     assert jitc(argv) == 1

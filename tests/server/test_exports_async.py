@@ -267,7 +267,8 @@ def test_jitc_export_keeps_no_bundle_whose_hash_is_not_the_logged_one(
 
     monkeypatch.setattr("server.cli.court.httpx.Client", client)  # a failure path
     out = tmp_path / "bundle.zip"
-    argv = ["export", "c", "--out", str(out), "--recipient", "r", "--token", "t"]
+    case_id = "00000000-0000-4000-8000-000000000000"  # a full id: no list call to resolve it
+    argv = ["export", case_id, "--out", str(out), "--recipient", "r", "--token", "t"]
     assert jitc(argv) == 1
     err = capsys.readouterr().err
     assert "is not the one logged in export.created" in err
