@@ -123,8 +123,8 @@ RULES = (
     ),
     Rule(
         "server.cli",
-        "the command line needs no HTTP routes or pages",
-        never=("server.api", "server.app", "server.web"),
+        "the command line needs no HTTP routes or pages, and asks services, not tables",
+        never=("server.api", "server.app", "server.web", "server.repositories", "server.models"),
     ),
     Rule(
         "server.api",

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, make_url
 from server import migrate
 from server.cli.guard import guarded
 from server.config import Settings
-from server.db import make_engine, read_transaction
+from server.db import make_engine
 from server.errors import InvalidRequestError
 from server.logkey import load_or_create_seed
 from server.services import admin
@@ -191,13 +191,10 @@ def _jurisdiction_witness(args: argparse.Namespace) -> int:
 def _jurisdiction_list(_args: argparse.Namespace) -> int:
     """One line per state: code, name, key ids, and its witness (name and URL) or `-`,
     tab-separated."""
-    from server.repositories.witnesses import all_witnesses  # noqa: PLC0415 - only here
-
     _settings, engine = _open_engine()
     try:
         rows = admin.list_jurisdictions(engine)
-        with read_transaction(engine) as conn:  # a listing: nothing to decide
-            witnesses = {w.jurisdiction: w for w in all_witnesses(conn)}
+        witnesses = admin.witnesses_by_state(engine)
     finally:
         engine.dispose()
     for code, name, kids in rows:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from server.db import read_transaction, write_transaction
 from server.errors import ConflictError, InvalidRequestError, NotFoundError
 from server.repositories import jurisdictions as jurisdiction_repo
+from server.repositories import witnesses as witness_repo
 from server.tokens import thumbprint
 
 
@@ -49,6 +50,12 @@ def remove_key(engine: Engine, code: str, kid: str) -> None:
 def list_jurisdictions(engine: Engine) -> list[tuple[str, str, list[str]]]:
     with read_transaction(engine) as conn:
         return jurisdiction_repo.list_all(conn)
+
+
+def witnesses_by_state(engine: Engine) -> dict[str, witness_repo.WitnessRow]:
+    """Each registered state's witness, by the state's code."""
+    with read_transaction(engine) as conn:
+        return {w.jurisdiction: w for w in witness_repo.all_witnesses(conn)}
 
 
 def revoke_token(engine: Engine, jti: str) -> bool:
