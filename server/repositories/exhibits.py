@@ -88,7 +88,7 @@ def owners(conn: Connection, case_id: str, exhibit_ids: Sequence[str] | None) ->
     query = select(_E.c.id, _E.c.owner).where(_E.c.case_id == case_id)
     if exhibit_ids is not None:
         query = query.where(_E.c.id.in_(list(exhibit_ids)))
-    return dict(conn.execute(query).tuples().all())
+    return {row.id: row.owner for row in conn.execute(query)}
 
 
 def page(
