@@ -305,7 +305,12 @@ def _on_hold_set(_: CaseState, entry: Entry, state: ExhibitState | None) -> tupl
 def _on_hold_released(
     _: CaseState, entry: Entry, state: ExhibitState | None
 ) -> tuple[Violation, ...]:
-    _exhibit(state).holds.clear()
+    hold = entry.data.get("hold")
+    holds = _exhibit(state).holds
+    if isinstance(hold, int):
+        holds.pop(hold, None)
+    else:
+        holds.clear()
     return _NO_VIOLATIONS
 
 
