@@ -8,6 +8,16 @@ from typing import Any, Final
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
+from server.api.openapi_rules import (
+    GRANT,
+    GRANT_REVOKE,
+    GRANT_VIEW,
+    HOLD,
+    HOLD_ANSWER,
+    PARTY_ADDED,
+    PARTY_PENDING,
+    PROPOSAL,
+)
 from server.services.pagination import MAX_LIMIT
 
 _ERROR: Final = {
@@ -31,78 +41,6 @@ _REASON = {
     "required": ["reason"],
     "properties": {"reason": {**_STR, "maxLength": schemas.MAX_REASON}},
 }
-_GRANT_WHOM = {"jurisdiction": _STR, "sub": _STR, "role": {"enum": ["judge", "defence"]}}
-_GRANT = {
-    "type": "object",
-    "required": ["jurisdiction", "sub", "role"],
-    "additionalProperties": False,
-    "properties": {
-        **_GRANT_WHOM,
-        "exhibits": {
-            "type": ["array", "null"],
-            "items": {**_STR, "format": "uuid"},
-            "minItems": 1,
-            "maxItems": schemas.MAX_GRANT_EXHIBITS,
-            "uniqueItems": True,
-            "description": "the exhibits the grant discloses; null or absent: all that the "
-            "granting state may read, at each read",
-        },
-    },
-    "description": "jurisdiction must be the granting prosecutor's own state (403 "
-    "grant_other_state otherwise); each listed exhibit must be one that state may read (403 "
-    "not_shared otherwise)",
-}
-_GRANT_REVOKE = {
-    "type": "object",
-    "required": ["jurisdiction", "sub", "role"],
-    "additionalProperties": False,
-    "properties": _GRANT_WHOM,
-}
-_GRANT_VIEW = {
-    "type": "object",
-    "properties": {**_GRANT_WHOM, "exhibits": {"type": ["array", "null"], "items": _STR}},
-}
-_PROPOSAL = {
-    "type": "object",
-    "properties": {
-        "seq": _INT,
-        "jurisdiction": _STR,
-        "proposed_by": _STR,
-        "consented": {"type": "array", "items": _STR},
-        "pending": {"type": "array", "items": _STR},
-        "created_at": _STR,
-    },
-}
-_PARTY_PENDING = {
-    "type": "object",
-    "required": ["proposal", "pending"],
-    "properties": {
-        "proposal": _INT,
-        "pending": {"type": "array", "items": _STR},
-        "approved": _INT,
-    },
-}
-_PARTY_ADDED = {
-    "type": "object",
-    "required": ["proposal", "added", "jurisdiction"],
-    "properties": {"proposal": _INT, "added": _INT, "jurisdiction": _STR},
-}
-_HOLD_ANSWER = {
-    "type": "object",
-    "required": ["hold", "seq", "type"],
-    "properties": {"hold": _INT, "seq": _INT, "type": _STR},
-}
-_HOLD = {
-    "type": "object",
-    "properties": {
-        "hold": _INT,
-        "jurisdiction": _STR,
-        "role": _STR,
-        "reason": _STR,
-        "authority": _STR,
-        "set_at": _STR,
-    },
-}
 _CASE = {
     "type": "object",
     "properties": {
@@ -124,7 +62,7 @@ _EXHIBIT = {
         "acquisition": {"type": "object"},
         "sealed": {"type": "boolean"},
         "legal_hold": {"type": "boolean"},
-        "holds": {"type": "array", "items": _HOLD},
+        "holds": {"type": "array", "items": HOLD},
         "created_at": _STR,
     },
 }
@@ -203,8 +141,8 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
                 **_CASE["properties"],  # type: ignore[dict-item]
                 "origin": _STR,
                 "parties": {"type": "array", "items": _STR},
-                "grants": {"type": "array", "items": _GRANT_VIEW},
-                "proposals": {"type": "array", "items": _PROPOSAL},
+                "grants": {"type": "array", "items": GRANT_VIEW},
+                "proposals": {"type": "array", "items": PROPOSAL},
                 "log_size": _INT,
             },
         },
@@ -220,8 +158,8 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
             "properties": {"jurisdiction": _STR},
         },
         "status": "202",
-        "response": _PARTY_PENDING,
-        "successes": [("201", "the state is a party now", _PARTY_ADDED)],
+        "response": PARTY_PENDING,
+        "successes": [("201", "the state is a party now", PARTY_ADDED)],
         "errors": [("409", "already a party, or already proposed")],
     },
     ("post", "/api/cases/{case_id}/parties/proposals/{seq}/approve"): {
@@ -229,8 +167,8 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "it was made); appends case.party_approved, and with the last consent "
         "case.party_added (201)",
         "status": "202",
-        "response": _PARTY_PENDING,
-        "successes": [("201", "the last consent: the state is a party now", _PARTY_ADDED)],
+        "response": PARTY_PENDING,
+        "successes": [("201", "the last consent: the state is a party now", PARTY_ADDED)],
         "errors": [("409", "already consented, or the state is already a party")],
     },
     ("delete", "/api/cases/{case_id}/parties/{code}"): {
@@ -243,7 +181,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("post", "/api/cases/{case_id}/grants"): {
         "summary": "Grant one of the caller's own state's judges or defence lawyers access "
         "to the listed exhibits (or all); appends case.access_granted",
-        "body": _GRANT,
+        "body": GRANT,
         "status": "201",
         "response": _RECORDED,
         "errors": [("409", "already granted")],
@@ -251,7 +189,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("post", "/api/cases/{case_id}/grants/revoke"): {
         "summary": "Revoke a grant the caller's state gave; takes effect at once; appends "
         "case.access_revoked",
-        "body": _GRANT_REVOKE,
+        "body": GRANT_REVOKE,
         "response": _RECORDED,
     },
     ("post", "/api/cases/{case_id}/exhibits"): {
@@ -303,7 +241,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
                 "authority": {**_STR, "maxLength": schemas.MAX_REASON},
             },
         },
-        "response": _HOLD_ANSWER,
+        "response": HOLD_ANSWER,
         "errors": [("409", "the exhibit was disposed of")],
     },
     ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/hold/release"): {
@@ -316,7 +254,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
             "additionalProperties": False,
             "properties": {"reason": {**_STR, "maxLength": schemas.MAX_REASON}, "hold": _INT},
         },
-        "response": _HOLD_ANSWER,
+        "response": HOLD_ANSWER,
         "errors": [("409", "the exhibit was disposed of")],
     },
     ("post", "/api/cases/{case_id}/notes"): {
@@ -441,7 +379,7 @@ _OPERATIONS.update(
         ("post", "/api/cases/{case_id}/access"): {
             "summary": "Court or defence access for the caller's own state's judge or defence "
             "lawyer (as POST /grants); appends case.access_granted with `exhibits`",
-            "body": _GRANT,
+            "body": GRANT,
             "status": "201",
             "response": _RECORDED,
             "errors": [("409", "already granted")],
