@@ -217,7 +217,9 @@ def test_legal_hold_reaches_the_object_and_blocks_disposal(scene: Scene, evidenc
     assert gone.status_code == 404
     assert error_code(gone) == "content_disposed"
     again = client.post(
-        url(case_id, exhibit_id, "/hold"), json={"reason": "x", "authority": "y"}, headers=prosecutor
+        url(case_id, exhibit_id, "/hold"),
+        json={"reason": "x", "authority": "y"},
+        headers=prosecutor,
     )
     assert again.status_code == 409
 
