@@ -199,6 +199,30 @@ def test_judges_and_defence_receive_bundles_and_change_nothing(case: Case) -> No
     assert stranger.status_code == 403
 
 
+def test_a_judge_receives_content_only_of_the_exhibits_the_grant_lists(case: Case) -> None:
+    both = case.post_export(
+        {"exhibits": None, "disclosure": "full", "content": True, "recipient": "court"}
+    )
+    laptop = case.post_export(
+        {"exhibits": [case.laptop], "disclosure": "selective", "content": True, "recipient": "c"}
+    )
+    assert both.status_code == laptop.status_code == 201
+    grant = {"jurisdiction": "NL", "sub": "judge-1", "role": "judge", "exhibits": [case.laptop]}
+    granted = case.client.post(
+        f"/api/cases/{case.id}/access", json=grant, headers=case.world.headers("NL", "prosecutor")
+    )
+    assert granted.status_code == 201, granted.text
+    judge = case.world.headers("NL", "judge", sub="judge-1")
+    before = case.log()
+    refused = case.client.get(f"/api/cases/{case.id}/exports/{both.json()['id']}", headers=judge)
+    assert refused.status_code == 403
+    assert error_code(refused) == "exhibit_not_shared"
+    assert case.log() == before
+    assert case.bundle(laptop.json()["id"], judge)[:2] == b"PK"
+    accessed = [e for e in case.log()[len(before) :] if e["type"] == "exhibit.accessed"]
+    assert [(e["exhibit"], e["actor"]["role"]) for e in accessed] == [(case.laptop, "judge")]
+
+
 def test_bad_export_requests(case: Case) -> None:
     base = {"exhibits": None, "disclosure": "full", "content": False, "recipient": "r"}
     bad: dict[str, Any]
