@@ -262,6 +262,7 @@ def test_permission_is_checked_before_the_body(client: TestClient, world: World)
         ("/notes", world.headers("FR", "investigator")),
         ("/exhibits", world.headers("NL", "prosecutor")),
         (f"/exhibits/{team.laptop}/shares", world.headers("NL", "technician")),
+        ("/exports", world.headers("NL", "investigator")),
     ):
         refused = client.post(team.url(path), json=bad, headers=headers)
         assert refused.status_code == 403, (path, refused.text)
