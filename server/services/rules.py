@@ -104,8 +104,13 @@ def not_shared(principal: Principal, exhibit_id: str) -> PermissionDeniedError:
 def require_readable(conn: Connection, case_id: str, principal: Principal, exhibit_id: str) -> None:
     """403 `not_shared` unless the principal may read the content (a disposed exhibit's
     standing is still checked first: `not_shared` comes before any "no content")."""
-    if read_refusal(conn, case_id, principal, exhibit_id) is Refusal.NO_STANDING:
+    if _lacks_standing(read_refusal(conn, case_id, principal, exhibit_id)):
         raise not_shared(principal, exhibit_id)
+
+
+def _lacks_standing(refusal: Refusal | None) -> bool:
+    """Any refusal but "disposed": the caller may not read the exhibit, whatever is left."""
+    return refusal is not None and refusal is not Refusal.DISPOSED
 
 
 def require_receivable(
@@ -138,7 +143,7 @@ def require_receivable(
 
 def _standing(state: CaseState, principal: Principal, exhibit_id: str) -> bool:
     refusal = state.read_refusal(principal.jurisdiction, principal.sub, principal.role, exhibit_id)
-    return refusal is None or refusal is Refusal.DISPOSED
+    return not _lacks_standing(refusal)
 
 
 def disclosed(conn: Connection, case_id: str, principal: Principal) -> frozenset[str] | None:
