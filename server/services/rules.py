@@ -27,7 +27,7 @@ from sqlalchemy import Connection
 from custody.events import Role
 from custody.replay import CaseState, ExhibitState, Grant, Hold, Proposal, Refusal
 from server.auth import Principal
-from server.errors import NotFoundError, PermissionDeniedError
+from server.errors import ConflictError, NotFoundError, PermissionDeniedError
 from server.permissions import GRANTABLE_ROLES
 from server.repositories import cases as case_repo
 from server.repositories import content as content_repo
@@ -139,27 +139,26 @@ def require_receivable(
     conn: Connection, case_id: str, principal: Principal, exhibit_ids: Iterable[str]
 ) -> None:
     """The bytes of each exhibit may go to the principal now (a bundle with content): 403
-    `exhibit_not_shared` for the first that may not, 409 for a disposed one."""
-    from server.errors import ConflictError  # noqa: PLC0415 - only this path raises it
-
+    `exhibit_not_shared` if any may not (checked for all first: standing before content),
+    then 409 for a disposed one."""
     wanted = list(exhibit_ids)
     state = case_state(conn, case_id, exhibits=wanted, principal=principal)
-    for exhibit_id in wanted:
-        refusal = state.read_refusal(
-            principal.jurisdiction, principal.sub, principal.role, exhibit_id
-        )
+    who = principal.jurisdiction, principal.sub, principal.role
+    refusals = {x: state.read_refusal(*who, x) for x in wanted}
+    for exhibit_id, refusal in refusals.items():
+        if _lacks_standing(refusal):
+            scope = " or not disclosed by your grant" if principal.role in GRANTABLE_ROLES else ""
+            raise PermissionDeniedError(
+                f"exhibit {exhibit_id} is not shared with {principal.jurisdiction}{scope}",
+                code="exhibit_not_shared",
+                who=(*who, principal.jti),
+                action="export.create" if principal.role == Role.PROSECUTOR else "export.read",
+            )
+    for exhibit_id, refusal in refusals.items():
         if refusal is Refusal.DISPOSED:
             raise ConflictError(
                 f"exhibit {exhibit_id} was disposed of: its content may not leave the server",
                 code="exhibit_disposed",
-            )
-        if refusal is not None:
-            raise PermissionDeniedError(
-                f"exhibit {exhibit_id} is not shared with {principal.jurisdiction}"
-                + (" or not disclosed by your grant" if principal.role in GRANTABLE_ROLES else ""),
-                code="exhibit_not_shared",
-                who=(principal.jurisdiction, principal.sub, principal.role, principal.jti),
-                action="export.read",
             )
 
 
