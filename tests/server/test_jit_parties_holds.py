@@ -140,6 +140,25 @@ def test_proposals_refuse_what_makes_no_sense(client: TestClient, world: World) 
     assert client.post(f"{base}/proposals/0/approve", headers=nl).status_code == 404
 
 
+def test_a_state_that_joined_after_a_proposal_is_not_asked(
+    client: TestClient, world: World
+) -> None:
+    world.add_state("BE")
+    case = create_case(client, world, parties=("NL", "DE"))
+    base = f"/api/cases/{case}/parties"
+    nl, de = world.headers("NL", "prosecutor"), world.headers("DE", "prosecutor")
+    for_fr = client.post(base, json={"jurisdiction": "FR"}, headers=nl).json()["proposal"]
+    for_be = client.post(base, json={"jurisdiction": "BE"}, headers=nl).json()["proposal"]
+    assert client.post(f"{base}/proposals/{for_be}/approve", headers=de).status_code == 201
+    late = client.post(
+        f"{base}/proposals/{for_fr}/approve", headers=world.headers("BE", "prosecutor")
+    )
+    assert late.status_code == 403
+    assert error_code(late) == "consent_not_needed"
+    # DE's consent completes it: BE's was never required.
+    assert client.post(f"{base}/proposals/{for_fr}/approve", headers=de).status_code == 201
+
+
 # --- holds -------------------------------------------------------------------------------
 
 
