@@ -132,3 +132,14 @@ def test_a_report_html_checked_with_the_exporters_policy_never_says_from_the_use
     html = render_html(verify_bundle(path, policy_text=policy), policy_text=policy)
     assert "from the user" not in html
     assert "the case policy it put in the bundle" in html
+
+
+def test_a_selective_bundle_says_which_rules_it_checked_only_in_part() -> None:
+    report = verify_bundle(GOLDEN_DIR / "valid-selective.zip", policy_text=TRUSTED)
+    replay = report.check("replay")
+    assert replay.status == "pass"
+    assert replay.detail.startswith("checked in part: ")
+    assert "court and defence grants" in replay.detail
+    assert "party consent" in replay.detail
+    full = verify_bundle(GOLDEN_DIR / "valid-full.zip", policy_text=TRUSTED)
+    assert full.check("replay").detail == ""
