@@ -38,6 +38,8 @@ class ExportView:
             "requested_by": request.get("by"),
             "request": request.get("request"),
             "tree_size": row.tree_size,
+            "log_size": row.log_size,
+            "not_cosigned": None if row.not_cosigned is None else json.loads(row.not_cosigned),
             "bundle_sha256": row.bundle_sha256,
             "bundle_size": row.bundle_size,
             "seq": row.seq,

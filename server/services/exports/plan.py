@@ -2,19 +2,22 @@
 
 The requester must be a prosecutor of a party state; with content, their state must own or
 hold an unrevoked share of every exhibit whose bytes go in (spec 6.7). The newest
-checkpoint whose cosignatures meet the case's policy is chosen (none: 409, saying why: the
-offline verifier would fail the quorum), and the disk the bundle may take is estimated.
+checkpoint whose cosignatures meet the policy in force at its size (the newest
+case.policy_set below it, spec 5) is chosen (none: 409, saying why: the offline verifier
+would fail the quorum); the bundle says how far the log had gone (`log_size`) and which
+witnesses had not cosigned the newest checkpoint; and the disk the bundle may take is
+estimated.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import Connection
 
-from custody.checkpoint import Checkpoint
 from custody.entry import Entry
 from custody.errors import CustodyError
 from custody.note import Note, NoteSignature
@@ -27,9 +30,9 @@ from server.repositories import exhibits as exhibit_repo
 from server.repositories import log as log_repo
 from server.repositories import witnesses as witness_repo
 from server.services import content
+from server.services.case_policy import case_policy, policy_at, stored_history
 from server.services.cases import authorize_read, standing
 from server.services.custody_log import case_origin
-from server.services.witnessing import case_policy
 from server.services.workspace import Workspace
 
 CANDIDATE_CHECKPOINTS: Final = 32  # cosigned sizes tried, newest first
@@ -72,7 +75,10 @@ class Job:
     size: int
     entries: list[Entry]
     note: Note
-    policy: Policy
+    policy: Policy  # the policy in force at `size` (spec 5 policy.txt)
+    policy_text: str  # its text, exactly as the newest case.policy_set below `size` has it
+    log_size: int
+    not_cosigned: tuple[str, ...]
     chosen: list[str]
     with_content: list[str]
     needed: int
@@ -94,9 +100,12 @@ def prepare(ws: Workspace, principal: Principal, case_id: str, request: ExportRe
                     raise NotFoundError(
                         f"no exhibit {exhibit_id} in this case", code="exhibit_not_found"
                     )
-        policy = case_policy(conn, ws.signer, case_id)
-        note = choose_checkpoint(conn, case_id, policy, origin)
-        size = Checkpoint.parse_body(note.text).size
+        latest = log_repo.latest_checkpoint(conn, case_id)
+        log_size = 0 if latest is None else latest.size
+        witnessed = choose_witnessed(
+            conn, case_id, case_policy_at(conn, ws, case_id, log_size), origin
+        )
+        note, size = witnessed.note, witnessed.size
         rows = log_repo.entries(conn, case_id, 0, size)
         entries = parse_entries(rows, size)
         chosen = (
@@ -123,9 +132,21 @@ def prepare(ws: Workspace, principal: Principal, case_id: str, request: ExportRe
             )
     needed = export_estimate(ws, entries, note, request.disclosure, chosen, with_content)
     return Job(
-        principal, case_id, request, export_id, size, entries, note, policy, chosen,
-        with_content, needed,
-    )  # fmt: skip
+        principal=principal,
+        case_id=case_id,
+        request=request,
+        export_id=export_id,
+        size=size,
+        entries=entries,
+        note=note,
+        policy=witnessed.policy,
+        policy_text=witnessed.policy_text,
+        log_size=witnessed.log_size,
+        not_cosigned=witnessed.not_cosigned,
+        chosen=chosen,
+        with_content=with_content,
+        needed=needed,
+    )
 
 
 def may_receive(conn: Connection, principal: Principal, with_content: list[str]) -> None:
@@ -152,20 +173,71 @@ def _with_cosignatures(note: bytes, lines: list[str]) -> Note:
     return parsed.with_signatures([NoteSignature.from_line(line) for line in lines])
 
 
+@dataclass(frozen=True, slots=True)
+class Witnessed:
+    """The checkpoint a bundle stops at, the policy that held at its size, and how far the
+    log had gone."""
+
+    note: Note
+    size: int
+    policy: Policy
+    policy_text: str
+    log_size: int  # the newest checkpoint's size: the log's size when the bundle was made
+    not_cosigned: tuple[str, ...]  # witnesses of the newest policy missing on the newest
+
+
+PolicyAt = Callable[[int], tuple[Policy, str]]
+
+
+def case_policy_at(conn: Connection, ws: Workspace, case_id: str, log_size: int) -> PolicyAt:
+    """spec 5: the policy of a checkpoint is the newest case.policy_set below its size.
+    NOTE: a log from before the policy history (no case.policy_set below the size) is
+    judged by the case's policy now, as it was before the history was kept."""
+    history = stored_history(conn, case_id, before=log_size)
+    now_text = case_policy(conn, ws.signer, case_id).to_text()
+    parsed: dict[str, Policy] = {}
+
+    def at(size: int) -> tuple[Policy, str]:
+        text = policy_at(history, size) or now_text
+        if text not in parsed:
+            try:
+                parsed[text] = Policy.parse(text)
+            except CustodyError as exc:
+                raise ExportRefusedError(
+                    f"the case's logged policy at size {size} cannot be read: {exc}",
+                    code="log_damaged",
+                ) from None
+        return parsed[text], text
+
+    return at
+
+
 def choose_checkpoint(conn: Connection, case_id: str, policy: Policy, origin: str) -> Note:
     """The newest checkpoint whose signature and cosignatures satisfy `policy`."""
+    text = policy.to_text()
+    return choose_witnessed(conn, case_id, lambda _size: (policy, text), origin).note
+
+
+def choose_witnessed(
+    conn: Connection, case_id: str, policy_at_size: PolicyAt, origin: str
+) -> Witnessed:
+    """The newest checkpoint that met the policy in force at its size (spec 6 warnings:
+    bundles stop there), and which witnesses have not cosigned the newest checkpoint."""
     latest = log_repo.latest_checkpoint(conn, case_id)
     if latest is None:
         raise ExportRefusedError("the case has no checkpoint yet", code="no_checkpoint")
     by_size: dict[int, list[str]] = {}
     for size, _name, line in witness_repo.cosignatures(conn, case_id):
         by_size.setdefault(size, []).append(line)
+    newest_policy, _text = policy_at_size(latest.size)
+    missing = _not_cosigned(latest.note, by_size.get(latest.size, []), newest_policy, origin)
     sizes = sorted({latest.size, *by_size}, reverse=True)[:CANDIDATE_CHECKPOINTS]
     reasons: list[str] = []
     for size in sizes:
         row = log_repo.checkpoint(conn, case_id, size)
         if row is None:
             continue
+        policy, text = policy_at_size(size)
         note = _with_cosignatures(row.note, by_size.get(size, []))
         try:
             verdict = verify_cosigned_checkpoint(note, policy, origin=origin)
@@ -173,15 +245,26 @@ def choose_checkpoint(conn: Connection, case_id: str, policy: Policy, origin: st
             reasons.append(f"size {size}: {exc}")
             continue
         if verdict.ok:
-            return note
+            return Witnessed(note, size, policy, text, latest.size, missing)
         have = ", ".join(verdict.verified_witnesses) or "no witness"
-        reasons.append(f"size {size}: cosigned by {have}")
+        reasons.append(f"size {size}: cosigned by {have} (quorum {policy.quorum})")
     raise ExportRefusedError(
-        f"no checkpoint of this case meets its witness policy (quorum {policy.quorum}); "
+        "no checkpoint of this case meets its witness policy; "
         + "; ".join(reasons[:MAX_REASONS])
+        + (f"; not cosigned by {', '.join(missing)}" if missing else "")
         + ". Retry once the witnesses have cosigned (GET /checkpoint says JITC-Witnessed).",
         code="not_witnessed",
     )
+
+
+def _not_cosigned(raw: bytes, lines: list[str], policy: Policy, origin: str) -> tuple[str, ...]:
+    """The policy's witnesses without a verifying cosignature on this checkpoint."""
+    try:
+        verdict = verify_cosigned_checkpoint(_with_cosignatures(raw, lines), policy, origin=origin)
+    except CustodyError:
+        return tuple(w.name for w in policy.witnesses)
+    done = set(verdict.verified_witnesses)
+    return tuple(w.name for w in policy.witnesses if w.name not in done)
 
 
 def parse_entries(rows: list[bytes], size: int) -> list[Entry]:
