@@ -36,7 +36,9 @@ def test_create_case_appends_case_created(client: TestClient, world: World) -> N
     case_id = response.json()["id"]
     assert str(uuid.UUID(case_id)) == case_id
     assert response.headers["location"] == f"/api/cases/{case_id}"
-    [entry] = _entries(client, world, case_id)
+    # spec 2.1: the case's policy is logged with its creation, in the same transaction.
+    entry, policy = _entries(client, world, case_id)
+    assert policy.type == "case.policy_set"
     assert entry.type == "case.created"
     assert dict(entry.data) == {
         "title": "Operation Tulip",
@@ -50,7 +52,7 @@ def test_create_case_appends_case_created(client: TestClient, world: World) -> N
     detail = client.get(f"/api/cases/{case_id}", headers=world.headers("DE", "technician")).json()
     assert detail["parties"] == ["DE", "NL"]
     assert detail["origin"] == f"jitc.test/case/{case_id}"
-    assert detail["log_size"] == 1
+    assert detail["log_size"] == 2
 
 
 @pytest.mark.parametrize(
@@ -167,7 +169,7 @@ def test_parties_change_and_are_logged(client: TestClient, world: World) -> None
         f"/api/cases/{case_id}/parties", json={"jurisdiction": "BE"}, headers=prosecutor
     )
     assert added.status_code == 201
-    assert added.json() == {"seq": 1, "type": "case.party_added"}
+    assert added.json() == {"seq": 2, "type": "case.party_added"}
     assert client.get(f"/api/cases/{case_id}", headers=be).status_code == 200
     again = client.post(
         f"/api/cases/{case_id}/parties", json={"jurisdiction": "BE"}, headers=prosecutor
@@ -183,7 +185,7 @@ def test_parties_change_and_are_logged(client: TestClient, world: World) -> None
     assert last.status_code == 409
     assert error_code(last) == "last_party"
     entries = fetch_and_verify(client, be, case_id)
-    assert [(e.type, e.data.get("jurisdiction")) for e in entries[1:]] == [
+    assert [(e.type, e.data.get("jurisdiction")) for e in entries[2:]] == [
         ("case.party_added", "BE"),
         ("case.party_removed", "NL"),
     ]
@@ -215,10 +217,11 @@ def test_grants_are_logged(client: TestClient, world: World) -> None:
     entries = _entries(client, world, case_id)
     assert [e.type for e in entries] == [
         "case.created",
+        "case.policy_set",
         "case.access_granted",
         "case.access_revoked",
     ]
-    assert dict(entries[1].data) == grant
+    assert dict(entries[2].data) == grant
 
 
 # --- exhibits and notes -----------------------------------------------------------------
@@ -317,7 +320,7 @@ def test_note_on_unknown_exhibit(client: TestClient, world: World) -> None:
     )
     assert response.status_code == 404
     assert error_code(response) == "exhibit_not_found"
-    assert len(_entries(client, world, case_id)) == 1
+    assert len(_entries(client, world, case_id)) == 2  # case.created, case.policy_set
 
 
 def test_exhibit_list_pagination(client: TestClient, world: World) -> None:
@@ -347,10 +350,10 @@ def test_log_ranges(client: TestClient, world: World) -> None:
     response = client.get(f"/api/cases/{case_id}/log", params={"from": 1, "to": 3}, headers=headers)
     assert response.headers["content-type"].startswith("application/jsonl")
     assert [Entry.parse(line).seq for line in response.content.splitlines()] == [1, 2]
-    assert response.headers["jitc-log-size"] == "5"
+    assert response.headers["jitc-log-size"] == "6"
     beyond = client.get(f"/api/cases/{case_id}/log", params={"from": 3, "to": 99}, headers=headers)
-    assert [Entry.parse(line).seq for line in beyond.content.splitlines()] == [3, 4]
-    for params in ({"from": 6}, {"from": 3, "to": 2}, {"from": "-1"}, {"to": "x"}):
+    assert [Entry.parse(line).seq for line in beyond.content.splitlines()] == [3, 4, 5]
+    for params in ({"from": 7}, {"from": 3, "to": 2}, {"from": "-1"}, {"to": "x"}):
         bad = client.get(f"/api/cases/{case_id}/log", params=params, headers=headers)
         assert bad.status_code == 400, params
 
@@ -487,7 +490,7 @@ def test_the_production_app_serves_no_bench_endpoint(
     )
     assert discard.status_code == 404
     assert not [r for r in client.app.routes if "/bench/" in r.path]  # type: ignore[attr-defined]
-    assert len(_entries(client, world, case_id)) == 1
+    assert len(_entries(client, world, case_id)) == 2  # case.created, case.policy_set
 
 
 def test_checkpoint_carries_stored_cosignatures(
@@ -510,7 +513,7 @@ def test_checkpoint_carries_stored_cosignatures(
             .insert()
             .values(
                 case_id=case_id,
-                size=1,
+                size=2,
                 key_name="witness.nl",
                 line=line,
                 received_at=datetime.now(UTC),
@@ -591,9 +594,9 @@ def test_a_log_read_stops_at_its_byte_cap_and_says_where(
     page = client.get(f"/api/cases/{case_id}/log", headers=world.headers("NL", "investigator"))
     assert page.status_code == 200
     lines = page.content.splitlines()
-    assert 1 <= len(lines) < 6
+    assert 1 <= len(lines) < 7
     assert page.headers["jitc-log-end"] == str(len(lines))
-    assert page.headers["jitc-log-size"] == "6"
+    assert page.headers["jitc-log-size"] == "7"
     rest = client.get(
         f"/api/cases/{case_id}/log",
         params={"from": len(lines)},

@@ -195,18 +195,29 @@ def case_policy_at(conn: Connection, ws: Workspace, case_id: str, log_size: int)
     judged by the case's policy now, as it was before the history was kept."""
     history = stored_history(conn, case_id, before=log_size)
     now_text = case_policy(conn, ws.signer, case_id).to_text()
+    log_vkey = ws.signer.case_signer(case_id).vkey()
     parsed: dict[str, Policy] = {}
 
     def at(size: int) -> tuple[Policy, str]:
         text = policy_at(history, size) or now_text
         if text not in parsed:
             try:
-                parsed[text] = Policy.parse(text)
+                policy = Policy.parse(text)
             except CustodyError as exc:
                 raise ExportRefusedError(
                     f"the case's logged policy at size {size} cannot be read: {exc}",
                     code="log_damaged",
                 ) from None
+            # spec 5: policy.txt names the case's log vkey. A history naming another key
+            # means the log key was swapped: no bundle of this server could verify.
+            if [log.vkey for log in policy.logs] != [log_vkey]:
+                raise ExportRefusedError(
+                    f"the policy logged for size {size} names another log key than this "
+                    "server's: the log key changed, and the checkpoints it signed are not "
+                    "this log's",
+                    code="export_refused",
+                )
+            parsed[text] = policy
         return parsed[text], text
 
     return at
