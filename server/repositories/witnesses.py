@@ -12,6 +12,7 @@ from server.models import (
     CasePolicy,
     Checkpoint,
     CheckpointCosignature,
+    Jurisdiction,
     JurisdictionWitness,
     LogEntry,
     table,
@@ -23,6 +24,7 @@ _Q = table(CasePolicy)
 _CP = table(Checkpoint)
 _CS = table(CheckpointCosignature)
 _E = table(LogEntry)
+_J = table(Jurisdiction)
 
 POLICY_SET = "case.policy_set"
 
@@ -184,3 +186,18 @@ def cases_of_state(conn: Connection, code: str) -> list[str]:
     """The cases the state is party to, by id."""
     query = select(_P.c.case_id).where(_P.c.jurisdiction == code).order_by(_P.c.case_id)
     return [str(case_id) for (case_id,) in conn.execute(query)]
+
+
+def lock_state(conn: Connection, code: str) -> bool:
+    """Lock a state's row before its witness changes (PostgreSQL: FOR UPDATE; SQLite's
+    write lock already serialises). False if there is no such state."""
+    query = select(_J.c.code).where(_J.c.code == code).with_for_update()
+    return conn.execute(query).first() is not None
+
+
+def share_lock_parties(conn: Connection, case_id: str) -> None:
+    """Lock the case's party states' rows against a witness change (FOR SHARE) until the
+    transaction ends, so that the witnesses read next stay those of the policy logged."""
+    parties = select(_P.c.jurisdiction).where(_P.c.case_id == case_id)
+    query = select(_J.c.code).where(_J.c.code.in_(parties)).with_for_update(read=True)
+    conn.execute(query).all()

@@ -63,6 +63,9 @@ def append_policy_if_changed(log: CaseLog, actor: Actor) -> Entry | None:
     """Log `case.policy_set` if the case's policy now differs from the last one logged
     (or none was). Call it inside the unit of work that changed the parties, a witness
     or the quorum, after the change. Returns the entry, or None when nothing changed."""
+    # A witness registration commits either before this reads the witnesses, or after this
+    # transaction (it waits for this lock), when it logs the policy of this case itself.
+    witness_repo.share_lock_parties(log.conn, log.case_id)
     if log.policy is None:
         log.policy = logged_policy(log.conn, log.case_id)
     text = case_policy(log.conn, log.signer, log.case_id).to_text()

@@ -35,9 +35,8 @@ from custody.policy import Policy, verify_cosigned_checkpoint
 from evidence import Lease
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
-from server.errors import ConfigError, InvalidRequestError
+from server.errors import ConfigError, ConflictError, InvalidRequestError
 from server.permissions import Action, authorize
-from server.repositories import jurisdictions as jurisdiction_repo
 from server.repositories import log as log_repo
 from server.repositories import witnesses as witness_repo
 from server.services import custody_log, log_read
@@ -79,34 +78,59 @@ def register_witness(
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise ConfigError("the witness URL must be http(s)://host[:port][/prefix]")
     row = witness_repo.WitnessRow(code, verifier.name, url.rstrip("/"), vkey)
-    with write_transaction(engine) as conn:
-        if jurisdiction_repo.get_name(conn, code) is None:
-            raise ConfigError(f"unknown jurisdiction {code}: register it first")
+
+    def change(conn: Connection) -> bool:
         if witness_repo.name_taken(conn, verifier.name, by_other_than=code):
             raise ConfigError(f"another state's witness is already named {verifier.name}")
-        logs = _lock_cases_of(conn, signer, code)
         witness_repo.put_witness(conn, row, now=datetime.now(UTC))
-        _log_policies(conn, logs)
+        return True
+
+    _change_witness(engine, signer, code, change)
     return row
 
 
 def remove_witness(engine: Engine, code: str, *, signer: CheckpointSigner) -> bool:
     """Remove a state's witness (False: it had none); the cases it is party to log their
     new policy in the same transaction."""
-    with write_transaction(engine) as conn:
-        if jurisdiction_repo.get_name(conn, code) is None:
-            raise ConfigError(f"unknown jurisdiction {code}")
-        logs = _lock_cases_of(conn, signer, code)
-        if not witness_repo.delete_witness(conn, code):
-            return False
-        _log_policies(conn, logs)
-    return True
+    return _change_witness(
+        engine, signer, code, lambda conn: witness_repo.delete_witness(conn, code)
+    )
 
 
-def _lock_cases_of(conn: Connection, signer: CheckpointSigner, code: str) -> list[CaseLog]:
-    """The locked logs of every case the state is party to, taken before the witness row
-    changes: the same order (log heads first) as every unit of work, so no deadlock."""
-    return list(CaseLog.lock_many(conn, witness_repo.cases_of_state(conn, code), signer).values())
+class _CasesMovedError(Exception):
+    """The state joined or left a case while its witness was being changed: try again."""
+
+
+WITNESS_CHANGE_ATTEMPTS = 5
+
+
+def _change_witness(
+    engine: Engine, signer: CheckpointSigner, code: str, change: Callable[[Connection], bool]
+) -> bool:
+    """Run `change` on the state's witness row and log the new policy of every case the
+    state is party to, in one transaction. Order of locks: the cases' log heads (case id
+    order, as every batch), then the state's row; a unit of work that logs a policy holds
+    its head and then shares the row (`append_policy_if_changed`), so neither waits for
+    the other in a cycle. A case the state joined in between is not locked: start over."""
+    for _attempt in range(WITNESS_CHANGE_ATTEMPTS):
+        try:
+            with write_transaction(engine) as conn:
+                cases = witness_repo.cases_of_state(conn, code)
+                logs = CaseLog.lock_many(conn, cases, signer)
+                if not witness_repo.lock_state(conn, code):
+                    raise ConfigError(f"unknown jurisdiction {code}: register it first")
+                if witness_repo.cases_of_state(conn, code) != cases:
+                    raise _CasesMovedError
+                if not change(conn):
+                    return False
+                _log_policies(conn, list(logs.values()))
+                return True
+        except _CasesMovedError:
+            continue
+    raise ConflictError(
+        f"the cases of {code} kept changing while its witness was changed; try again",
+        code="cases_changing",
+    )
 
 
 def _log_policies(conn: Connection, logs: list[CaseLog]) -> None:

@@ -9,16 +9,20 @@ import json
 import zipfile
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import text
 
 from custody.checkpoint import Checkpoint
+from custody.cosignature import CosignatureSigner
 from custody.note import Note
 from custody.policy import Policy
 from custody.verify import verify_bundle
 from server.db import read_transaction
+from server.errors import ConflictError
 from server.repositories import log as log_repo
+from server.repositories import witnesses as witness_repo
 from server.services.audit import audit_case
 from server.services.case_policy import case_policy
 from server.services.witnessing import register_witness, remove_witness
@@ -245,3 +249,30 @@ def test_a_bundle_stops_where_the_policy_of_its_size_was_met_and_says_so(
     assert again["not_cosigned"] == []
     with zipfile.ZipFile(io.BytesIO(_bundle(client, world, case_id, again["id"]))) as archive:
         assert archive.read("policy.txt").decode() == new_policy
+
+
+def test_a_witness_change_starts_over_when_the_states_cases_move(
+    workspace: Workspace, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A case the state joined between the first read and the lock on its row is not
+    locked: the change starts over, and gives up (409) if the cases never settle."""
+    with quiet_client(workspace) as client:
+        case_id = create_case(client, world, parties=("NL",))
+        real = witness_repo.cases_of_state
+        calls: list[int] = []
+
+        def moving(conn: Any, code: str) -> list[str]:
+            calls.append(1)
+            found = real(conn, code)
+            joined = "ffffffff-0000-4000-8000-000000000000"  # seen once the state's row is locked
+            return [*found, joined] if len(calls) == 2 else found
+
+        monkeypatch.setattr(witness_repo, "cases_of_state", moving)
+        vkey = CosignatureSigner.generate("NL-1").vkey()
+        register_witness(workspace.engine, "NL", url="http://w", vkey=vkey, signer=workspace.signer)
+        assert len(calls) == 4  # one attempt given up, one that held
+        assert _witness_names(_policies(client, world, case_id)[-1]["data"]["policy"]) == {"NL-1"}
+        monkeypatch.setattr(witness_repo, "cases_of_state", lambda conn, code: [str(uuid4())])
+        with pytest.raises(ConflictError, match="kept changing"):
+            remove_witness(workspace.engine, "NL", signer=workspace.signer)
+        assert len(_policies(client, world, case_id)) == 2  # nothing logged by the refusal
