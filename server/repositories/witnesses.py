@@ -201,3 +201,14 @@ def share_lock_parties(conn: Connection, case_id: str) -> None:
     parties = select(_P.c.jurisdiction).where(_P.c.case_id == case_id)
     query = select(_J.c.code).where(_J.c.code.in_(parties)).with_for_update(read=True)
     conn.execute(query).all()
+
+
+def newest_checkpoints_at_most(conn: Connection, case_id: str, bounds: list[int]) -> set[int]:
+    """For each bound, the size of the case's largest stored checkpoint not above it."""
+    found: set[int] = set()
+    for bound in sorted(set(bounds)):
+        query = select(func.max(_CP.c.size)).where(_CP.c.case_id == case_id, _CP.c.size <= bound)
+        size = conn.execute(query).scalar()
+        if size is not None:
+            found.add(int(size))
+    return found

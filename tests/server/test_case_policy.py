@@ -276,3 +276,31 @@ def test_a_witness_change_starts_over_when_the_states_cases_move(
         with pytest.raises(ConflictError, match="kept changing"):
             remove_witness(workspace.engine, "NL", signer=workspace.signer)
         assert len(_policies(client, world, case_id)) == 2  # nothing logged by the refusal
+
+
+def test_a_witness_registered_later_never_blocks_the_bundle_of_what_came_before(
+    workspace: Workspace, world: World, tmp_path: Path
+) -> None:
+    """Entries logged while the case had no witness (`quorum none`) stay exportable once a
+    witness joins, even while it is down; the bundle says where it stops and why."""
+    witnesses = Witnesses(workspace)
+    with quiet_client(workspace) as client:
+        case_id = create_case(client, world, parties=("NL", "DE"))
+        for label in ("Phone", "Disk"):
+            register_exhibit(client, world, case_id, label=label)  # sizes 3 and 4
+        witnesses.add("DE", tmp_path / "de")  # case.policy_set at seq 4
+        witnesses.down.add("DE")
+        assert [o.error is not None for o in submit(witnesses.submitter())] == [True]
+        made = client.post(
+            f"/api/cases/{case_id}/exports", json=FULL, headers=world.headers("NL", "prosecutor")
+        )
+        assert made.status_code == 201, made.text
+        body = made.json()
+        assert (body["tree_size"], body["log_size"], body["not_cosigned"]) == (4, 5, ["DE-1"])
+        data = _bundle(client, world, case_id, body["id"])
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            policy_txt = archive.read("policy.txt").decode()
+        assert policy_txt.endswith("quorum none\n")
+        assert policy_txt == _log(client, world, case_id)[1]["data"]["policy"]
+        report = verify_bundle(io.BytesIO(data), policy_text=policy_txt)
+        assert report.ok, [f.message for f in report.failures()]

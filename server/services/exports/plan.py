@@ -12,7 +12,6 @@ estimated.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -103,7 +102,7 @@ def prepare(ws: Workspace, principal: Principal, case_id: str, request: ExportRe
         latest = log_repo.latest_checkpoint(conn, case_id)
         log_size = 0 if latest is None else latest.size
         witnessed = choose_witnessed(
-            conn, case_id, case_policy_at(conn, ws, case_id, log_size), origin
+            conn, case_id, CasePolicies.of_case(conn, ws, case_id, log_size), origin
         )
         note, size = witnessed.note, witnessed.size
         rows = log_repo.entries(conn, case_id, 0, size)
@@ -186,51 +185,77 @@ class Witnessed:
     not_cosigned: tuple[str, ...]  # witnesses of the newest policy missing on the newest
 
 
-PolicyAt = Callable[[int], tuple[Policy, str]]
+class CasePolicies:
+    """spec 5: the policy of a checkpoint of size n is the newest case.policy_set with seq
+    below n. NOTE: a log from before the policy history (no case.policy_set below the
+    size) is judged by the case's policy now, as it was before the history was kept."""
 
+    def __init__(self, history: list[tuple[int, str]], now_text: str, log_vkey: str) -> None:
+        self._history = history
+        self._now_text = now_text
+        self._log_vkey = log_vkey
+        self._parsed: dict[str, Policy] = {}
 
-def case_policy_at(conn: Connection, ws: Workspace, case_id: str, log_size: int) -> PolicyAt:
-    """spec 5: the policy of a checkpoint is the newest case.policy_set below its size.
-    NOTE: a log from before the policy history (no case.policy_set below the size) is
-    judged by the case's policy now, as it was before the history was kept."""
-    history = stored_history(conn, case_id, before=log_size)
-    now_text = case_policy(conn, ws.signer, case_id).to_text()
-    log_vkey = ws.signer.case_signer(case_id).vkey()
-    parsed: dict[str, Policy] = {}
+    @classmethod
+    def of_case(cls, conn: Connection, ws: Workspace, case_id: str, log_size: int) -> CasePolicies:
+        return cls(
+            stored_history(conn, case_id, before=log_size),
+            case_policy(conn, ws.signer, case_id).to_text(),
+            ws.signer.case_signer(case_id).vkey(),
+        )
 
-    def at(size: int) -> tuple[Policy, str]:
-        text = policy_at(history, size) or now_text
-        if text not in parsed:
-            try:
-                policy = Policy.parse(text)
-            except CustodyError as exc:
-                raise ExportRefusedError(
-                    f"the case's logged policy at size {size} cannot be read: {exc}",
-                    code="log_damaged",
-                ) from None
-            # spec 5: policy.txt names the case's log vkey. A history naming another key
-            # means the log key was swapped: no bundle of this server could verify.
-            if [log.vkey for log in policy.logs] != [log_vkey]:
-                raise ExportRefusedError(
-                    f"the policy logged for size {size} names another log key than this "
-                    "server's: the log key changed, and the checkpoints it signed are not "
-                    "this log's",
-                    code="export_refused",
-                )
-            parsed[text] = policy
-        return parsed[text], text
+    @classmethod
+    def fixed(cls, policy: Policy) -> CasePolicies:
+        """One policy for every size (no history)."""
+        log_vkey = policy.logs[0].vkey if policy.logs else ""
+        return cls([], policy.to_text(), log_vkey)
 
-    return at
+    def at(self, size: int) -> tuple[Policy, str]:
+        """The policy in force at `size`, and its text as logged."""
+        text = policy_at(self._history, size) or self._now_text
+        if text not in self._parsed:
+            self._parsed[text] = self._parse(text, size)
+        return self._parsed[text], text
+
+    def _parse(self, text: str, size: int) -> Policy:
+        try:
+            policy = Policy.parse(text)
+        except CustodyError as exc:
+            raise ExportRefusedError(
+                f"the case's logged policy at size {size} cannot be read: {exc}",
+                code="log_damaged",
+            ) from None
+        # spec 5: policy.txt names the case's log vkey. A history naming another key means
+        # the log key was swapped: no bundle of this server could verify.
+        if [log.vkey for log in policy.logs] != [self._log_vkey]:
+            raise ExportRefusedError(
+                f"the policy logged for size {size} names another log key than this "
+                "server's: the log key changed, and the checkpoints it signed are not this "
+                "log's",
+                code="export_refused",
+            )
+        return policy
+
+    def unwitnessed_bounds(self, log_size: int) -> list[int]:
+        """For each stretch of the log under a `quorum none` policy, the largest size it
+        covers: a checkpoint there needs no cosignature, so it is a candidate even though
+        no witness cosigned it and it is not the newest."""
+        bounds: list[int] = []
+        starts = [seq for seq, _text in self._history]
+        for index, seq in enumerate(starts):
+            end = starts[index + 1] if index + 1 < len(starts) else log_size
+            if end > seq and self.at(seq + 1)[0].quorum is None:
+                bounds.append(end)
+        return bounds
 
 
 def choose_checkpoint(conn: Connection, case_id: str, policy: Policy, origin: str) -> Note:
     """The newest checkpoint whose signature and cosignatures satisfy `policy`."""
-    text = policy.to_text()
-    return choose_witnessed(conn, case_id, lambda _size: (policy, text), origin).note
+    return choose_witnessed(conn, case_id, CasePolicies.fixed(policy), origin).note
 
 
 def choose_witnessed(
-    conn: Connection, case_id: str, policy_at_size: PolicyAt, origin: str
+    conn: Connection, case_id: str, policies: CasePolicies, origin: str
 ) -> Witnessed:
     """The newest checkpoint that met the policy in force at its size (spec 6 warnings:
     bundles stop there), and which witnesses have not cosigned the newest checkpoint."""
@@ -240,15 +265,19 @@ def choose_witnessed(
     by_size: dict[int, list[str]] = {}
     for size, _name, line in witness_repo.cosignatures(conn, case_id):
         by_size.setdefault(size, []).append(line)
-    newest_policy, _text = policy_at_size(latest.size)
+    newest_policy, _text = policies.at(latest.size)
     missing = _not_cosigned(latest.note, by_size.get(latest.size, []), newest_policy, origin)
-    sizes = sorted({latest.size, *by_size}, reverse=True)[:CANDIDATE_CHECKPOINTS]
+    unwitnessed = witness_repo.newest_checkpoints_at_most(
+        conn, case_id, policies.unwitnessed_bounds(latest.size)
+    )
+    candidates = {latest.size, *by_size, *unwitnessed}
+    sizes = sorted(candidates, reverse=True)[:CANDIDATE_CHECKPOINTS]
     reasons: list[str] = []
     for size in sizes:
         row = log_repo.checkpoint(conn, case_id, size)
         if row is None:
             continue
-        policy, text = policy_at_size(size)
+        policy, text = policies.at(size)
         note = _with_cosignatures(row.note, by_size.get(size, []))
         try:
             verdict = verify_cosigned_checkpoint(note, policy, origin=origin)
