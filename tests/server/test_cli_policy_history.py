@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
+from custody.cosignature import CosignatureSigner
 from custody.entry import SYSTEM_ACTOR, Entry
+from custody.note import NoteSigner
+from custody.policy import build_policy
 from server.cli.court import coverage_lines
+from server.cli.timeline import meaning
 from server.config import Settings
 from server.db import read_transaction, write_transaction
 from server.repositories import cases as case_repo
@@ -86,3 +91,17 @@ def test_registering_and_removing_a_witness_on_the_command_line_logs_the_policy(
         assert entries[2].data["policy"].endswith("quorum none\n")
     finally:
         ws.close()
+
+
+def test_the_timeline_says_who_must_cosign() -> None:
+    log_vkey = NoteSigner.generate("jitc.test/case/x").vkey()
+    named = [(n, CosignatureSigner.generate(n).vkey()) for n in ("DE-1", "NL-1")]
+
+    def said(quorum: int | Literal["all"] | None, witnesses: list[tuple[str, str]]) -> str:
+        policy = build_policy(log_vkey, witnesses, quorum=quorum).to_text()
+        entry = {"type": "case.policy_set", "exhibit": None, "data": {"policy": policy}}
+        return meaning(entry, {})
+
+    assert said("all", named) == "witness policy: witnesses DE-1, NL-1; all 2 must cosign"
+    assert said(1, named) == "witness policy: witnesses DE-1, NL-1; 1 of 2 must cosign"
+    assert said(None, []) == "witness policy: no witnesses (checkpoints rest on the log key alone)"

@@ -561,7 +561,11 @@ def test_log_is_a_timeline_one_line_per_entry(jitc: Jitc, tmp_path: Path) -> Non
     sha256 = hashlib.sha256(data).hexdigest()
     assert [(seq, who, what) for seq, _when, who, what in parsed] == [
         ("0", "NL/prosecutor-nl (prosecutor)", 'opened case "Operation Tulip": parties NL, BE'),
-        ("1", "NL/prosecutor-nl (prosecutor)", "witness policy: no witnesses"),
+        (
+            "1",
+            "NL/prosecutor-nl (prosecutor)",
+            "witness policy: no witnesses (checkpoints rest on the log key alone)",
+        ),
         (
             "2",
             "NL/technician-nl (technician)",
