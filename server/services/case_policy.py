@@ -90,8 +90,10 @@ def policy_history(entries: Sequence[Entry]) -> list[tuple[int, str]]:
     return found
 
 
-def stored_history(conn: Connection, case_id: str, *, before: int) -> list[tuple[int, str]]:
-    """(seq, policy text) of every committed case.policy_set below seq `before`."""
+def stored_history(
+    conn: Connection, case_id: str, *, before: int | None = None
+) -> list[tuple[int, str]]:
+    """(seq, policy text) of every committed case.policy_set (below seq `before`)."""
     history: list[tuple[int, str]] = []
     for seq, raw in witness_repo.logged_policies(conn, case_id, before=before):
         text = _policy_of(raw)

@@ -99,11 +99,7 @@ def prepare(ws: Workspace, principal: Principal, case_id: str, request: ExportRe
                     raise NotFoundError(
                         f"no exhibit {exhibit_id} in this case", code="exhibit_not_found"
                     )
-        latest = log_repo.latest_checkpoint(conn, case_id)
-        log_size = 0 if latest is None else latest.size
-        witnessed = choose_witnessed(
-            conn, case_id, CasePolicies.of_case(conn, ws, case_id, log_size), origin
-        )
+        witnessed = choose_witnessed(conn, case_id, CasePolicies.of_case(conn, ws, case_id), origin)
         note, size = witnessed.note, witnessed.size
         rows = log_repo.entries(conn, case_id, 0, size)
         entries = parse_entries(rows, size)
@@ -197,9 +193,9 @@ class CasePolicies:
         self._parsed: dict[str, Policy] = {}
 
     @classmethod
-    def of_case(cls, conn: Connection, ws: Workspace, case_id: str, log_size: int) -> CasePolicies:
+    def of_case(cls, conn: Connection, ws: Workspace, case_id: str) -> CasePolicies:
         return cls(
-            stored_history(conn, case_id, before=log_size),
+            stored_history(conn, case_id),
             case_policy(conn, ws.signer, case_id).to_text(),
             ws.signer.case_signer(case_id).vkey(),
         )
