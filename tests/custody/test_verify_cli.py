@@ -21,7 +21,7 @@ GOLDEN = Path(__file__).parent / "data" / "golden"
 TRUSTED = GOLDEN / "trusted-policy.txt"
 CHECK_LINE = re.compile(r"^\[(PASS|FAIL|SKIP)\] (\d)\. ([a-z-]+): ")
 CHECK_IDS = ["format", "log", "time", "exhibit-chains", "signatures", "content", "replay"]
-PROOF_SEQ = 2
+PROOF_SEQ = 3
 
 
 def run_cli(*argv: str) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 from custody.assemble import ContentSource, add_report, write_bundle
 from custody.canonical import canonical_bytes
 from custody.checkpoint import Checkpoint
+from custody.commitment import note_commitment
 from custody.cosignature import CosignatureSigner
 from custody.entry import SYSTEM_ACTOR, ZERO_HASH, Actor, Entry, make_entry
 from custody.merkle import MemoryTree, leaf_hash
@@ -62,7 +63,12 @@ NL_PROS = Actor("NL", "pros-eva", "prosecutor", "tok-nl-pros")
 BE_TECH = Actor("BE", "tech-luc", "technician", "tok-be-tech")
 BE_INV = Actor("BE", "inv-marie", "investigator", "tok-be-inv")
 DE_INV = Actor("DE", "inv-klaus", "investigator", "tok-de-inv")
+BE_PROS = Actor("BE", "pros-jan", "prosecutor", "tok-be-pros")
+BE_JUDGE = Actor("BE", "judge-peeters", "judge", "tok-be-judge")
+BE_DEFENCE = Actor("BE", "adv-janssens", "defence", "tok-be-defence")
+NL_JUDGE = Actor("NL", "judge-bos", "judge", "tok-nl-judge")
 DEFENCE = Actor("NL", "adv-de-vries", "defence", "tok-defence")
+SALT = hashlib.sha256(b"jitc golden note salt").digest()
 
 
 def digests(content: bytes) -> dict[str, Any]:
@@ -114,8 +120,18 @@ class LogBuilder:
         return entry
 
 
-def standard_log(*, extra: Callable[[LogBuilder], None] | None = None) -> LogBuilder:
-    """The story of a small JIT case between the Netherlands and Belgium."""
+def policy_text(
+    log_key: NoteSigner = LOG_KEY, witnesses: tuple[str, ...] = ("NL-1", "BE-1")
+) -> str:
+    """spec 5 policy.txt: the log key, the witnesses, all of them (or `quorum none`)."""
+    named = [(name, WITNESSES[name].vkey()) for name in witnesses]
+    return build_policy(log_key.vkey(), named, quorum="all" if named else None).to_text()
+
+
+def standard_log(
+    *, extra: Callable[[LogBuilder], None] | None = None, policy: str | None = None
+) -> LogBuilder:
+    """The story of a small JIT case between the Netherlands and Belgium that Germany joins."""
     log = LogBuilder()
     log.add(
         NL_PROS,
@@ -123,6 +139,7 @@ def standard_log(*, extra: Callable[[LogBuilder], None] | None = None) -> LogBui
         None,
         {"title": "Operation Golden Tulip", "parties": ["NL", "BE"], "agreement": "JIT-2026-17"},
     )
+    log.add(SYSTEM_ACTOR, "case.policy_set", None, {"policy": policy or policy_text()})
     log.add(
         NL_TECH,
         "exhibit.registered",
@@ -171,7 +188,7 @@ def standard_log(*, extra: Callable[[LogBuilder], None] | None = None) -> LogBui
         DISK,
         {**digests(DISK_BYTES), "filename": "laptop.E01", "media_type": "application/x-ewf"},
     )
-    log.add(NL_INV, "note.added", PHONE, {"sha256": hashlib.sha256(b"first look").hexdigest()})
+    log.add(NL_INV, "note.added", PHONE, {"commitment": note_commitment(SALT, "first look")})
     log.add(
         NL_PROS,
         "exhibit.shared",
@@ -184,16 +201,36 @@ def standard_log(*, extra: Callable[[LogBuilder], None] | None = None) -> LogBui
         NL_PROS,
         "case.access_granted",
         None,
-        {"jurisdiction": "NL", "sub": "adv-de-vries", "role": "defence"},
+        {"jurisdiction": "NL", "sub": "adv-de-vries", "role": "defence", "exhibits": [PHONE]},
     )
-    log.add(DEFENCE, "exhibit.accessed", DISK, {"purpose": "defence review", "range": None})
+    log.add(DEFENCE, "exhibit.accessed", PHONE, {"purpose": "defence review", "range": None})
     log.add(BE_TECH, "exhibit.sealed", DISK, {"reason": "analysis complete"})
     log.add(SYSTEM_ACTOR, "exhibit.verified", PHONE, {"ok": True, **_hashes(PHONE_BYTES)})
-    log.add(NL_PROS, "exhibit.hold_set", PHONE, {"reason": "trial pending"})
+    proposal = log.add(NL_PROS, "case.party_proposed", None, {"jurisdiction": "DE"}).seq
+    log.add(BE_PROS, "case.party_approved", None, {"proposal": proposal})
+    log.add(BE_PROS, "case.party_added", None, {"jurisdiction": "DE", "proposal": proposal})
+    log.add(
+        BE_PROS,
+        "case.access_granted",
+        None,
+        {"jurisdiction": "BE", "sub": "judge-peeters", "role": "judge", "exhibits": None},
+    )
+    log.add(BE_JUDGE, "exhibit.accessed", DISK, {"purpose": "hearing", "range": None})
+    judge_hold = log.add(
+        BE_JUDGE, "exhibit.hold_set", DISK, {"reason": "appeal", "authority": "court order 7"}
+    ).seq
+    log.add(BE_JUDGE, "exhibit.hold_released", DISK, {"reason": "appeal done", "hold": judge_hold})
+    log.add(
+        NL_PROS, "exhibit.hold_set", PHONE, {"reason": "trial pending", "authority": "OM 26/114"}
+    )
     if extra is not None:
         extra(log)
-    log.add(NL_INV, "note.added", None, {"sha256": hashlib.sha256(b"case note").hexdigest()})
+    log.add(NL_INV, "note.added", None, {"commitment": note_commitment(SALT, "case note")})
     return log
+
+
+# The seq of the open hold on the handset that standard_log leaves (its last hold_set).
+PHONE_HOLD = 21
 
 
 def _hashes(content: bytes) -> dict[str, Any]:
@@ -268,10 +305,7 @@ def sign_checkpoint(bundle: Bundle, tree: MemoryTree) -> Note:
 
 def policy_for(bundle: Bundle) -> str:
     """The policy the exporter puts in the bundle: its own log key, its witnesses, all."""
-    witnesses = [(name, WITNESSES[name].vkey()) for name in bundle.witnesses]
-    return build_policy(
-        bundle.log_key.vkey(), witnesses, quorum="all" if witnesses else None
-    ).to_text()
+    return policy_text(bundle.log_key, bundle.witnesses)
 
 
 def render(bundle: Bundle) -> bytes:
@@ -334,10 +368,10 @@ def write_members(members: dict[str, bytes]) -> bytes:
 
 def _noncanonical() -> Bundle:
     entries = standard_log().entries
-    victim = entries[5]
+    victim = entries[6]
     spaced = canonical_bytes(victim.to_json()).replace(b'"data":', b'"data": ')
-    entries[5] = raw_entry(victim, spaced)
-    return Bundle(rechain(entries, start=6))
+    entries[6] = raw_entry(victim, spaced)
+    return Bundle(rechain(entries, start=7))
 
 
 def _root_mismatch() -> Bundle:
@@ -348,7 +382,7 @@ def _root_mismatch() -> Bundle:
         # The last entry (a case note, no exhibit) is swapped after signing: no later entry
         # links to it, so only the Merkle root can tell.
         lines = members["entries.jsonl"].split(b"\n")
-        forged = last._replace(data={"sha256": hashlib.sha256(b"another note").hexdigest()})
+        forged = last._replace(data={"commitment": note_commitment(SALT, "another note")})
         lines[-2] = canonical_bytes(forged.to_json())
         members["entries.jsonl"] = b"\n".join(lines)
 
@@ -357,7 +391,7 @@ def _root_mismatch() -> Bundle:
 
 def _time_reversed() -> Bundle:
     entries = standard_log().entries
-    entries[8] = entries[8]._replace(time="2026-11-02T08:00:00.000000Z")
+    entries[9] = entries[9]._replace(time="2026-11-02T08:00:00.000000Z")
     return Bundle(rechain(entries))
 
 
@@ -365,19 +399,19 @@ def _exhibit_chain_broken() -> Bundle:
     entries = standard_log().entries
     # The handset's second access points back past the note and the share, as if both had
     # been cut out of its history.
-    victim = entries[8]
-    entries[8] = make_entry(
+    victim = entries[9]
+    entries[9] = make_entry(
         case=victim.case,
         seq=victim.seq,
-        prev=entries[7].leaf_hash(),
+        prev=entries[8].leaf_hash(),
         time=victim.time,
         actor=victim.actor,
         type=victim.type,
         exhibit=victim.exhibit,
-        exhibit_prev=entries[2].leaf_hash(),
+        exhibit_prev=entries[3].leaf_hash(),
         data=dict(victim.data),
     )
-    return Bundle(rechain(entries, start=9))
+    return Bundle(rechain(entries, start=10))
 
 
 def _unshared_access() -> Bundle:
@@ -423,7 +457,9 @@ def _content_altered() -> Bundle:
 
 
 def _swapped_log_key() -> Bundle:
-    return Bundle(standard_log().entries, log_key=ROGUE_LOG_KEY)
+    # The forger logs its own key in case.policy_set too, so policy.txt matches the log.
+    log = standard_log(policy=policy_text(ROGUE_LOG_KEY))
+    return Bundle(log.entries, log_key=ROGUE_LOG_KEY)
 
 
 def _quorum_not_met() -> Bundle:
@@ -468,7 +504,9 @@ SCENARIOS: dict[str, Callable[[], Bundle]] = {
         exhibits=[PHONE],
         content={PHONE: PHONE_BYTES},
     ),
-    "valid-no-witnesses": lambda: Bundle(standard_log().entries, witnesses=(), cosigners=()),
+    "valid-no-witnesses": lambda: Bundle(
+        standard_log(policy=policy_text(LOG_KEY, ())).entries, witnesses=(), cosigners=()
+    ),
     "valid-hashes-only": lambda: Bundle(standard_log().entries, content={}),
     "valid-with-warnings": _warnings,
     "fail-1-noncanonical-entry": _noncanonical,
