@@ -52,6 +52,11 @@ PROOF_CHECKS: Final[tuple[tuple[CheckId, str], ...]] = (
 MAX_FINDINGS_PER_CHECK: Final = 50
 MAX_WARNINGS: Final = MAX_FINDINGS_PER_CHECK * 4
 STALE_COSIGNATURE: Final = timedelta(days=1)
+# spec 6 warnings: the policy came from the bundle, not from the user.
+POLICY_FROM_BUNDLE: Final = (
+    "the policy was taken from the bundle (the exporter's claim), not from you: give a "
+    "policy you obtained yourself (--policy)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +116,20 @@ class VerificationReport:
     cosigners: tuple[str, ...] = ()
     entries: int = 0
     verified_at: str | None = None
+    # spec 6 warnings: why the bundle rests on the log operator's key alone, or None.
+    operator_only: str | None = None
 
     @property
     def ok(self) -> bool:
         return all(check.status != "fail" for check in self.checks)
+
+    def headline(self) -> str | None:
+        """spec 6 warnings that a reader must see first: the bundle rests on the log
+        operator's key alone, or its policy is the exporter's claim. None if neither."""
+        parts = [] if self.operator_only is None else [self.operator_only]
+        if self.policy_source == "bundle":
+            parts.append(POLICY_FROM_BUNDLE)
+        return "WARNING: " + "; ".join(parts) if parts else None
 
     def check(self, check_id: str) -> CheckResult:
         for check in self.checks:
@@ -136,6 +151,9 @@ class VerificationReport:
             "origin": manifest.origin if manifest else None,
             "disclosure": manifest.disclosure if manifest else None,
             "tree_size": self.checkpoint.size if self.checkpoint else None,
+            "log_size": manifest.log_size if manifest else None,
+            "operator_only": self.operator_only,
+            "headline": self.headline(),
             "entries": self.entries,
             "cosigners": list(self.cosigners),
             "verified_at": self.verified_at,
@@ -185,3 +203,33 @@ class Recorder:
 
     def passed(self, check_id: CheckId) -> bool:
         return self._checks[check_id].status == "pass"
+
+    def mark(self) -> _Mark:
+        """The findings so far, to `rewind` to."""
+        return _Mark(
+            {
+                check_id: (c.status, list(c.findings), c.finding_count, c.detail)
+                for check_id, c in self._checks.items()
+            },
+            len(self.warnings),
+        )
+
+    def rewind(self, mark: _Mark) -> None:
+        """Forget every finding and warning recorded since `mark`: what was read of a
+        member that then proves corrupt must not count, or the verdict would depend on how
+        much of it was read before the corruption showed (the read's chunk size)."""
+        for check_id, (status, findings, count, detail) in mark.checks.items():
+            check = self._checks[check_id]
+            check.status, check.findings, check.finding_count, check.detail = (
+                status,
+                findings,
+                count,
+                detail,
+            )
+        del self.warnings[mark.warnings :]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    checks: dict[str, tuple[Status, list[Finding], int, str]]
+    warnings: int

@@ -248,6 +248,12 @@ def edit_manifest(old: bytes, new: bytes) -> Callable[[Members], None]:
     return apply
 
 
+def tree_size_24(members: Members) -> None:
+    # A forger who raises tree_size raises log_size with it (log_size >= tree_size).
+    edit_manifest(b'"log_size":23', b'"log_size":24')(members)
+    edit_manifest(b'"tree_size":23', b'"tree_size":24')(members)
+
+
 def test_manifest_of_format_version_2(tmp_path: Path) -> None:
     path = mutated(tmp_path, edit_manifest(b"jitc-bundle/1", b"jitc-bundle/2"))
     with pytest.raises(BundleFormatError, match="format is 'jitc-bundle/2'"):
@@ -284,7 +290,7 @@ def test_noncanonical_manifest(tmp_path: Path) -> None:
 
 
 def test_manifest_tree_size_not_the_checkpoints(tmp_path: Path) -> None:
-    report = verify(mutated(tmp_path, edit_manifest(b'"tree_size":23', b'"tree_size":24')))
+    report = verify(mutated(tmp_path, tree_size_24))
     assert_fails(report, "log", "checkpoint size 23 is not the manifest's tree_size 24", only=True)
     assert_fails(report, "log", r"entries\.jsonl has 23 entries, tree_size is 24")
 
@@ -317,7 +323,7 @@ def test_manifest_content_path_outside_its_exhibit_folder(tmp_path: Path, target
 RAISING_CASES: list[tuple[str, Callable[[Members], None], type[Exception], str]] = [
     (
         "tree-size",
-        edit_manifest(b'"tree_size":23', b'"tree_size":24'),
+        tree_size_24,
         RootMismatchError,
         "tree_size 24",
     ),

@@ -288,6 +288,7 @@ class Bundle:
     cosign_time: datetime = CREATED_AT - timedelta(hours=1)
     tamper_zip: Callable[[dict[str, bytes]], None] | None = None
     bad_cosigner: str | None = None
+    log_size_extra: int = 0  # entries the log held beyond tree_size when it was exported
 
 
 def sign_checkpoint(bundle: Bundle, tree: MemoryTree) -> Note:
@@ -331,6 +332,7 @@ def render(bundle: Bundle) -> bytes:
             exhibits=bundle.exhibits,
             contents=contents,
             get_node=tree.get_node,
+            log_size=tree.size + bundle.log_size_extra,
         )
         if bundle.tamper_zip is not None:
             members = read_members(path.read_bytes())
@@ -493,7 +495,74 @@ def _warnings() -> Bundle:
         log.add(NL_INV, "exhibit.tagged", PHONE, {"tag": "priority"})
         log.add(SYSTEM_ACTOR, "exhibit.verified", DISK, {"ok": False, **_hashes(b"other")})
 
-    return Bundle(standard_log(extra=extra).entries, cosign_time=CREATED_AT - timedelta(days=3))
+    return Bundle(
+        standard_log(extra=extra).entries,
+        cosign_time=CREATED_AT - timedelta(days=3),
+        log_size_extra=4,
+    )
+
+
+def _rule_break(*steps: tuple[Actor, str, str | None, dict[str, Any]]) -> Callable[[], Bundle]:
+    """A bundle whose log, after the standard story, holds `steps`: each breaks one custody
+    rule of spec 6.7 (and nothing else), in a log signed and cosigned as usual."""
+
+    def make() -> Bundle:
+        def extra(log: LogBuilder) -> None:
+            for actor, kind, exhibit, data in steps:
+                log.add(actor, kind, exhibit, data)
+
+        return Bundle(standard_log(extra=extra).entries)
+
+    return make
+
+
+# The seq of the first entry a rule break adds after the standard story.
+EXTRA = PHONE_HOLD + 1
+OTHER_BE_JUDGE = Actor("BE", "judge-claes", "judge", "tok-be-judge-2")
+_GRANT_FOR_BE_JUDGE = {"jurisdiction": "BE", "sub": "judge-claes", "role": "judge"}
+
+RULE_BREAKS: dict[str, Callable[[], Bundle]] = {
+    # A judge reads with no grant at all, though the state owns the exhibit.
+    "fail-7-self-granted-judge": _rule_break(
+        (OTHER_BE_JUDGE, "exhibit.accessed", DISK, {"purpose": "hearing", "range": None}),
+    ),
+    # NL grants a Belgian judge: a state grants access only to its own courts.
+    "fail-7-grant-for-another-state": _rule_break(
+        (NL_PROS, "case.access_granted", None, {**_GRANT_FOR_BE_JUDGE, "exhibits": None}),
+    ),
+    # BE discloses the disk to its defence; the defence reads the handset (which BE may read).
+    "fail-7-defence-outside-disclosure": _rule_break(
+        (
+            BE_PROS,
+            "case.access_granted",
+            None,
+            {"jurisdiction": "BE", "sub": BE_DEFENCE.sub, "role": "defence", "exhibits": [DISK]},
+        ),
+        (BE_DEFENCE, "exhibit.accessed", PHONE, {"purpose": "review", "range": None}),
+    ),
+    "fail-7-hold-released-by-another-state": _rule_break(
+        (BE_PROS, "exhibit.hold_released", PHONE, {"reason": "no longer", "hold": PHONE_HOLD}),
+    ),
+    "fail-7-disposal-under-hold": _rule_break(
+        (NL_PROS, "exhibit.disposed", PHONE, {"reason": "destroyed", "authority": "OM 26/200"}),
+    ),
+    "fail-7-party-removed-by-another": _rule_break(
+        (NL_PROS, "case.party_removed", None, {"jurisdiction": "BE"}),
+    ),
+    # BE and DE, parties when FR was proposed, never consented.
+    "fail-7-party-added-without-consent": _rule_break(
+        (NL_PROS, "case.party_proposed", None, {"jurisdiction": "FR"}),
+        (NL_PROS, "case.party_added", None, {"jurisdiction": "FR", "proposal": EXTRA}),
+    ),
+}
+
+
+def _policy_not_logged() -> Bundle:
+    # policy.txt swapped after export for one without witnesses; the log recorded two.
+    def swap_policy(members: dict[str, bytes]) -> None:
+        members["policy.txt"] = policy_text(LOG_KEY, ()).encode()
+
+    return Bundle(standard_log().entries, tamper_zip=swap_policy)
 
 
 SCENARIOS: dict[str, Callable[[], Bundle]] = {
@@ -517,20 +586,25 @@ SCENARIOS: dict[str, Callable[[], Bundle]] = {
     "fail-5-swapped-log-key": _swapped_log_key,
     "fail-5-quorum-not-met": _quorum_not_met,
     "fail-5-bad-cosignature": _bad_cosignature,
+    "fail-5-policy-not-logged": _policy_not_logged,
     "fail-6-content-altered": _content_altered,
     "fail-7-access-without-share": _unshared_access,
     "fail-7-ingest-after-seal": _ingest_after_seal,
     "fail-7-event-after-disposal": _after_disposal,
+    **RULE_BREAKS,
 }
 
 
 @dataclass(frozen=True)
 class Expected:
-    """Checks that fail with the bundle's own policy, and with the court's trusted policy."""
+    """Checks that fail with the bundle's own policy, and with the court's trusted policy;
+    the number of warnings with each."""
 
     own_policy: frozenset[str]
     trusted_policy: frozenset[str]
-    warnings: int = 0
+    # With its own policy a bundle always warns that the policy is the exporter's claim.
+    own_warnings: int = 1
+    trusted_warnings: int = 0
 
 
 def _same(*checks: str) -> Expected:
@@ -541,22 +615,35 @@ EXPECTED: dict[str, Expected] = {
     "valid-full": _same(),
     "valid-selective": _same(),
     # The exporter claims no witnesses; a court that trusts the two states' witnesses says no.
-    "valid-no-witnesses": Expected(frozenset(), frozenset({"signatures"})),
+    # Both warn that the bundle rests on the log key alone; the court's policy also differs
+    # from the one the case recorded.
+    "valid-no-witnesses": Expected(
+        frozenset(), frozenset({"signatures"}), own_warnings=2, trusted_warnings=2
+    ),
     "valid-hashes-only": _same(),
-    "valid-with-warnings": Expected(frozenset(), frozenset(), warnings=3),
+    # Unknown type, storage altered, stale cosignature, log_size above tree_size.
+    "valid-with-warnings": Expected(frozenset(), frozenset(), own_warnings=5, trusted_warnings=4),
     "fail-1-noncanonical-entry": _same("format"),
     "fail-2-root-mismatch": _same("log"),
     "fail-2-selective-bad-proof": _same("log"),
     "fail-3-time-reversed": _same("time"),
     "fail-4-exhibit-chain-broken": _same("exhibit-chains"),
-    # Signed by another key, with a policy.txt naming that key: only a trusted policy tells.
-    "fail-5-swapped-log-key": Expected(frozenset(), frozenset({"signatures"})),
+    # Signed by another key, with a policy.txt and a case.policy_set naming that key: only a
+    # trusted policy tells (which also differs from the recorded one, and verifies no
+    # cosignature once the log signature fails: two warnings).
+    "fail-5-swapped-log-key": Expected(frozenset(), frozenset({"signatures"}), trusted_warnings=2),
     "fail-5-quorum-not-met": _same("signatures"),
     "fail-5-bad-cosignature": _same("signatures"),
+    # policy.txt (quorum none) is not the logged policy; with its own policy the bundle
+    # also rests on the log key alone.
+    "fail-5-policy-not-logged": Expected(
+        frozenset({"signatures"}), frozenset({"signatures"}), own_warnings=2
+    ),
     "fail-6-content-altered": _same("content"),
     "fail-7-access-without-share": _same("replay"),
     "fail-7-ingest-after-seal": _same("replay"),
     "fail-7-event-after-disposal": _same("replay"),
+    **{name: _same("replay") for name in RULE_BREAKS},
 }
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "data" / "golden"
