@@ -233,10 +233,14 @@ def test_a_bundle_stops_where_the_policy_of_its_size_was_met_and_says_so(
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         policy_txt = archive.read("policy.txt").decode()
         note = Note.parse(archive.read("checkpoint"))
+        manifest = json.loads(archive.read("jitc-bundle.json"))
     assert policy_txt == old_policy != new_policy
     assert Checkpoint.parse_body(note.text).size == 3
+    assert (manifest["tree_size"], manifest["log_size"]) == (3, 4)
     report = verify_bundle(io.BytesIO(data), policy_text=old_policy)
     assert report.ok, [f.message for f in report.failures()]
+    # spec 6 warnings: the verifier, too, says the bundle stops before the newest entry.
+    assert any("stops at entry 3 of 4" in w.message for w in report.warnings)
 
     # DE's witness back: the next bundle reaches the newest entry under the new policy.
     witnesses.down.clear()
@@ -249,6 +253,8 @@ def test_a_bundle_stops_where_the_policy_of_its_size_was_met_and_says_so(
     assert again["not_cosigned"] == []
     with zipfile.ZipFile(io.BytesIO(_bundle(client, world, case_id, again["id"]))) as archive:
         assert archive.read("policy.txt").decode() == new_policy
+        manifest = json.loads(archive.read("jitc-bundle.json"))
+    assert manifest["log_size"] == manifest["tree_size"] == again["tree_size"]
 
 
 def test_a_witness_change_starts_over_when_the_states_cases_move(
