@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -16,15 +17,18 @@ from sqlalchemy import text
 
 from custody.checkpoint import Checkpoint
 from custody.cosignature import CosignatureSigner
+from custody.entry import SYSTEM_ACTOR
 from custody.note import Note
 from custody.policy import Policy
 from custody.verify import verify_bundle
-from server.db import read_transaction
+from server.db import read_transaction, write_transaction
 from server.errors import ConflictError
+from server.repositories import cases as case_repo
 from server.repositories import log as log_repo
 from server.repositories import witnesses as witness_repo
 from server.services.audit import audit_case
 from server.services.case_policy import case_policy
+from server.services.custody_log import CaseLog
 from server.services.witnessing import register_witness, remove_witness
 from server.services.workspace import Workspace
 from tests.server.helpers import World, create_case, quiet_client, register_exhibit
@@ -310,3 +314,27 @@ def test_a_witness_registered_later_never_blocks_the_bundle_of_what_came_before(
         assert policy_txt == _log(client, world, case_id)[1]["data"]["policy"]
         report = verify_bundle(io.BytesIO(data), policy_text=policy_txt)
         assert report.ok, [f.message for f in report.failures()]
+
+
+def test_a_log_without_a_logged_policy_is_not_exported(workspace: Workspace, world: World) -> None:
+    """A bundle's policy.txt must be a logged case.policy_set (spec 5): a log made before
+    the history was kept has none, and the server says so instead of writing a bundle
+    that fails check 5."""
+    case_id = "0b9f6a52-1c3d-4e5f-8a7b-6c5d4e3f2a1b"
+    with write_transaction(workspace.engine) as conn:
+        case_repo.insert_case(
+            conn, case_id=case_id, title="old", agreement="", now=datetime.now(UTC), by="NL"
+        )
+        case_repo.add_parties(conn, case_id, ["NL"])
+        log = CaseLog.new(conn, case_id, workspace.signer)
+        created = {"title": "old", "parties": ["NL"], "agreement": ""}
+        log.append(SYSTEM_ACTOR, "case.created", data=created)
+        log.flush()
+    with quiet_client(workspace) as client:
+        refused = client.post(
+            f"/api/cases/{case_id}/exports", json=FULL, headers=world.headers("NL", "prosecutor")
+        )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "no_logged_policy"
+    report = audit_case(workspace, case_id, objects=False)
+    assert [(f.subject, f.severity) for f in report.findings] == [("policy", "warning")]

@@ -29,7 +29,7 @@ from server.repositories import exhibits as exhibit_repo
 from server.repositories import log as log_repo
 from server.repositories import witnesses as witness_repo
 from server.services import content
-from server.services.case_policy import case_policy, policy_at, stored_history
+from server.services.case_policy import policy_at, stored_history
 from server.services.cases import authorize_read, standing
 from server.services.custody_log import case_origin
 from server.services.workspace import Workspace
@@ -183,10 +183,10 @@ class Witnessed:
 
 class CasePolicies:
     """spec 5: the policy of a checkpoint of size n is the newest case.policy_set with seq
-    below n. NOTE: a log from before the policy history (no case.policy_set below the
-    size) is judged by the case's policy now, as it was before the history was kept."""
+    below n. A size with none (a log from before the history was kept) has no policy a
+    bundle could carry: the verifier fails such a bundle (check 5), so it is refused."""
 
-    def __init__(self, history: list[tuple[int, str]], now_text: str, log_vkey: str) -> None:
+    def __init__(self, history: list[tuple[int, str]], now_text: str | None, log_vkey: str) -> None:
         self._history = history
         self._now_text = now_text
         self._log_vkey = log_vkey
@@ -194,11 +194,7 @@ class CasePolicies:
 
     @classmethod
     def of_case(cls, conn: Connection, ws: Workspace, case_id: str) -> CasePolicies:
-        return cls(
-            stored_history(conn, case_id),
-            case_policy(conn, ws.signer, case_id).to_text(),
-            ws.signer.case_signer(case_id).vkey(),
-        )
+        return cls(stored_history(conn, case_id), None, ws.signer.case_signer(case_id).vkey())
 
     @classmethod
     def fixed(cls, policy: Policy) -> CasePolicies:
@@ -209,6 +205,12 @@ class CasePolicies:
     def at(self, size: int) -> tuple[Policy, str]:
         """The policy in force at `size`, and its text as logged."""
         text = policy_at(self._history, size) or self._now_text
+        if text is None:
+            raise ExportRefusedError(
+                f"the log records no case.policy_set below size {size} (it was made before "
+                "the policy history was kept): a bundle of it could carry no logged policy",
+                code="no_logged_policy",
+            )
         if text not in self._parsed:
             self._parsed[text] = self._parse(text, size)
         return self._parsed[text], text
