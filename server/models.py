@@ -321,6 +321,8 @@ class Export(Base):
     log_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # when planned
     # JSON list: the policy's witnesses that had not cosigned the log's newest checkpoint
     not_cosigned: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # JSON list: the witnesses of the bundle's policy (none: it rests on the log key alone)
+    witnesses: Mapped[str | None] = mapped_column(Text, nullable=True)
     bundle_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     bundle_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # export.created

@@ -1,5 +1,5 @@
-"""the case policy history: an index for case.policy_set entries; exports' log size and
-the witnesses that had not cosigned
+"""the case policy history: an index for case.policy_set entries; exports' log size, the
+witnesses of the bundle's policy and those that had not cosigned
 
 Revision ID: 0008
 Revises: 0007
@@ -32,10 +32,12 @@ def upgrade() -> None:
     with op.batch_alter_table("exports") as batch:
         batch.add_column(sa.Column("log_size", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("not_cosigned", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("witnesses", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("exports") as batch:
+        batch.drop_column("witnesses")
         batch.drop_column("not_cosigned")
         batch.drop_column("log_size")
     op.drop_index("ix_log_entries_policy_set", table_name="log_entries")

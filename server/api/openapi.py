@@ -267,6 +267,7 @@ _EXPORT = {
         "tree_size": _INT,
         "log_size": _INT,  # the log's size when the bundle was made (spec 5)
         "not_cosigned": {"type": "array", "items": _STR},  # witnesses missing on the newest
+        "witnesses": {"type": "array", "items": _STR},  # of the bundle's policy
         "bundle_sha256": _HEX,
         "bundle_size": _INT,
         "exhibits": {"type": "array", "items": _STR},
@@ -284,6 +285,7 @@ _EXPORT_VIEW = {
         "tree_size": {"type": ["integer", "null"]},
         "log_size": {"type": ["integer", "null"]},
         "not_cosigned": {"type": ["array", "null"], "items": _STR},
+        "witnesses": {"type": ["array", "null"], "items": _STR},
     },
 }
 _OPERATIONS.update(

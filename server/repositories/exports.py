@@ -27,6 +27,7 @@ class ExportRow:
     created_at: datetime
     log_size: int | None = None
     not_cosigned: str | None = None  # JSON list of witness names
+    witnesses: str | None = None  # JSON list: the witnesses of the bundle's policy
 
 
 _COLUMNS = (
@@ -43,6 +44,7 @@ _COLUMNS = (
     _X.c.created_at,
     _X.c.log_size,
     _X.c.not_cosigned,
+    _X.c.witnesses,
 )
 
 
@@ -57,6 +59,7 @@ def insert_pending(
     tree_size: int | None = None,
     log_size: int | None = None,
     not_cosigned: str | None = None,
+    witnesses: str | None = None,
 ) -> None:
     conn.execute(
         insert(_X).values(
@@ -69,6 +72,7 @@ def insert_pending(
             tree_size=tree_size,
             log_size=log_size,
             not_cosigned=not_cosigned,
+            witnesses=witnesses,
         )
     )
 

@@ -228,11 +228,13 @@ def test_a_bundle_stops_where_the_policy_of_its_size_was_met_and_says_so(
     # Size 4 needs DE-1 too (the policy logged at seq 3): the bundle stops at size 3,
     # which the policy of its own size (NL-1 alone) was met for.
     assert (body["tree_size"], body["log_size"], body["not_cosigned"]) == (3, 4, ["DE-1"])
+    assert body["witnesses"] == ["NL-1"]  # the policy at size 3, before DE's witness
     status = client.get(
         f"/api/cases/{case_id}/exports/{body['id']}/status",
         headers=world.headers("NL", "prosecutor"),
     ).json()
     assert (status["tree_size"], status["log_size"], status["not_cosigned"]) == (3, 4, ["DE-1"])
+    assert status["witnesses"] == ["NL-1"]
     data = _bundle(client, world, case_id, body["id"])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         policy_txt = archive.read("policy.txt").decode()
@@ -307,6 +309,7 @@ def test_a_witness_registered_later_never_blocks_the_bundle_of_what_came_before(
         assert made.status_code == 201, made.text
         body = made.json()
         assert (body["tree_size"], body["log_size"], body["not_cosigned"]) == (4, 5, ["DE-1"])
+        assert body["witnesses"] == []  # the bundle rests on the log key alone
         data = _bundle(client, world, case_id, body["id"])
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             policy_txt = archive.read("policy.txt").decode()

@@ -40,6 +40,9 @@ def test_a_bundle_that_stops_early_says_so_and_names_the_witness() -> None:
         "the bundle holds every entry of the log (10) (the quorum was met; not cosigned by FR-1)"
     ]
     assert coverage_lines({"tree_size": None, "log_size": None}) == []  # pending, refused
+    alone = coverage_lines({"tree_size": 4, "log_size": 4, "not_cosigned": [], "witnesses": []})
+    assert alone[0].startswith("no witness cosigned this bundle")
+    assert alone[1] == "the bundle holds every entry of the log (4)"
 
 
 def test_registering_and_removing_a_witness_on_the_command_line_logs_the_policy(

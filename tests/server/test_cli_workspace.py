@@ -677,6 +677,10 @@ def test_export_get_resumes_what_an_earlier_run_left(
             f"export {made['id']}: {out} ({len(bundle)} bytes, sha256 {made['bundle_sha256']}, "
             "as recorded)"
         ),
+        (
+            "no witness cosigned this bundle: the case's policy had none, so it rests on the "
+            "log operator's key alone"
+        ),
         "the bundle holds every entry of the log (5)",
         f"check it: jitc verify {out} --policy POLICY.txt",
     ]

@@ -40,6 +40,7 @@ class ExportView:
             "tree_size": row.tree_size,
             "log_size": row.log_size,
             "not_cosigned": None if row.not_cosigned is None else json.loads(row.not_cosigned),
+            "witnesses": None if row.witnesses is None else json.loads(row.witnesses),
             "bundle_sha256": row.bundle_sha256,
             "bundle_size": row.bundle_size,
             "seq": row.seq,

@@ -77,6 +77,7 @@ class ExportMade:
     exhibits: list[str]
     log_size: int
     not_cosigned: tuple[str, ...]
+    witnesses: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class ExportMade:
             "tree_size": self.tree_size,
             "log_size": self.log_size,
             "not_cosigned": list(self.not_cosigned),
+            "witnesses": list(self.witnesses),
             "bundle_sha256": self.bundle_sha256,
             "bundle_size": self.bundle_size,
             "exhibits": self.exhibits,
@@ -120,6 +122,7 @@ def insert_pending(ws: Workspace, job: Job) -> None:
             tree_size=job.size,
             log_size=job.log_size,
             not_cosigned=json.dumps(list(job.not_cosigned)),
+            witnesses=json.dumps([w.name for w in job.policy.witnesses]),
         )
 
 
@@ -181,6 +184,7 @@ def produce(ws: Workspace, job: Job, watch: Watch | None = None) -> ExportMade:
             exhibits,
             log_size=job.log_size,
             not_cosigned=job.not_cosigned,
+            witnesses=tuple(w.name for w in job.policy.witnesses),
         )
 
     try:
