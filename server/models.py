@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -269,6 +270,17 @@ class LogEntry(Base):
     type: Mapped[str] = mapped_column(String(64))
     exhibit_id: Mapped[str | None] = mapped_column(UUID_TEXT, nullable=True)
     time: Mapped[str] = mapped_column(String(32))
+    # The case's policy history (spec 2.1 case.policy_set) is read on every export and
+    # policy change: a partial index finds its few entries among millions of others.
+    __table_args__ = (
+        Index(
+            "ix_log_entries_policy_set",
+            "case_id",
+            "seq",
+            postgresql_where=text("type = 'case.policy_set'"),
+            sqlite_where=text("type = 'case.policy_set'"),
+        ),
+    )
 
 
 class LogNode(Base):
@@ -346,6 +358,11 @@ class Export(Base):
     request: Mapped[str] = mapped_column(Text)  # JSON: the request and the requester
     status: Mapped[str] = mapped_column(String(16))  # pending, ready, refused
     tree_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    log_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # when planned
+    # JSON list: the policy's witnesses that had not cosigned the log's newest checkpoint
+    not_cosigned: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # JSON list: the witnesses of the bundle's policy (none: it rests on the log key alone)
+    witnesses: Mapped[str | None] = mapped_column(Text, nullable=True)
     bundle_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     bundle_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # export.created

@@ -335,6 +335,9 @@ _EXPORT = {
         "id": _STR,
         "seq": _INT,
         "tree_size": _INT,
+        "log_size": _INT,  # the log's size when the bundle was made (spec 5)
+        "not_cosigned": {"type": "array", "items": _STR},  # witnesses missing on the newest
+        "witnesses": {"type": "array", "items": _STR},  # of the bundle's policy
         "bundle_sha256": _HEX,
         "bundle_size": _INT,
         "exhibits": {"type": "array", "items": _STR},
@@ -350,6 +353,9 @@ _EXPORT_VIEW = {
         "bundle_size": {"type": ["integer", "null"]},
         "seq": {"type": ["integer", "null"]},
         "tree_size": {"type": ["integer", "null"]},
+        "log_size": {"type": ["integer", "null"]},
+        "not_cosigned": {"type": ["array", "null"], "items": _STR},
+        "witnesses": {"type": ["array", "null"], "items": _STR},
     },
 }
 _OPERATIONS.update(

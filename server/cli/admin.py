@@ -177,14 +177,29 @@ def _jurisdiction_add(args: argparse.Namespace) -> int:
 
 
 def _jurisdiction_witness(args: argparse.Namespace) -> int:
-    from server.services.witnessing import register_witness  # noqa: PLC0415 - loads httpx
+    from server.services.witnessing import (  # noqa: PLC0415 - loads httpx
+        register_witness,
+        remove_witness,
+    )
 
-    _settings, engine = _open_engine()
+    if args.remove == (args.url is not None or args.vkey is not None):
+        raise InvalidRequestError("give either --url and --vkey, or --remove")
+    if not args.remove and (args.url is None or args.vkey is None):
+        raise InvalidRequestError("a witness needs both --url and --vkey")
+    settings, engine = _open_engine()
+    # Each case the state is party to logs its new policy, under the case's log key.
+    signer = CheckpointSigner(settings.log_name, load_or_create_seed(settings))
     try:
-        row = register_witness(engine, args.code, url=args.url, vkey=args.vkey)
+        if args.remove:
+            removed = remove_witness(engine, args.code, signer=signer)
+        else:
+            row = register_witness(engine, args.code, url=args.url, vkey=args.vkey, signer=signer)
     finally:
         engine.dispose()
-    print(f"{args.code}: witness {row.name} at {row.url} registered")
+    if args.remove:
+        print(f"{args.code}: witness {'removed' if removed else 'was not registered'}")
+    else:
+        print(f"{args.code}: witness {row.name} at {row.url} registered")
     return 0
 
 
@@ -302,10 +317,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     remove.add_argument("code", type=_code, metavar="CODE", help="the state's code")
     remove.add_argument("kid", metavar="KID", help="the key id (jitc jurisdiction list)")
     remove.set_defaults(func=guarded(_jurisdiction_remove_key))
-    witness = j_sub.add_parser("witness", help="register a state's witness (URL and vkey)")
+    witness = j_sub.add_parser(
+        "witness",
+        help="register (or --remove) a state's witness; its cases log their new policy",
+    )
     witness.add_argument("code", type=_code, metavar="CODE", help="the state's code")
-    witness.add_argument("--url", required=True, help="the witness's URL prefix")
-    witness.add_argument("--vkey", required=True, help="its cosignature vkey (jitc witness init)")
+    witness.add_argument("--url", help="the witness's URL prefix")
+    witness.add_argument("--vkey", help="its cosignature vkey (jitc witness init)")
+    witness.add_argument("--remove", action="store_true", help="remove the state's witness")
     witness.set_defaults(func=guarded(_jurisdiction_witness))
 
     token = subparsers.add_parser("token", description="Access tokens: issue, revoke.")

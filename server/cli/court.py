@@ -177,8 +177,40 @@ def _export(args: argparse.Namespace) -> int:
         f"{export['bundle_sha256']}, tree size {export['tree_size']}, logged at seq "
         f"{export['seq']})"
     )
+    for line in coverage_lines(export):
+        print(line)
     print(f"check it: jitc verify {args.out} --policy POLICY.txt")
     return 0
+
+
+def coverage_lines(export: dict[str, Any]) -> list[str]:
+    """How far the bundle reaches and what witnessed it, in words (spec 6 warnings): a
+    bundle stops at the newest checkpoint that met the case policy, which may be before
+    the newest entry; with no witness in that policy it rests on the log key alone."""
+    tree_size, log_size = export.get("tree_size"), export.get("log_size")
+    missing = [str(name) for name in export.get("not_cosigned") or []]
+    who = ", ".join(visible(name, limit=80) for name in missing)
+    if not isinstance(tree_size, int) or not isinstance(log_size, int):
+        return []
+    lines: list[str] = []
+    if export.get("witnesses") == []:
+        lines.append(
+            "no witness cosigned this bundle: the case's policy had none, so it rests on "
+            "the log operator's key alone"
+        )
+    if tree_size < log_size:
+        behind = log_size - tree_size
+        lines += [
+            f"the bundle stops before the newest entry: it holds entries 0..{tree_size - 1} "
+            f"of {log_size}; the {behind} newest are not in it, because the newest checkpoint "
+            "has not met the case's witness policy" + (f" (not cosigned by {who})" if who else ""),
+            "export again once the witnesses have cosigned to include them",
+        ]
+        return lines
+    line = f"the bundle holds every entry of the log ({log_size})"
+    if who:
+        line += f" (the quorum was met; not cosigned by {who})"
+    return [*lines, line]
 
 
 def _list(args: argparse.Namespace, server: Session) -> int:
@@ -246,6 +278,8 @@ def _get(args: argparse.Namespace, server: Session) -> int:
         print_json({**record, "case": case_id, "path": str(out)})
         return 0
     print(f"export {export_id}: {out} ({size} bytes, sha256 {sha256}, as recorded)")
+    for line in coverage_lines(record):
+        print(line)
     print(f"check it: jitc verify {out} --policy POLICY.txt")
     return 0
 

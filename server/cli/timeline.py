@@ -161,12 +161,23 @@ def _states(codes: Any) -> str:
 
 
 def _policy(text: Any) -> str:
+    """A case.policy_set in words: its witnesses and how many must cosign. The server's
+    policies have one group of all witnesses (`group witnesses K NAMES...`, K a number or
+    `all`) and name it as the quorum; any other shape is shown as its quorum line."""
     lines = str(text).splitlines()
     witnesses = [line.split()[1] for line in lines if line.startswith("witness ")]
     quorum = next((line.split(maxsplit=1)[1] for line in lines if line.startswith("quorum ")), "?")
     if not witnesses:
-        return "no witnesses"
-    return f"witnesses {', '.join(visible(w, limit=40) for w in witnesses)}; quorum {quorum}"
+        return "no witnesses (checkpoints rest on the log key alone)"
+    groups = {g[1]: g[2] for line in lines if len(g := line.split()) > 2 and g[0] == "group"}
+    need = groups.get(quorum)
+    if need == "all":
+        needed = f"all {len(witnesses)} must cosign"
+    elif need is not None:
+        needed = f"{visible(need, limit=10)} of {len(witnesses)} must cosign"
+    else:
+        needed = f"quorum {visible(quorum, limit=40)}"
+    return f"witnesses {', '.join(visible(w, limit=40) for w in witnesses)}; {needed}"
 
 
 def _conditions(data: dict[str, Any]) -> str:

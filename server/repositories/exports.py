@@ -25,6 +25,9 @@ class ExportRow:
     seq: int | None
     error: str | None
     created_at: datetime
+    log_size: int | None = None
+    not_cosigned: str | None = None  # JSON list of witness names
+    witnesses: str | None = None  # JSON list: the witnesses of the bundle's policy
 
 
 _COLUMNS = (
@@ -39,11 +42,24 @@ _COLUMNS = (
     _X.c.seq,
     _X.c.error,
     _X.c.created_at,
+    _X.c.log_size,
+    _X.c.not_cosigned,
+    _X.c.witnesses,
 )
 
 
 def insert_pending(
-    conn: Connection, *, export_id: str, case_id: str, by: str, request: str, now: datetime
+    conn: Connection,
+    *,
+    export_id: str,
+    case_id: str,
+    by: str,
+    request: str,
+    now: datetime,
+    tree_size: int | None = None,
+    log_size: int | None = None,
+    not_cosigned: str | None = None,
+    witnesses: str | None = None,
 ) -> None:
     conn.execute(
         insert(_X).values(
@@ -53,6 +69,10 @@ def insert_pending(
             request=request,
             status="pending",
             created_at=now,
+            tree_size=tree_size,
+            log_size=log_size,
+            not_cosigned=not_cosigned,
+            witnesses=witnesses,
         )
     )
 

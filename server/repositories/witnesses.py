@@ -12,7 +12,9 @@ from server.models import (
     CasePolicy,
     Checkpoint,
     CheckpointCosignature,
+    Jurisdiction,
     JurisdictionWitness,
+    LogEntry,
     table,
 )
 
@@ -21,6 +23,10 @@ _P = table(CaseParty)
 _Q = table(CasePolicy)
 _CP = table(Checkpoint)
 _CS = table(CheckpointCosignature)
+_E = table(LogEntry)
+_J = table(Jurisdiction)
+
+POLICY_SET = "case.policy_set"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,11 @@ def put_witness(conn: Connection, row: WitnessRow, *, now: datetime) -> None:
             jurisdiction=row.jurisdiction, name=row.name, url=row.url, vkey=row.vkey, created_at=now
         )
     )
+
+
+def delete_witness(conn: Connection, code: str) -> bool:
+    """Remove a state's witness; False if it had none."""
+    return conn.execute(delete(_W).where(_W.c.jurisdiction == code)).rowcount > 0
 
 
 def name_taken(conn: Connection, name: str, *, by_other_than: str) -> bool:
@@ -154,3 +165,50 @@ def checkpoint_notes(conn: Connection, case_id: str) -> list[tuple[int, bytes, b
     """Every stored checkpoint of a case as (size, root, signed note), by size."""
     query = select(_CP.c.size, _CP.c.root, _CP.c.note).where(_CP.c.case_id == case_id)
     return [(int(s), r, n) for s, r, n in conn.execute(query.order_by(_CP.c.size))]
+
+
+def logged_policies(
+    conn: Connection, case_id: str, *, before: int | None = None, newest_only: bool = False
+) -> list[tuple[int, bytes]]:
+    """The case's case.policy_set entries as (seq, canonical bytes), by seq, with seq below
+    `before` if given; `newest_only`: the last of them only. A partial index keeps this off
+    the case's other entries (migration 0008)."""
+    query = select(_E.c.seq, _E.c.canonical).where(_E.c.case_id == case_id, _E.c.type == POLICY_SET)
+    if before is not None:
+        query = query.where(_E.c.seq < before)
+    if newest_only:
+        query = query.order_by(_E.c.seq.desc()).limit(1)
+        return [(int(seq), raw) for seq, raw in conn.execute(query)]
+    return [(int(seq), raw) for seq, raw in conn.execute(query.order_by(_E.c.seq))]
+
+
+def cases_of_state(conn: Connection, code: str) -> list[str]:
+    """The cases the state is party to, by id."""
+    query = select(_P.c.case_id).where(_P.c.jurisdiction == code).order_by(_P.c.case_id)
+    return [str(case_id) for (case_id,) in conn.execute(query)]
+
+
+def lock_state(conn: Connection, code: str) -> bool:
+    """Lock a state's row before its witness changes (PostgreSQL: FOR UPDATE; SQLite's
+    write lock already serialises). False if there is no such state."""
+    query = select(_J.c.code).where(_J.c.code == code).with_for_update()
+    return conn.execute(query).first() is not None
+
+
+def share_lock_parties(conn: Connection, case_id: str) -> None:
+    """Lock the case's party states' rows against a witness change (FOR SHARE) until the
+    transaction ends, so that the witnesses read next stay those of the policy logged."""
+    parties = select(_P.c.jurisdiction).where(_P.c.case_id == case_id)
+    query = select(_J.c.code).where(_J.c.code.in_(parties)).with_for_update(read=True)
+    conn.execute(query).all()
+
+
+def newest_checkpoints_at_most(conn: Connection, case_id: str, bounds: list[int]) -> set[int]:
+    """For each bound, the size of the case's largest stored checkpoint not above it."""
+    found: set[int] = set()
+    for bound in sorted(set(bounds)):
+        query = select(func.max(_CP.c.size)).where(_CP.c.case_id == case_id, _CP.c.size <= bound)
+        size = conn.execute(query).scalar()
+        if size is not None:
+            found.add(int(size))
+    return found

@@ -4,8 +4,9 @@ Unlike the offline verifier, which sees only what a bundle carries, the audit re
 database and the evidence store directly and names the row, checkpoint or object that is
 wrong: entry bytes against their stored leaf hash, the prev and exhibit_prev chains, seq
 gaps, the Merkle root of every stored checkpoint, the log signature under the current log
-key, each witness cosignature under the registered witness keys, and every stored
-object's size, SHA-256 and BLAKE3 against its exhibit.ingested entry.
+key, each witness cosignature under the registered witness keys (or those the logged
+policies name), the policy history (case.policy_set) against the policy applied now, and
+every stored object's size, SHA-256 and BLAKE3 against its exhibit.ingested entry.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from custody.errors import CustodyError
 from custody.merkle import MemoryTree, leaf_hash
 from custody.note import Note, NoteSignature
 from custody.replay import replay
+from custody.policy import Policy
 from evidence.errors import EvidenceError, ObjectNotFoundError
 from evidence.keys import exhibit_key
 from server.db import read_transaction
@@ -31,6 +33,7 @@ from server.repositories import exports as export_repo
 from server.repositories import log as log_repo
 from server.repositories import shares as share_repo
 from server.repositories import witnesses as witness_repo
+from server.services.case_policy import case_policy, policy_history
 from server.services.custody_log import case_origin
 from server.services.workspace import Workspace
 
@@ -102,6 +105,7 @@ def audit_case(ws: Workspace, case_id: str, *, objects: bool = True) -> AuditRep
         cosignatures = witness_repo.cosignatures(conn, case_id)
         witnesses = {w.name: w for w in witness_repo.all_witnesses(conn)}
         owners = exhibit_repo.owners(conn, case_id, None)
+        policy_now = case_policy(conn, ws.signer, case_id).to_text()
         tables = _StateTables(
             parties=frozenset(case_repo.parties(conn, case_id)),
             grants=frozenset(
@@ -139,8 +143,9 @@ def audit_case(ws: Workspace, case_id: str, *, objects: bool = True) -> AuditRep
         if leaves and head.last_leaf != leaves[-1]:
             report.error("log head", "the head's last leaf is not the last entry's leaf hash")
     _check_state_tables(entries, tables, report)
+    logged_keys = _check_policies(ws, case_id, entries, policy_now, report)
     bodies = _check_checkpoints(ws, case_id, leaves, checkpoints, report)
-    _check_cosignatures(bodies, cosignatures, witnesses, report)
+    _check_cosignatures(bodies, cosignatures, witnesses, logged_keys, report)
     if objects:
         _check_objects(ws, case_id, entries, report)
     return report
@@ -234,30 +239,72 @@ def _check_checkpoints(
     return bodies
 
 
+def _check_policies(
+    ws: Workspace, case_id: str, entries: list[Entry], policy_now: str, report: AuditReport
+) -> dict[str, set[str]]:
+    """spec 2.1 case.policy_set: each logged policy is a tlog-policy under the case's log
+    key, and the newest is the one the server applies now (a witness or quorum change
+    that was not logged would make bundles carry a policy the log never stated). Returns
+    every witness key the history names, by witness name."""
+    keys: dict[str, set[str]] = {}
+    newest: str | None = None
+    log_vkey = ws.signer.case_signer(case_id).vkey()
+    for seq, text in policy_history(entries):
+        subject = f"entry {seq}"
+        newest = text
+        try:
+            policy = Policy.parse(text)
+        except CustodyError as exc:
+            report.error(subject, f"its policy is not a tlog-policy: {exc}")
+            continue
+        if [log.vkey for log in policy.logs] != [log_vkey]:
+            report.error(subject, "its policy does not name the case's log key alone")
+        for witness in policy.witnesses:
+            keys.setdefault(witness.name, set()).add(witness.vkey)
+    if newest is None:
+        if entries:
+            report.warn("policy", "the log holds no case.policy_set: bundles use today's policy")
+    elif newest != policy_now:
+        report.error(
+            "policy",
+            "the policy applied now (parties' witnesses and quorum) differs from the newest "
+            "case.policy_set: a change was not logged",
+        )
+    return keys
+
+
 def _check_cosignatures(
     bodies: dict[int, str],
     cosignatures: list[tuple[int, str, str]],
     witnesses: dict[str, witness_repo.WitnessRow],
+    logged_keys: dict[str, set[str]],
     report: AuditReport,
 ) -> None:
     report.cosignatures = len(cosignatures)
     for size, name, line in cosignatures:
         subject = f"cosignature {name} on checkpoint {size}"
         witness = witnesses.get(name)
+        # A witness replaced or removed since keeps its old key in the logged policies.
+        vkeys = set(logged_keys.get(name, set()))
+        if witness is not None:
+            vkeys.add(witness.vkey)
         body = bodies.get(size)
-        if witness is None:
-            report.warn(subject, "no witness of that name is registered now")
+        if not vkeys:
+            report.warn(subject, "no witness of that name is registered or in a logged policy")
             continue
         if body is None:
             report.error(subject, "the checkpoint it cosigns is missing or malformed")
             continue
-        try:
-            sig = NoteSignature.from_line(line)
-            ok = CosignatureVerifier.from_vkey(witness.vkey).verify(body, sig) is not None
-        except CustodyError:
-            ok = False
-        if not ok:
-            report.error(subject, "does not verify with the registered witness key")
+        if not any(_cosigned(vkey, body, line) for vkey in sorted(vkeys)):
+            report.error(subject, "does not verify with the registered or logged witness key")
+
+
+def _cosigned(vkey: str, body: str, line: str) -> bool:
+    try:
+        sig = NoteSignature.from_line(line)
+        return CosignatureVerifier.from_vkey(vkey).verify(body, sig) is not None
+    except CustodyError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from server.repositories import jurisdictions as jurisdiction_repo
 from server.repositories import log as log_repo
 from server.repositories import shares as share_repo
 from server.services import rules
+from server.services.case_policy import append_policy_if_changed
 from server.services.custody_log import CaseLog, case_origin
 from server.services.pagination import Page, PageRequest, decode_time_id, time_id_cursor
 from server.services.workspace import Workspace
@@ -226,6 +227,7 @@ def create_case(ws: Workspace, principal: Principal, new: NewCase) -> CaseSummar
             "case.created",
             data={"title": new.title, "parties": list(new.parties), "agreement": new.agreement},
         )
+        append_policy_if_changed(log, principal.actor())  # spec 2.1: from creation on
         log.flush()
     return CaseSummary(case_id, new.title, new.agreement, now, principal.jurisdiction)
 
@@ -371,6 +373,7 @@ def _complete_if_consented(
         data={"jurisdiction": code, "proposal": proposal.seq},
     )
     case_repo.set_added(log.conn, log.case_id, proposal.seq, entry.seq)
+    append_policy_if_changed(log, principal.actor())  # the new party's witness joins
     return PartyOutcome(proposal.seq, code, [], added=entry.seq, approved=approved)
 
 
@@ -393,6 +396,7 @@ def remove_party(ws: Workspace, principal: Principal, case_id: str, code: str) -
         case_repo.remove_party(log.conn, case_id, code)
         log.parties = current.parties - {code}
         entry = log.append(principal.actor(), "case.party_removed", data={"jurisdiction": code})
+        append_policy_if_changed(log, principal.actor())  # its witness leaves the policy
         # A state that leaves the team loses what was shared with it, in the log: were it
         # added back later, old shares must not silently work again. (Disposed exhibits
         # are skipped: nothing may follow exhibit.disposed, and their content is gone.)

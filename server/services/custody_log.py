@@ -129,6 +129,7 @@ class LogSnapshot:
     dirty_exhibits: frozenset[str]
     deferred: int
     parties: frozenset[str] | None
+    policy: str | None
 
 
 class CaseLog:
@@ -157,6 +158,10 @@ class CaseLog:
         self._deferred: list[Row] = []
         self.parties: frozenset[str] | None = None
         """The case's parties as read (and changed) in this transaction; services fill it."""
+        self.policy: str | None = None
+        """The case's policy text as last logged, read or appended in this transaction
+        (server.services.case_policy fills it): appends are not visible to queries before
+        the flush."""
 
     @classmethod
     def lock_many(
@@ -176,6 +181,10 @@ class CaseLog:
     @property
     def size(self) -> int:
         return int(self._range.size)
+
+    @property
+    def signer(self) -> CheckpointSigner:
+        return self._signer
 
     def append(
         self,
@@ -250,6 +259,7 @@ class CaseLog:
             dirty_exhibits=frozenset(self._dirty_exhibits),
             deferred=len(self._deferred),
             parties=self.parties,
+            policy=self.policy,
         )
 
     def restore(self, snapshot: LogSnapshot) -> None:
@@ -263,6 +273,7 @@ class CaseLog:
         self._dirty_exhibits = set(snapshot.dirty_exhibits)
         del self._deferred[snapshot.deferred :]
         self.parties = snapshot.parties
+        self.policy = snapshot.policy
 
     def defer(self, row: Row) -> None:
         """Insert `row` when the batch is flushed, with the other rows of its table.

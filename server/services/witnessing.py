@@ -3,6 +3,7 @@
 - Each party state registers its witness (URL and cosignature vkey, key type 0x04).
 - A case's policy (spec 5 policy.txt, C2SP tlog-policy) names the case's log key, the
   witnesses of its party states and a quorum: all of them unless a prosecutor set k.
+  Each change of it is logged as case.policy_set (server.services.case_policy).
 - `WitnessSubmitter` sends each case's newest checkpoint, with a consistency proof from
   the size the witness last cosigned, to every witness of the case's parties, and keeps
   the cosignature lines it gets back. `server.runtime` runs its rounds in the background,
@@ -27,20 +28,21 @@ import httpx
 from sqlalchemy import Connection, Engine
 
 from custody.cosignature import CosignatureVerifier
+from custody.entry import SYSTEM_ACTOR
 from custody.errors import CustodyError, FormatError
 from custody.note import Note, NoteSignature
-from custody.policy import Policy, build_policy, verify_cosigned_checkpoint
+from custody.policy import Policy, verify_cosigned_checkpoint
 from evidence import Lease
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
-from server.errors import ConfigError, InvalidRequestError
+from server.errors import ConfigError, ConflictError, InvalidRequestError
 from server.permissions import Action, authorize
-from server.repositories import jurisdictions as jurisdiction_repo
 from server.repositories import log as log_repo
 from server.repositories import witnesses as witness_repo
 from server.services import custody_log, log_read
-from server.services.cases import authorize_read, standing
-from server.services.custody_log import CheckpointSigner, case_origin
+from server.services.case_policy import append_policy_if_changed, case_policy
+from server.services.cases import authorize_read, locked_standing
+from server.services.custody_log import CaseLog, CheckpointSigner, case_origin, flush_logs
 from server.services.leases import DatabaseLeaseBook, witness_lease
 from server.services.witness_client import request_cosignature
 from server.services.workspace import Workspace
@@ -62,9 +64,12 @@ Witnessed = Literal["true", "false", "none"]
 # --- registration and the case policy ----------------------------------------------------
 
 
-def register_witness(engine: Engine, code: str, *, url: str, vkey: str) -> witness_repo.WitnessRow:
+def register_witness(
+    engine: Engine, code: str, *, url: str, vkey: str, signer: CheckpointSigner
+) -> witness_repo.WitnessRow:
     """Register (or replace) a state's witness. The vkey must be a cosignature/v1 key
-    (type 0x04); its key name becomes the witness's name in case policies."""
+    (type 0x04); its key name becomes the witness's name in case policies. Every case the
+    state is party to logs its new policy in the same transaction (spec 2.1)."""
     try:
         verifier = CosignatureVerifier.from_vkey(vkey)
     except (FormatError, ValueError) as exc:
@@ -73,29 +78,66 @@ def register_witness(engine: Engine, code: str, *, url: str, vkey: str) -> witne
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise ConfigError("the witness URL must be http(s)://host[:port][/prefix]")
     row = witness_repo.WitnessRow(code, verifier.name, url.rstrip("/"), vkey)
-    with write_transaction(engine) as conn:
-        if jurisdiction_repo.get_name(conn, code) is None:
-            raise ConfigError(f"unknown jurisdiction {code}: register it first")
+
+    def change(conn: Connection) -> bool:
         if witness_repo.name_taken(conn, verifier.name, by_other_than=code):
             raise ConfigError(f"another state's witness is already named {verifier.name}")
         witness_repo.put_witness(conn, row, now=datetime.now(UTC))
+        return True
+
+    _change_witness(engine, signer, code, change)
     return row
 
 
-def case_policy(conn: Connection, signer: CheckpointSigner, case_id: str) -> Policy:
-    """spec 5 policy.txt: the case's log vkey (key name = origin), one witness line per
-    party state's witness, and the quorum (all, k of n, or `quorum none`)."""
-    witnesses = witness_repo.witnesses_of_case(conn, case_id)
-    k = witness_repo.quorum(conn, case_id)
-    quorum: int | Literal["all"] | None
-    if not witnesses:
-        quorum = None
-    elif k is None or k >= len(witnesses):
-        quorum = "all"  # NOTE: a k above n (after a party left) is read as all of them
-    else:
-        quorum = k
-    log_vkey = signer.case_signer(case_id).vkey()
-    return build_policy(log_vkey, [(w.name, w.vkey) for w in witnesses], quorum=quorum)
+def remove_witness(engine: Engine, code: str, *, signer: CheckpointSigner) -> bool:
+    """Remove a state's witness (False: it had none); the cases it is party to log their
+    new policy in the same transaction."""
+    return _change_witness(
+        engine, signer, code, lambda conn: witness_repo.delete_witness(conn, code)
+    )
+
+
+class _CasesMovedError(Exception):
+    """The state joined or left a case while its witness was being changed: try again."""
+
+
+WITNESS_CHANGE_ATTEMPTS = 5
+
+
+def _change_witness(
+    engine: Engine, signer: CheckpointSigner, code: str, change: Callable[[Connection], bool]
+) -> bool:
+    """Run `change` on the state's witness row and log the new policy of every case the
+    state is party to, in one transaction. Order of locks: the cases' log heads (case id
+    order, as every batch), then the state's row; a unit of work that logs a policy holds
+    its head and then shares the row (`append_policy_if_changed`), so neither waits for
+    the other in a cycle. A case the state joined in between is not locked: start over."""
+    for _attempt in range(WITNESS_CHANGE_ATTEMPTS):
+        try:
+            with write_transaction(engine) as conn:
+                cases = witness_repo.cases_of_state(conn, code)
+                logs = CaseLog.lock_many(conn, cases, signer)
+                if not witness_repo.lock_state(conn, code):
+                    raise ConfigError(f"unknown jurisdiction {code}: register it first")
+                if witness_repo.cases_of_state(conn, code) != cases:
+                    raise _CasesMovedError
+                if not change(conn):
+                    return False
+                _log_policies(conn, list(logs.values()))
+                return True
+        except _CasesMovedError:
+            continue
+    raise ConflictError(
+        f"the cases of {code} kept changing while its witness was changed; try again",
+        code="cases_changing",
+    )
+
+
+def _log_policies(conn: Connection, logs: list[CaseLog]) -> None:
+    # The operator registering a witness acts for the server, not through a token (spec 2).
+    for case_log in logs:
+        append_policy_if_changed(case_log, SYSTEM_ACTOR)
+    flush_logs(conn, logs)
 
 
 def get_policy_text(ws: Workspace, principal: Principal, case_id: str) -> str:
@@ -105,24 +147,30 @@ def get_policy_text(ws: Workspace, principal: Principal, case_id: str) -> str:
 
 
 def set_quorum(ws: Workspace, principal: Principal, case_id: str, quorum: int | None) -> str:
-    """A prosecutor sets k of n (None: all). Stored outside the custody log (ADR 0021)."""
-    with write_transaction(ws.engine) as conn:
+    """A prosecutor sets k of n (None: all); the changed policy is logged as
+    case.policy_set in the same transaction (spec 2.1)."""
+    with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.CASE_READ)
-        authorize(principal, Action.POLICY_SET, standing(conn, case_id, principal))
-        count = len(witness_repo.witnesses_of_case(conn, case_id))
+
+    def work(log: CaseLog) -> str:
+        authorize(principal, Action.POLICY_SET, locked_standing(log, principal))
+        count = len(witness_repo.witnesses_of_case(log.conn, case_id))
         if quorum is not None and not 1 <= quorum <= count:
             raise InvalidRequestError(
                 f"quorum must be between 1 and {count} (the case's witnesses) or 'all'",
                 code="bad_quorum",
             )
         witness_repo.set_quorum(
-            conn,
+            log.conn,
             case_id,
             quorum,
             by=f"{principal.jurisdiction}/{principal.sub}",
             now=datetime.now(UTC),
         )
-        return case_policy(conn, ws.signer, case_id).to_text()
+        append_policy_if_changed(log, principal.actor())
+        return case_policy(log.conn, ws.signer, case_id).to_text()
+
+    return ws.committer.run(case_id, work)
 
 
 def witnessed(note: bytes, policy: Policy, origin: str) -> Witnessed:

@@ -43,7 +43,9 @@ def test_create_case_appends_case_created(client: TestClient, world: World) -> N
     case_id = response.json()["id"]
     assert str(uuid.UUID(case_id)) == case_id
     assert response.headers["location"] == f"/api/cases/{case_id}"
-    [entry] = _entries(client, world, case_id)
+    # spec 2.1: the case's policy is logged with its creation, in the same transaction.
+    entry, policy = _entries(client, world, case_id)
+    assert policy.type == "case.policy_set"
     assert entry.type == "case.created"
     assert dict(entry.data) == {
         "title": "Operation Tulip",
@@ -57,7 +59,7 @@ def test_create_case_appends_case_created(client: TestClient, world: World) -> N
     detail = client.get(f"/api/cases/{case_id}", headers=world.headers("DE", "technician")).json()
     assert detail["parties"] == ["DE", "NL"]
     assert detail["origin"] == f"jitc.test/case/{case_id}"
-    assert detail["log_size"] == 1
+    assert detail["log_size"] == 2
 
 
 @pytest.mark.parametrize(
@@ -353,7 +355,7 @@ def test_note_on_unknown_exhibit(client: TestClient, world: World) -> None:
     )
     assert response.status_code == 404
     assert error_code(response) == "exhibit_not_found"
-    assert len(_entries(client, world, case_id)) == 1
+    assert len(_entries(client, world, case_id)) == 2  # case.created, case.policy_set
 
 
 def test_exhibit_list_pagination(client: TestClient, world: World) -> None:
@@ -383,10 +385,10 @@ def test_log_ranges(client: TestClient, world: World) -> None:
     response = client.get(f"/api/cases/{case_id}/log", params={"from": 1, "to": 3}, headers=headers)
     assert response.headers["content-type"].startswith("application/jsonl")
     assert [Entry.parse(line).seq for line in response.content.splitlines()] == [1, 2]
-    assert response.headers["jitc-log-size"] == "5"
+    assert response.headers["jitc-log-size"] == "6"
     beyond = client.get(f"/api/cases/{case_id}/log", params={"from": 3, "to": 99}, headers=headers)
-    assert [Entry.parse(line).seq for line in beyond.content.splitlines()] == [3, 4]
-    for params in ({"from": 6}, {"from": 3, "to": 2}, {"from": "-1"}, {"to": "x"}):
+    assert [Entry.parse(line).seq for line in beyond.content.splitlines()] == [3, 4, 5]
+    for params in ({"from": 7}, {"from": 3, "to": 2}, {"from": "-1"}, {"to": "x"}):
         bad = client.get(f"/api/cases/{case_id}/log", params=params, headers=headers)
         assert bad.status_code == 400, params
 
@@ -523,7 +525,7 @@ def test_the_production_app_serves_no_bench_endpoint(
     )
     assert discard.status_code == 404
     assert not [r for r in client.app.routes if "/bench/" in r.path]  # type: ignore[attr-defined]
-    assert len(_entries(client, world, case_id)) == 1
+    assert len(_entries(client, world, case_id)) == 2  # case.created, case.policy_set
 
 
 def test_checkpoint_carries_stored_cosignatures(
@@ -546,7 +548,7 @@ def test_checkpoint_carries_stored_cosignatures(
             .insert()
             .values(
                 case_id=case_id,
-                size=1,
+                size=2,
                 key_name="witness.nl",
                 line=line,
                 received_at=datetime.now(UTC),
@@ -627,9 +629,9 @@ def test_a_log_read_stops_at_its_byte_cap_and_says_where(
     page = client.get(f"/api/cases/{case_id}/log", headers=world.headers("NL", "investigator"))
     assert page.status_code == 200
     lines = page.content.splitlines()
-    assert 1 <= len(lines) < 6
+    assert 1 <= len(lines) < 7
     assert page.headers["jitc-log-end"] == str(len(lines))
-    assert page.headers["jitc-log-size"] == "6"
+    assert page.headers["jitc-log-size"] == "7"
     rest = client.get(
         f"/api/cases/{case_id}/log",
         params={"from": len(lines)},

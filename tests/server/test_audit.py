@@ -29,7 +29,7 @@ def witnessed_case(workspace: Workspace, world: World, tmp_path: Path) -> str:
 def test_a_witnessed_case_audits_clean(workspace: Workspace, witnessed_case: str) -> None:
     report = audit_case(workspace, witnessed_case)
     assert report.ok, [f.line() for f in report.findings]
-    assert (report.entries, report.checkpoints, report.cosignatures) == (2, 2, 2)
+    assert (report.entries, report.checkpoints, report.cosignatures) == (3, 2, 2)
     assert report.to_json()["ok"] is True
 
 
@@ -46,18 +46,18 @@ def test_a_forged_cosignature_is_named(workspace: Workspace, witnessed_case: str
         )
     report = audit_case(workspace, witnessed_case)
     assert not report.ok
-    assert [f.subject for f in report.findings] == ["cosignature DE-1 on checkpoint 2"]
+    assert [f.subject for f in report.findings] == ["cosignature DE-1 on checkpoint 3"]
 
 
 def test_a_changed_checkpoint_root_is_named(workspace: Workspace, witnessed_case: str) -> None:
     with workspace.engine.begin() as conn:
         conn.execute(
-            text("UPDATE checkpoints SET root = :r WHERE case_id = :c AND size = 1"),
+            text("UPDATE checkpoints SET root = :r WHERE case_id = :c AND size = 2"),
             {"r": bytes(32), "c": witnessed_case},
         )
     report = audit_case(workspace, witnessed_case, objects=False)
     assert [f.line() for f in report.findings] == [
-        "ERROR checkpoint 1: the signed root differs from the stored root"
+        "ERROR checkpoint 2: the signed root differs from the stored root"
     ]
 
 

@@ -176,7 +176,7 @@ def test_every_client_command_answers_json(
     assert listed["id"] == exhibit
     assert listed["content"]["sha256"] == stored["sha256"]
     assert js(NL_PROSECUTOR, "share", case[:8], exhibit[:8], "--with", "BE") == {
-        "seq": 3,
+        "seq": 4,
         "type": "exhibit.shared",
     }
     shown = js(BE_INVESTIGATOR, "exhibit", "show", case[:8], exhibit[:8])
@@ -308,7 +308,7 @@ def test_case_and_exhibit_commands_print_one_line_per_thing(jitc: Jitc, tmp_path
     shown = jitc.ok(NL_PROSECUTOR, "case", "show", case[:5]).lines()
     assert f"case       {case}" in shown
     assert "parties    BE NL" in shown
-    assert "log        1 entry" in shown
+    assert "log        2 entries" in shown  # case.created, case.policy_set
 
     result = jitc.ok(
         NL_TECHNICIAN,
@@ -323,7 +323,7 @@ def test_case_and_exhibit_commands_print_one_line_per_thing(jitc: Jitc, tmp_path
         "location=Utrecht",
     )
     exhibit = result.out.split()[1]
-    assert result.out == f"exhibit {exhibit} registered: NL-002 laptop (entry 1)\n"
+    assert result.out == f"exhibit {exhibit} registered: NL-002 laptop (entry 2)\n"
     assert jitc.ok(NL_TECHNICIAN, "exhibit", "list", case[:5]).lines() == [
         f"{exhibit[:8]}  NL  NL-002 laptop  no content  -"
     ]
@@ -340,7 +340,7 @@ def test_case_and_exhibit_commands_print_one_line_per_thing(jitc: Jitc, tmp_path
         "BE",
         "--conditions",
         "JIT use only",
-    ).out == (f"{exhibit[:8]} shared with BE (entry 2)\n")
+    ).out == (f"{exhibit[:8]} shared with BE (entry 3)\n")
     shown = jitc.ok(BE_INVESTIGATOR, "exhibit", "show", case[:5], exhibit[:5]).lines()
     assert "shared with  BE: active; conditions: JIT use only" in shown
 
@@ -433,7 +433,7 @@ def test_bad_input_is_refused_before_anything_is_sent(jitc: Jitc) -> None:
         line = one_line_failure(jitc(NL_PROSECUTOR, *argv), code=2)
         assert says in line, (argv, line)
         assert line.endswith("--help)"), line
-    assert jitc.json(NL_PROSECUTOR, "case", "show", case)["log_size"] == 1  # nothing logged
+    assert jitc.json(NL_PROSECUTOR, "case", "show", case)["log_size"] == 2  # nothing logged
 
 
 def test_an_unreachable_or_malformed_server_is_one_line(
@@ -511,7 +511,7 @@ def test_grant_and_ungrant_name_the_callers_state(jitc: Jitc) -> None:
     case = new_case(jitc)
     out = jitc.ok(NL_PROSECUTOR, "grant", case[:8], "--sub", "judge-bakker", "--role", "judge")
     assert out.out == (
-        f"granted judge NL/judge-bakker (all exhibits) access to case {case[:8]} (entry 1)\n"
+        f"granted judge NL/judge-bakker (all exhibits) access to case {case[:8]} (entry 2)\n"
     )
     grants = jitc.json(NL_PROSECUTOR, "case", "show", case)["grants"]
     assert [(g["jurisdiction"], g["sub"], g["role"]) for g in grants] == [
@@ -521,7 +521,7 @@ def test_grant_and_ungrant_name_the_callers_state(jitc: Jitc) -> None:
     assert "grant      judge NL/judge-bakker (all exhibits)" in shown
     out = jitc.ok(NL_PROSECUTOR, "ungrant", case[:8], "--sub", "judge-bakker", "--role", "judge")
     assert out.out == (
-        f"revoked the access of judge NL/judge-bakker to case {case[:8]} (entry 2)\n"
+        f"revoked the access of judge NL/judge-bakker to case {case[:8]} (entry 3)\n"
     )
     line = one_line_failure(
         jitc(NL_PROSECUTOR, "ungrant", case[:8], "--sub", "judge-bakker", "--role", "judge")
@@ -532,7 +532,7 @@ def test_grant_and_ungrant_name_the_callers_state(jitc: Jitc) -> None:
 def test_withdraw_removes_the_callers_own_state(jitc: Jitc) -> None:
     case = new_case(jitc)
     out = jitc.ok(BE_PROSECUTOR, "case", "withdraw", case[:8]).out
-    assert out == f"BE withdrew from case {case[:8]} (entry 1)\n"
+    assert out == f"BE withdrew from case {case[:8]} (entry 2)\n"
     assert jitc.json(NL_PROSECUTOR, "case", "show", case)["parties"] == ["NL"]
     line = one_line_failure(jitc(NL_PROSECUTOR, "case", "withdraw", case[:8]))
     assert "(last_party)" in line
@@ -557,17 +557,22 @@ def test_log_is_a_timeline_one_line_per_entry(jitc: Jitc, tmp_path: Path) -> Non
     lines = jitc.ok(NL_PROSECUTOR, "log", case[:8]).lines()
     line = re.compile(r"\s+(\d+)  (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)  (\S+ \(\w+\))  (.+)")
     parsed = [match.groups() for match in map(line.fullmatch, lines) if match]
-    assert len(parsed) == len(lines) == 5, lines
+    assert len(parsed) == len(lines) == 6, lines
     sha256 = hashlib.sha256(data).hexdigest()
     assert [(seq, who, what) for seq, _when, who, what in parsed] == [
         ("0", "NL/prosecutor-nl (prosecutor)", 'opened case "Operation Tulip": parties NL, BE'),
         (
             "1",
+            "NL/prosecutor-nl (prosecutor)",
+            "witness policy: no witnesses (checkpoints rest on the log key alone)",
+        ),
+        (
+            "2",
             "NL/technician-nl (technician)",
             f'registered exhibit {exhibit[:8]} "NL-001 handset" (owner NL)',
         ),
         (
-            "2",
+            "3",
             "NL/technician-nl (technician)",
             (
                 f'stored the content of {exhibit[:8]} "NL-001 handset": 68.4 KiB, '
@@ -575,23 +580,23 @@ def test_log_is_a_timeline_one_line_per_entry(jitc: Jitc, tmp_path: Path) -> Non
             ),
         ),
         (
-            "3",
+            "4",
             "NL/prosecutor-nl (prosecutor)",
             f'shared {exhibit[:8]} "NL-001 handset" with BE (conditions: JIT)',
         ),
         (
-            "4",
+            "5",
             "BE/investigator-be (investigator)",
             f'read {exhibit[:8]} "NL-001 handset" for "analysis"',
         ),
     ]
     accessed = jitc.ok(NL_PROSECUTOR, "log", case[:8], "--type", "exhibit.accessed").lines()
-    assert [text.split()[0] for text in accessed] == ["4"]
+    assert [text.split()[0] for text in accessed] == ["5"]
     family = jitc.ok(NL_PROSECUTOR, "log", case[:8], "--type", "case").lines()
-    assert [text.split()[0] for text in family] == ["0"]
+    assert [text.split()[0] for text in family] == ["0", "1"]
     jitc.ok(NL_PROSECUTOR, "note", case[:8], "case note")  # an entry of no exhibit
     of_exhibit = jitc.ok(NL_PROSECUTOR, "log", case[:8], "--exhibit", exhibit[:4]).lines()
-    assert [text.split()[0] for text in of_exhibit] == ["1", "2", "3", "4"]
+    assert [text.split()[0] for text in of_exhibit] == ["2", "3", "4", "5"]
 
 
 def test_log_follow_prints_new_entries_until_ctrl_c(
@@ -620,9 +625,9 @@ def test_log_follow_prints_new_entries_until_ctrl_c(
     assert result.code == 0
     assert result.err == ""  # no traceback, no "interrupted"
     lines = result.lines()
-    assert len(lines) == 2
-    assert lines[1].split()[0] == "1"
-    assert lines[1].endswith("NL/pros-eva (prosecutor)  added a note")
+    assert len(lines) == 3  # case.created, case.policy_set, the note
+    assert lines[2].split()[0] == "2"
+    assert lines[2].endswith("NL/pros-eva (prosecutor)  added a note")
     assert naps == [0.5, 0.5]
 
 
@@ -672,6 +677,11 @@ def test_export_get_resumes_what_an_earlier_run_left(
             f"export {made['id']}: {out} ({len(bundle)} bytes, sha256 {made['bundle_sha256']}, "
             "as recorded)"
         ),
+        (
+            "no witness cosigned this bundle: the case's policy had none, so it rests on the "
+            "log operator's key alone"
+        ),
+        "the bundle holds every entry of the log (5)",
         f"check it: jitc verify {out} --policy POLICY.txt",
     ]
     line = one_line_failure(

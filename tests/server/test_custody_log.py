@@ -58,17 +58,17 @@ def test_a_failing_unit_of_work_does_not_fail_its_batch(
             workspace.committer.run, "00000000-0000-4000-8000-000000000000", failing
         )
         release.set()
-        assert first.result() == 1
+        assert first.result() == 2  # after case.created and case.policy_set
         seqs = sorted(f.result() for f in good)
         with pytest.raises(ConflictError):
             bad.result()
         with pytest.raises(NotFoundError):
             missing.result()
-    assert seqs == [2, 3, 4, 5, 6]
+    assert seqs == [3, 4, 5, 6, 7]
     entries = fetch_and_verify(client, world.headers("NL", "investigator"), case_id)
-    assert len(entries) == 7
-    assert entries[1].actor.sub == "first"
-    assert {e.actor.sub for e in entries[2:]} == {f"w{i}" for i in range(5)}
+    assert len(entries) == 8
+    assert entries[2].actor.sub == "first"
+    assert {e.actor.sub for e in entries[3:]} == {f"w{i}" for i in range(5)}
     assert all(e.actor.sub != "doomed" for e in entries)
 
 
@@ -93,13 +93,13 @@ def test_time_never_goes_back(client: TestClient, world: World, workspace: Works
 def test_one_size_never_gets_two_roots(
     client: TestClient, world: World, workspace: Workspace
 ) -> None:
-    case_id = create_case(client, world)
+    case_id = create_case(client, world)  # case.created and case.policy_set: size 2
     with pytest.raises(IntegrityError), workspace.engine.begin() as conn:
         conn.execute(
             table(Checkpoint)
             .insert()
             .values(
-                case_id=case_id, size=1, root=bytes(32), note=b"x", created_at=datetime.now(UTC)
+                case_id=case_id, size=2, root=bytes(32), note=b"x", created_at=datetime.now(UTC)
             )
         )
 

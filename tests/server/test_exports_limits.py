@@ -24,9 +24,9 @@ from server.db import read_transaction
 from server.errors import ConfigError
 from server.repositories import log as log_repo
 from server.services import exports as export_service
+from server.services.case_policy import case_policy
 from server.services.custody_log import case_origin
 from server.services.leases import EXPORT_SLOT, DatabaseLeaseBook
-from server.services.witnessing import case_policy
 from server.services.workspace import Workspace
 from tests.server.helpers import World, error_code, quiet_client
 from tests.server.test_exports import CONTENT, Case, make_case

@@ -52,9 +52,14 @@ def test_a_refused_unit_is_undone_alone_in_its_batch(
     assert batch[0].error is None
     assert isinstance(batch[1].error, PermissionDeniedError)
     assert batch[2].error is None
-    assert (batch[0].result, batch[2].result) == (1, 2)  # the refused append left no gap
+    assert (batch[0].result, batch[2].result) == (2, 3)  # the refused append left no gap
     entries = fetch_and_verify(client, world.headers("DE", "investigator"), case_id)
-    assert [e.type for e in entries] == ["case.created", "note.added", "note.added"]
+    assert [e.type for e in entries] == [
+        "case.created",
+        "case.policy_set",
+        "note.added",
+        "note.added",
+    ]
 
 
 def test_refused_requests_mixed_into_concurrent_writes(client: TestClient, world: World) -> None:
@@ -75,7 +80,7 @@ def test_refused_requests_mixed_into_concurrent_writes(client: TestClient, world
         statuses = Counter(pool.map(writer, range(64)))
     assert statuses == {201: 48, 403: 16}
     entries = fetch_and_verify(client, world.headers("DE", "investigator"), case_id)
-    assert len(entries) == 1 + 48
+    assert len(entries) == 2 + 48  # case.created, case.policy_set and the accepted
 
 
 def test_a_refusal_after_a_write_still_undoes_that_write(
@@ -98,4 +103,4 @@ def test_a_refusal_after_a_write_still_undoes_that_write(
         title = conn.execute(text("SELECT title FROM cases WHERE id = :c"), {"c": case_id})
         assert title.scalar_one() != "changed"
     entries = fetch_and_verify(client, world.headers("DE", "investigator"), case_id)
-    assert [e.type for e in entries] == ["case.created", "note.added"]
+    assert [e.type for e in entries] == ["case.created", "case.policy_set", "note.added"]

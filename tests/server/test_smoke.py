@@ -21,9 +21,9 @@ def test_case_exhibit_log_checkpoint(client: TestClient, world: World) -> None:
     assert log.status_code == 200, log.text
     lines = log.content.splitlines()
     entries = [Entry.parse(line) for line in lines]
-    assert [e.type for e in entries] == ["case.created", "exhibit.registered"]
-    assert entries[1].exhibit == exhibit_id
-    assert entries[1].prev == entries[0].leaf_hex()
+    assert [e.type for e in entries] == ["case.created", "case.policy_set", "exhibit.registered"]
+    assert entries[2].exhibit == exhibit_id
+    assert entries[2].prev == entries[1].leaf_hex()
 
     vkey = client.get("/api/log-key").json()["vkey"]
     note = Note.parse(client.get(f"/api/cases/{case_id}/checkpoint", headers=headers).content)
@@ -31,25 +31,25 @@ def test_case_exhibit_log_checkpoint(client: TestClient, world: World) -> None:
     open_note(note, NoteVerifier.from_vkey(vkey).for_name(origin))
     checkpoint = Checkpoint.parse_body(note.text)
     assert checkpoint.origin == origin
-    assert checkpoint.size == 2
+    assert checkpoint.size == 3
     assert checkpoint.root_hash == root_from_leaf_hashes([e.leaf_hash() for e in entries])
 
     proof = client.get(
-        f"/api/cases/{case_id}/proof/inclusion", params={"seq": 1, "size": 2}, headers=headers
+        f"/api/cases/{case_id}/proof/inclusion", params={"seq": 2, "size": 3}, headers=headers
     ).json()
     verify_inclusion(
-        entries[1].leaf_hash(),
-        1,
+        entries[2].leaf_hash(),
         2,
+        3,
         [bytes.fromhex(h) for h in proof["proof"]],
         checkpoint.root_hash,
     )
     consistency = client.get(
-        f"/api/cases/{case_id}/proof/consistency", params={"from": 1, "to": 2}, headers=headers
+        f"/api/cases/{case_id}/proof/consistency", params={"from": 2, "to": 3}, headers=headers
     ).json()
     verify_consistency(
-        1,
         2,
+        3,
         bytes.fromhex(consistency["from_root"]),
         checkpoint.root_hash,
         [bytes.fromhex(h) for h in consistency["proof"]],

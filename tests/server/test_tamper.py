@@ -5,7 +5,6 @@ made fails `jitc verify` under the user's policy; and `jitc audit` names the dam
 from __future__ import annotations
 
 import base64
-import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from custody.verify import verify_bundle
 from server.cli import main as jitc
 from server.config import Settings
 from server.services.audit import audit_case
@@ -75,13 +73,13 @@ def test_a_changed_custody_row(
 ) -> None:
     with scene.ws.engine.begin() as conn:
         raw = conn.execute(
-            text("SELECT canonical FROM log_entries WHERE case_id = :c AND seq = 1"),
+            text("SELECT canonical FROM log_entries WHERE case_id = :c AND seq = 2"),
             {"c": scene.case.id},
         ).scalar_one()
         forged = bytes(raw).replace(b'"Laptop"', b'"Laptoq"')
         assert forged != raw
         conn.execute(
-            text("UPDATE log_entries SET canonical = :b WHERE case_id = :c AND seq = 1"),
+            text("UPDATE log_entries SET canonical = :b WHERE case_id = :c AND seq = 2"),
             {"b": forged, "c": scene.case.id},
         )
     refused = scene.case.post_export(FULL)
@@ -90,8 +88,8 @@ def test_a_changed_custody_row(
     assert "Merkle root is not the checkpoint's root" in refused.json()["error"]["message"]
     code, out = _audit_lines(scene, settings, monkeypatch, capsys)
     assert code == 1
-    assert "entry 1: its stored bytes do not hash to its stored leaf hash" in out
-    assert "entry 2: prev is not the leaf hash of the entry before it" in out
+    assert "entry 2: its stored bytes do not hash to its stored leaf hash" in out
+    assert "entry 3: prev is not the leaf hash of the entry before it" in out
 
 
 def test_a_deleted_custody_row(
@@ -167,20 +165,19 @@ def test_a_swapped_log_key(
                 "log key" in refused.json()["error"]["message"]
                 or "signature" in refused.json()["error"]["message"]
             )
-            # A new append is signed with the new key; a bundle of it verifies only under
-            # the swapped key, never under the policy the court holds.
+            # A new append is signed with the new key, but the case's logged policy (spec
+            # 2.1 case.policy_set) names the old one: no bundle is made at all, where
+            # before the history one was made that failed under the court's policy.
             client.post(
                 f"/api/cases/{case.id}/notes",
                 json={"exhibit": None, "text": "after the swap"},
                 headers=world.headers("NL", "prosecutor"),
             )
-            made = case.post_export(FULL)
-            assert made.status_code == 201, made.text
-            report = verify_bundle(
-                io.BytesIO(case.bundle(made.json()["id"])), policy_text=scene.policy
-            )
-            assert not report.ok
-            assert report.check("signatures").status == "fail"
+            again = case.post_export(FULL)
+            assert again.status_code == 409, again.text
+            assert "names another log key" in again.json()["error"]["message"]
+            hashes = case.post_export({**FULL, "content": False})
+            assert hashes.status_code == 409
         report_audit = audit_case(ws, case.id)
         assert not report_audit.ok
         assert any(

@@ -51,18 +51,18 @@ def test_checkpoints_are_cosigned_by_every_party_witness(
         submitter = witnesses.submitter()
         outcomes = submit(submitter)
         assert sorted((o.witness, o.size, o.error) for o in outcomes) == [
-            ("DE-1", 1, None),
-            ("NL-1", 1, None),
+            ("DE-1", 2, None),  # case.created and case.policy_set
+            ("NL-1", 2, None),
         ]
         state, note = _checkpoint(client, world, case_id)
         assert state == "true"
         assert {sig.name for sig in note.signatures} >= {"NL-1", "DE-1"}
         # Nothing new: nothing sent.
         assert submit(submitter) == []
-        # An append: the next round proves consistency from size 1.
+        # An append: the next round proves consistency from size 2.
         register_exhibit(client, world, case_id)
         assert _checkpoint(client, world, case_id)[0] == "false"
-        assert {(o.size, o.error) for o in submit(submitter)} == {(2, None)}
+        assert {(o.size, o.error) for o in submit(submitter)} == {(3, None)}
         assert _checkpoint(client, world, case_id)[0] == "true"
 
 
@@ -85,7 +85,7 @@ def test_a_witness_that_is_down_never_blocks_appends(
         witnesses.clock.now += 60
         witnesses.down.clear()
         [back] = submit(submitter)
-        assert (back.witness, back.size, back.error) == ("DE-1", 4, None)
+        assert (back.witness, back.size, back.error) == ("DE-1", 5, None)
         assert _checkpoint(client, world, case_id)[0] == "true"
 
 
@@ -130,15 +130,19 @@ def test_witness_registration_checks_its_input(workspace: Workspace, world: Worl
     good = CosignatureSigner.generate("NL-1").vkey()
     with pytest.raises(ConfigError, match="0x04"):
         register_witness(
-            workspace.engine, "NL", url="http://w", vkey=NoteSigner.generate("NL-1").vkey()
+            workspace.engine,
+            "NL",
+            url="http://w",
+            vkey=NoteSigner.generate("NL-1").vkey(),
+            signer=workspace.signer,
         )
     with pytest.raises(ConfigError, match="URL"):
-        register_witness(workspace.engine, "NL", url="ftp://w", vkey=good)
+        register_witness(workspace.engine, "NL", url="ftp://w", vkey=good, signer=workspace.signer)
     with pytest.raises(ConfigError, match="unknown jurisdiction"):
-        register_witness(workspace.engine, "XX", url="http://w", vkey=good)
-    register_witness(workspace.engine, "NL", url="http://w/", vkey=good)
+        register_witness(workspace.engine, "XX", url="http://w", vkey=good, signer=workspace.signer)
+    register_witness(workspace.engine, "NL", url="http://w/", vkey=good, signer=workspace.signer)
     with pytest.raises(ConfigError, match="already named"):
-        register_witness(workspace.engine, "DE", url="http://w", vkey=good)
+        register_witness(workspace.engine, "DE", url="http://w", vkey=good, signer=workspace.signer)
 
 
 def test_the_background_submitter_cosigns_after_a_commit(

@@ -129,6 +129,7 @@ def test_a_hostile_witness_stalls_no_round_and_no_other_witness(
             "DE",
             url=hostile.url,
             vkey=CosignatureSigner.generate("DE-1").vkey(),
+            signer=workspace.signer,
         )
 
         def http() -> httpx.AsyncClient:

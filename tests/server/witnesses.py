@@ -55,7 +55,11 @@ class Witnesses:
         )
         self.signers[code] = signer
         register_witness(
-            self.ws.engine, code, url=f"http://{code.lower()}-witness", vkey=signer.vkey()
+            self.ws.engine,
+            code,
+            url=f"http://{code.lower()}-witness",
+            vkey=signer.vkey(),
+            signer=self.ws.signer,
         )
         return signer
 

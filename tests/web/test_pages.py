@@ -256,15 +256,15 @@ def test_the_timeline_filters_and_links_each_entry_to_its_proof(
     page = browser.client.get(scene.case + "/log?type=exhibit.shared").text
     assert "1 entries, newest first" in page
     assert "JIT use only" in page
-    assert f'href="{scene.case}/log/3"' in page
+    assert f'href="{scene.case}/log/4"' in page
     everything = browser.client.get(scene.case + "/log").text
     assert "opened the case" in everything
     by_state = browser.client.get(scene.case + "/log?state=FR").text
     assert "opened the case" not in by_state
-    proof = browser.client.get(scene.case + "/log/3").text
+    proof = browser.client.get(scene.case + "/log/4").text
     assert "Root hash" in proof
-    raw = browser.client.get(scene.case + "/log/3/proof.json").json()
-    assert raw["seq"] == 3
+    raw = browser.client.get(scene.case + "/log/4/proof.json").json()
+    assert raw["seq"] == 4
     assert raw["size"] == len(scene.log())
 
 

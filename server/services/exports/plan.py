@@ -2,8 +2,11 @@
 
 The requester must be a prosecutor of a party state; with content, their state must own or
 hold an unrevoked share of every exhibit whose bytes go in (spec 6.7). The newest
-checkpoint whose cosignatures meet the case's policy is chosen (none: 409, saying why: the
-offline verifier would fail the quorum), and the disk the bundle may take is estimated.
+checkpoint whose cosignatures meet the policy in force at its size (the newest
+case.policy_set below it, spec 5) is chosen (none: 409, saying why: the offline verifier
+would fail the quorum); the bundle says how far the log had gone (`log_size`) and which
+witnesses had not cosigned the newest checkpoint; and the disk the bundle may take is
+estimated.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from typing import Any, Final
 
 from sqlalchemy import Connection
 
-from custody.checkpoint import Checkpoint
 from custody.entry import Entry
 from custody.errors import CustodyError
 from custody.note import Note, NoteSignature
@@ -27,9 +29,9 @@ from server.repositories import exhibits as exhibit_repo
 from server.repositories import log as log_repo
 from server.repositories import witnesses as witness_repo
 from server.services import content, rules
+from server.services.case_policy import policy_at, stored_history
 from server.services.cases import authorize_read, standing
 from server.services.custody_log import case_origin
-from server.services.witnessing import case_policy
 from server.services.workspace import Workspace
 
 CANDIDATE_CHECKPOINTS: Final = 32  # cosigned sizes tried, newest first
@@ -72,7 +74,10 @@ class Job:
     size: int
     entries: list[Entry]
     note: Note
-    policy: Policy
+    policy: Policy  # the policy in force at `size` (spec 5 policy.txt)
+    policy_text: str  # its text, exactly as the newest case.policy_set below `size` has it
+    log_size: int
+    not_cosigned: tuple[str, ...]
     chosen: list[str]
     with_content: list[str]
     needed: int
@@ -94,9 +99,8 @@ def prepare(ws: Workspace, principal: Principal, case_id: str, request: ExportRe
                     raise NotFoundError(
                         f"no exhibit {exhibit_id} in this case", code="exhibit_not_found"
                     )
-        policy = case_policy(conn, ws.signer, case_id)
-        note = choose_checkpoint(conn, case_id, policy, origin)
-        size = Checkpoint.parse_body(note.text).size
+        witnessed = choose_witnessed(conn, case_id, CasePolicies.of_case(conn, ws, case_id), origin)
+        note, size = witnessed.note, witnessed.size
         rows = log_repo.entries(conn, case_id, 0, size)
         entries = parse_entries(rows, size)
         chosen = (
@@ -123,9 +127,21 @@ def prepare(ws: Workspace, principal: Principal, case_id: str, request: ExportRe
             )
     needed = export_estimate(ws, entries, note, request.disclosure, chosen, with_content)
     return Job(
-        principal, case_id, request, export_id, size, entries, note, policy, chosen,
-        with_content, needed,
-    )  # fmt: skip
+        principal=principal,
+        case_id=case_id,
+        request=request,
+        export_id=export_id,
+        size=size,
+        entries=entries,
+        note=note,
+        policy=witnessed.policy,
+        policy_text=witnessed.policy_text,
+        log_size=witnessed.log_size,
+        not_cosigned=witnessed.not_cosigned,
+        chosen=chosen,
+        with_content=with_content,
+        needed=needed,
+    )
 
 
 def may_receive(
@@ -145,20 +161,114 @@ def _with_cosignatures(note: bytes, lines: list[str]) -> Note:
     return parsed.with_signatures([NoteSignature.from_line(line) for line in lines])
 
 
+@dataclass(frozen=True, slots=True)
+class Witnessed:
+    """The checkpoint a bundle stops at, the policy that held at its size, and how far the
+    log had gone."""
+
+    note: Note
+    size: int
+    policy: Policy
+    policy_text: str
+    log_size: int  # the newest checkpoint's size: the log's size when the bundle was made
+    not_cosigned: tuple[str, ...]  # witnesses of the newest policy missing on the newest
+
+
+class CasePolicies:
+    """spec 5: the policy of a checkpoint of size n is the newest case.policy_set with seq
+    below n. A size with none (a log from before the history was kept) has no policy a
+    bundle could carry: the verifier fails such a bundle (check 5), so it is refused."""
+
+    def __init__(self, history: list[tuple[int, str]], now_text: str | None, log_vkey: str) -> None:
+        self._history = history
+        self._now_text = now_text
+        self._log_vkey = log_vkey
+        self._parsed: dict[str, Policy] = {}
+
+    @classmethod
+    def of_case(cls, conn: Connection, ws: Workspace, case_id: str) -> CasePolicies:
+        return cls(stored_history(conn, case_id), None, ws.signer.case_signer(case_id).vkey())
+
+    @classmethod
+    def fixed(cls, policy: Policy) -> CasePolicies:
+        """One policy for every size (no history)."""
+        log_vkey = policy.logs[0].vkey if policy.logs else ""
+        return cls([], policy.to_text(), log_vkey)
+
+    def at(self, size: int) -> tuple[Policy, str]:
+        """The policy in force at `size`, and its text as logged."""
+        text = policy_at(self._history, size) or self._now_text
+        if text is None:
+            raise ExportRefusedError(
+                f"the log records no case.policy_set below size {size} (it was made before "
+                "the policy history was kept): a bundle of it could carry no logged policy",
+                code="no_logged_policy",
+            )
+        if text not in self._parsed:
+            self._parsed[text] = self._parse(text, size)
+        return self._parsed[text], text
+
+    def _parse(self, text: str, size: int) -> Policy:
+        try:
+            policy = Policy.parse(text)
+        except CustodyError as exc:
+            raise ExportRefusedError(
+                f"the case's logged policy at size {size} cannot be read: {exc}",
+                code="log_damaged",
+            ) from None
+        # spec 5: policy.txt names the case's log vkey. A history naming another key means
+        # the log key was swapped: no bundle of this server could verify.
+        if [log.vkey for log in policy.logs] != [self._log_vkey]:
+            raise ExportRefusedError(
+                f"the policy logged for size {size} names another log key than this "
+                "server's: the log key changed, and the checkpoints it signed are not this "
+                "log's",
+                code="export_refused",
+            )
+        return policy
+
+    def unwitnessed_bounds(self, log_size: int) -> list[int]:
+        """For each stretch of the log under a `quorum none` policy, the largest size it
+        covers: a checkpoint there needs no cosignature, so it is a candidate even though
+        no witness cosigned it and it is not the newest."""
+        bounds: list[int] = []
+        starts = [seq for seq, _text in self._history]
+        for index, seq in enumerate(starts):
+            end = starts[index + 1] if index + 1 < len(starts) else log_size
+            if end > seq and self.at(seq + 1)[0].quorum is None:
+                bounds.append(end)
+        return bounds
+
+
 def choose_checkpoint(conn: Connection, case_id: str, policy: Policy, origin: str) -> Note:
     """The newest checkpoint whose signature and cosignatures satisfy `policy`."""
+    return choose_witnessed(conn, case_id, CasePolicies.fixed(policy), origin).note
+
+
+def choose_witnessed(
+    conn: Connection, case_id: str, policies: CasePolicies, origin: str
+) -> Witnessed:
+    """The newest checkpoint that met the policy in force at its size (spec 6 warnings:
+    bundles stop there), and which witnesses have not cosigned the newest checkpoint."""
     latest = log_repo.latest_checkpoint(conn, case_id)
     if latest is None:
         raise ExportRefusedError("the case has no checkpoint yet", code="no_checkpoint")
     by_size: dict[int, list[str]] = {}
     for size, _name, line in witness_repo.cosignatures(conn, case_id):
         by_size.setdefault(size, []).append(line)
-    sizes = sorted({latest.size, *by_size}, reverse=True)[:CANDIDATE_CHECKPOINTS]
+    newest_policy, _text = policies.at(latest.size)
+    missing = _not_cosigned(latest.note, by_size.get(latest.size, []), newest_policy, origin)
+    unwitnessed = witness_repo.newest_checkpoints_at_most(
+        conn, case_id, policies.unwitnessed_bounds(latest.size)
+    )
+    candidates = {latest.size, *by_size, *unwitnessed}
+    sizes = sorted(candidates, reverse=True)[:CANDIDATE_CHECKPOINTS]
     reasons: list[str] = []
     for size in sizes:
         row = log_repo.checkpoint(conn, case_id, size)
         if row is None:
             continue
+        policy, text = policies.at(size)
         note = _with_cosignatures(row.note, by_size.get(size, []))
         try:
             verdict = verify_cosigned_checkpoint(note, policy, origin=origin)
@@ -166,15 +276,26 @@ def choose_checkpoint(conn: Connection, case_id: str, policy: Policy, origin: st
             reasons.append(f"size {size}: {exc}")
             continue
         if verdict.ok:
-            return note
+            return Witnessed(note, size, policy, text, latest.size, missing)
         have = ", ".join(verdict.verified_witnesses) or "no witness"
-        reasons.append(f"size {size}: cosigned by {have}")
+        reasons.append(f"size {size}: cosigned by {have} (quorum {policy.quorum})")
     raise ExportRefusedError(
-        f"no checkpoint of this case meets its witness policy (quorum {policy.quorum}); "
+        "no checkpoint of this case meets its witness policy; "
         + "; ".join(reasons[:MAX_REASONS])
+        + (f"; not cosigned by {', '.join(missing)}" if missing else "")
         + ". Retry once the witnesses have cosigned (GET /checkpoint says JITC-Witnessed).",
         code="not_witnessed",
     )
+
+
+def _not_cosigned(raw: bytes, lines: list[str], policy: Policy, origin: str) -> tuple[str, ...]:
+    """The policy's witnesses without a verifying cosignature on this checkpoint."""
+    try:
+        verdict = verify_cosigned_checkpoint(_with_cosignatures(raw, lines), policy, origin=origin)
+    except CustodyError:
+        return tuple(w.name for w in policy.witnesses)
+    done = set(verdict.verified_witnesses)
+    return tuple(w.name for w in policy.witnesses if w.name not in done)
 
 
 def parse_entries(rows: list[bytes], size: int) -> list[Entry]:

@@ -75,12 +75,18 @@ class ExportMade:
     bundle_sha256: str
     bundle_size: int
     exhibits: list[str]
+    log_size: int
+    not_cosigned: tuple[str, ...]
+    witnesses: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "seq": self.seq,
             "tree_size": self.tree_size,
+            "log_size": self.log_size,
+            "not_cosigned": list(self.not_cosigned),
+            "witnesses": list(self.witnesses),
             "bundle_sha256": self.bundle_sha256,
             "bundle_size": self.bundle_size,
             "exhibits": self.exhibits,
@@ -113,6 +119,10 @@ def insert_pending(ws: Workspace, job: Job) -> None:
             by=principal.jurisdiction,
             request=requested,
             now=datetime.now(UTC),
+            tree_size=job.size,
+            log_size=job.log_size,
+            not_cosigned=json.dumps(list(job.not_cosigned)),
+            witnesses=json.dumps([w.name for w in job.policy.witnesses]),
         )
 
 
@@ -165,7 +175,17 @@ def produce(ws: Workspace, job: Job, watch: Watch | None = None) -> ExportMade:
             log.conn, export_id, tree_size=job.size, sha256=digest, size=length, seq=entry.seq
         ):
             _still_pending(log.conn, case_id, export_id)  # raises: it ended meanwhile
-        return ExportMade(export_id, entry.seq, job.size, digest, length, exhibits)
+        return ExportMade(
+            export_id,
+            entry.seq,
+            job.size,
+            digest,
+            length,
+            exhibits,
+            log_size=job.log_size,
+            not_cosigned=job.not_cosigned,
+            witnesses=tuple(w.name for w in job.policy.witnesses),
+        )
 
     try:
         return ws.committer.run(case_id, work)
@@ -220,7 +240,7 @@ def write(ws: Workspace, job: Job, watch: Watch) -> tuple[Path, str, int, list[s
     directory = exports_dir(ws)
     part = directory / f"{job.export_id}.zip.part"
     final = directory / f"{job.export_id}.zip"
-    policy_text = job.policy.to_text()
+    policy_text = job.policy_text  # spec 5: the newest case.policy_set at tree_size
     contents: dict[str, ContentSource] = {}
     if job.with_content:
         store = ws.store
@@ -242,7 +262,7 @@ def write(ws: Workspace, job: Job, watch: Watch) -> tuple[Path, str, int, list[s
                 exhibits=job.chosen,
                 contents=contents,
                 get_node=tree.get_node,
-                log_size=tree.size,
+                log_size=job.log_size,  # spec 5: how far the log had gone
             )
         except LeaseLostError:
             raise  # this server stalled and another took over: nothing about the bundle
