@@ -21,8 +21,8 @@ from custody.entry import Entry
 from custody.errors import CustodyError
 from custody.merkle import MemoryTree, leaf_hash
 from custody.note import Note, NoteSignature
-from custody.replay import replay
 from custody.policy import Policy
+from custody.replay import replay
 from evidence.errors import EvidenceError, ObjectNotFoundError
 from evidence.keys import exhibit_key
 from server.db import read_transaction
