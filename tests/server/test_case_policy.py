@@ -319,7 +319,9 @@ def test_a_witness_registered_later_never_blocks_the_bundle_of_what_came_before(
         assert report.ok, [f.message for f in report.failures()]
 
 
-def test_a_log_without_a_logged_policy_is_not_exported(workspace: Workspace, world: World) -> None:
+def test_a_log_without_a_logged_policy_is_not_exported(
+    workspace: Workspace, world: World, tmp_path: Path
+) -> None:
     """A bundle's policy.txt must be a logged case.policy_set (spec 5): a log made before
     the history was kept has none, and the server says so instead of writing a bundle
     that fails check 5."""
@@ -341,3 +343,19 @@ def test_a_log_without_a_logged_policy_is_not_exported(workspace: Workspace, wor
     assert refused.json()["error"]["code"] == "no_logged_policy"
     report = audit_case(workspace, case_id, objects=False)
     assert [(f.subject, f.severity) for f in report.findings] == [("policy", "warning")]
+    # Once a policy is logged (here: NL registers a witness) and met, the log exports, and
+    # its older sizes, which have no logged policy, are simply not candidates.
+    witnesses = Witnesses(workspace)
+    witnesses.add("NL", tmp_path / "nl")
+    submit(witnesses.submitter())
+    with quiet_client(workspace) as client:
+        made = client.post(
+            f"/api/cases/{case_id}/exports", json=FULL, headers=world.headers("NL", "prosecutor")
+        )
+        assert made.status_code == 201, made.text
+        assert (made.json()["tree_size"], made.json()["witnesses"]) == (2, ["NL-1"])
+        data = _bundle(client, world, case_id, made.json()["id"])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        policy_txt = archive.read("policy.txt").decode()
+    assert verify_bundle(io.BytesIO(data), policy_text=policy_txt).ok
+    assert audit_case(workspace, case_id, objects=False).ok
