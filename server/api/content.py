@@ -292,10 +292,19 @@ async def get_content(request: Request) -> Response:
     )
     wanted = _byte_range(request)
     if_range = request.headers.get("if-range")
+    # HEAD sends no content bytes: checked like a GET, but no exhibit.accessed.
+    head = request.method == "HEAD"
     download = await call(
         request,
         lambda ws, p: content.download(
-            ws, p, case_id, exhibit_id, purpose=purpose, byte_range=wanted, if_range=if_range
+            ws,
+            p,
+            case_id,
+            exhibit_id,
+            purpose=purpose,
+            byte_range=wanted,
+            if_range=if_range,
+            record=not head,
         ),
     )
     row = download.content
@@ -321,6 +330,9 @@ async def get_content(request: Request) -> Response:
         selected = download.selected
         headers["Content-Length"] = str(selected.length)
         headers["Content-Range"] = f"bytes {selected.first}-{selected.last}/{row.size}"
+    if head:
+        del headers["JITC-Entry-Seq"]  # nothing was logged
+        return Response(status_code=status, media_type=row.media_type, headers=headers)
     return StreamingResponse(
         download.chunks, status_code=status, media_type=row.media_type, headers=headers
     )
