@@ -66,7 +66,10 @@ def may_read_content(conn: Connection, principal: Principal, exhibit_id: str) ->
 def _require_readable(conn: Connection, principal: Principal, exhibit_id: str) -> None:
     if not may_read_content(conn, principal, exhibit_id):
         raise PermissionDeniedError(
-            "the exhibit is neither owned by nor shared with your state", code="not_shared"
+            "the exhibit is neither owned by nor shared with your state",
+            code="not_shared",
+            who=(principal.jurisdiction, principal.sub, principal.role, principal.jti),
+            action="content.read",
         )
 
 

@@ -142,6 +142,8 @@ def may_receive(conn: Connection, principal: Principal, with_content: list[str])
             raise PermissionDeniedError(
                 f"exhibit {exhibit_id} is not shared with {principal.jurisdiction}",
                 code="exhibit_not_shared",
+                who=(principal.jurisdiction, principal.sub, principal.role, principal.jti),
+                action="export.content",
             )
 
 
