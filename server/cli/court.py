@@ -33,7 +33,7 @@ from server.cli.client import (
     table,
 )
 from server.cli.existing import open_existing_workspace
-from server.cli.guard import CommandError
+from server.cli.guard import CommandError, guarded
 from server.cli.options import client_options
 from server.errors import ServerError
 from server.services.audit import audit_case
@@ -101,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit.add_argument(
         "--no-objects", action="store_true", help="skip re-hashing the stored objects"
     )
-    audit.set_defaults(func=_audit)
+    audit.set_defaults(func=guarded(_audit))  # a store error (no Object Lock...): one line
 
 
 def _fail(message: str) -> int:

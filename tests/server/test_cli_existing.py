@@ -138,3 +138,31 @@ def test_serve_stops_at_start_on_a_bucket_without_object_lock(
     assert "without Object Lock" in done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_scrub_answers_a_bucket_without_object_lock_in_one_line(
+    db_url: str,
+    tmp_path: Path,
+    moto_server: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bucket = f"unlocked-{uuid.uuid4().hex[:8]}"
+    moto_server.client().make_bucket(bucket)  # no Object Lock
+    env = {
+        "JITC_DATABASE_URL": db_url,
+        "JITC_DATA_DIR": str(tmp_path / "data"),
+        "JITC_LOG_NAME": LOG_NAME,
+        "JITC_STORE_URL": f"s3://{moto_server.endpoint}/{bucket}"
+        f"?staging_bucket={bucket}-staging&secure=false&region={REGION}",
+        "JITC_S3_ACCESS_KEY": moto_server.access_key,
+        "JITC_S3_SECRET_KEY": moto_server.secret_key,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    Workspace.open(Settings.from_env()).close()
+    status, err = _run(capsys, "scrub")
+    assert status == 2, err
+    assert "without Object Lock" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
