@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -13,7 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import Engine, make_url
 
 from server import migrate
-from server.cli.guard import guarded
+from server.cli.existing import existing_settings, open_existing_engine
+from server.cli.guard import EXIT_CONFIG, CommandError, guarded
 from server.config import Settings
 from server.db import make_engine
 from server.errors import InvalidRequestError
@@ -34,17 +36,10 @@ from server.tokens import (
 )
 
 
-def _open_engine(*, upgrade_embedded: bool = True) -> tuple[Settings, Engine]:
-    settings = Settings.from_env()
-    engine = make_engine(settings)
-    try:
-        if settings.embedded and upgrade_embedded:
-            migrate.upgrade(engine)
-        migrate.check_schema(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return settings, engine
+def _open_engine() -> tuple[Settings, Engine]:
+    """The existing workspace's database: these commands never create one."""
+    settings = existing_settings()
+    return settings, open_existing_engine(settings)
 
 
 def _code(text: str) -> str:
@@ -72,7 +67,13 @@ def _serve(args: argparse.Namespace) -> int:
     from server.services.workspace import Workspace  # noqa: PLC0415 - same
 
     settings = Settings.from_env()
-    Workspace.open(settings).close()  # schema check and log key before listening
+    ws = Workspace.open(settings)  # schema check and log key before listening
+    try:
+        # The evidence store's buckets (Object Lock) or folders, checked before listening:
+        # a bucket without Object Lock stops the server here, in one line.
+        _ = ws.store
+    finally:
+        ws.close()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     print(
@@ -238,22 +239,35 @@ def _token_issue(args: argparse.Namespace) -> int:
     request = TokenRequest(
         iss=args.iss, sub=args.sub, role=args.role, aud=audience, ttl_seconds=parse_ttl(args.ttl)
     )
-    print(issue_token(load_private_key(pem), request))
+    token = issue_token(load_private_key(pem), request)
+    if args.json:
+        claims = json.loads(_b64url_part(token.split(".")[1]))
+        shown = {"token": token, "jti": claims["jti"], "exp": claims["exp"]}
+        print(json.dumps(shown, sort_keys=True))
+    else:
+        print(token)
     return 0
 
 
+def _b64url_part(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def _token_revoke(args: argparse.Namespace) -> int:
+    jti = args.jti_option if args.jti_option is not None else args.jti
+    if jti is None or (args.jti_option is not None and args.jti is not None):
+        raise CommandError("name one token: jitc token revoke JTI, or --jti JTI", EXIT_CONFIG)
     _settings, engine = _open_engine()
     try:
-        fresh = admin.revoke_token(engine, args.jti)
+        fresh = admin.revoke_token(engine, jti)
     finally:
         engine.dispose()
-    print(f"token {args.jti} {'revoked' if fresh else 'was already revoked'}")
+    print(f"token {jti} {'revoked' if fresh else 'was already revoked'}")
     return 0
 
 
 def _log_key(_args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = existing_settings(log_key=True)  # never creates a key nobody would use
     print(CheckpointSigner(settings.log_name, load_or_create_seed(settings)).vkey())
     return 0
 
@@ -340,9 +354,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     issue.add_argument("--role", required=True, choices=ROLES, help="their role")
     issue.add_argument("--ttl", default="8h", help="lifetime, at most 12h (default 8h)")
     issue.add_argument("--aud", help="the server's log name (default JITC_LOG_NAME)")
+    issue.add_argument(
+        "--json", action="store_true", help='print {"token", "jti", "exp"} as one JSON line'
+    )
     issue.set_defaults(func=guarded(_token_issue))
-    revoke = t_sub.add_parser("revoke", help="revoke a token by its jti")
-    revoke.add_argument("jti", help="the token's jti")
+    revoke = t_sub.add_parser(
+        "revoke",
+        help="revoke a token by its jti",
+        description="Revoke a token by its jti. A jti that begins with '-' (older tokens) "
+        "is given as --jti=JTI or after --: jitc token revoke -- JTI.",
+    )
+    revoke.add_argument("jti", nargs="?", help="the token's jti")
+    revoke.add_argument("--jti", dest="jti_option", metavar="JTI", help="the token's jti")
     revoke.set_defaults(func=guarded(_token_revoke))
 
     subparsers.add_parser(
