@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
+from server.api.bundles import bundle_response, byte_range
 from server.api.http import call, call_with_body, case_id_of, runtime
 from server.api.responses import json_response
 from server.api.sharing import CASE
@@ -121,14 +122,17 @@ async def export_status(request: Request) -> Response:
 async def download_export(request: Request) -> Response:
     case_id = case_id_of(request)
     export_id = schemas.uuid_text(request.path_params["export_id"], "export id")
-    ready = await call(request, lambda ws, p: exports.bundle_file(ws, p, case_id, export_id))
-    # Streamed from disk in chunks: a bundle with GiBs of content never sits in memory.
-    return FileResponse(
-        ready.path,
-        media_type="application/zip",
-        filename=f"jitc-bundle-{export_id}.zip",
-        headers={"JITC-Bundle-SHA256": ready.sha256},
+    wanted = byte_range(request)
+    if_range = request.headers.get("if-range")
+    ready = await call(
+        request,
+        lambda ws, p: exports.bundle_file(
+            ws, p, case_id, export_id, byte_range=wanted, if_range=if_range
+        ),
     )
+    # Streamed from the evidence store in chunks: a bundle with GiBs of content never
+    # sits in memory, and any app server sends it (ADR 0037).
+    return bundle_response(ready, export_id)
 
 
 def routes() -> list[BaseRoute]:
