@@ -133,13 +133,15 @@ def tus(server: Server, source: Path, expected: str) -> float:
     return elapsed
 
 
-def report(name: str, seconds: list[float], size: int, base: list[float] | None) -> None:
+def report(
+    name: str, seconds: list[float], size: int, base: list[float] | None, against: str = ""
+) -> None:
     mbs = [size / s / 1e6 for s in seconds]
     line = f"{name:10} " + " ".join(f"{m:7.1f}" for m in mbs) + " MB/s"
     line += f" | median {statistics.median(mbs):7.1f} MB/s"
     if base is not None:
         ratios = [b / s for b, s in zip(base, seconds, strict=True)]
-        line += " | vs reference " + " ".join(f"{r:.2f}" for r in ratios)
+        line += f" | vs {against} " + " ".join(f"{r:.2f}" for r in ratios)
         line += f" (median {statistics.median(ratios):.2f})"
     print(line, flush=True)
 
@@ -165,7 +167,7 @@ def run_fs(work: Path, size: int, runs: int) -> None:
         server.stop()
     print(f"filesystem store, {size / GiB:g} GiB, {runs} runs (each value one run):")
     report("reference", times["reference"], size, None)
-    report("ingest", times["ingest"], size, times["reference"])
+    report("ingest", times["ingest"], size, times["reference"], "reference")
 
 
 def run_rgw(work: Path, size: int, runs: int, store_query: str) -> None:
@@ -213,12 +215,10 @@ def run_rgw(work: Path, size: int, runs: int, store_query: str) -> None:
         _rgw("user-rm", user)
     print(f"Ceph RGW ({endpoint}), {size / GiB:g} GiB, {runs} runs, store query {url}:")
     report("direct", times["direct"], size, None)
-    report("reference", times["reference"], size, times["direct"])
-    print("  (ratios below: against the direct put of the same run)")
-    report("ingest", times["ingest"], size, times["direct"])
-    report("tus", times["tus"], size, times["direct"])
-    print("  (ingest against the reference app of the same run)")
-    report("ingest", times["ingest"], size, times["reference"])
+    report("reference", times["reference"], size, times["direct"], "direct")
+    report("ingest", times["ingest"], size, times["direct"], "direct")
+    report("tus", times["tus"], size, times["direct"], "direct")
+    report("ingest", times["ingest"], size, times["reference"], "reference")
 
 
 def main() -> None:
