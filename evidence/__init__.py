@@ -31,7 +31,7 @@ from evidence.errors import (
     UploadNotFoundError,
 )
 from evidence.hashing import CHUNK_SIZE, Digests, StreamHasher, hash_chunks, parse_sha256_hex
-from evidence.keys import ExhibitKey, exhibit_key, parse_id
+from evidence.keys import BundleKey, ExhibitKey, bundle_key, exhibit_key, parse_id
 from evidence.locking import PROCESS_LEASES, Lease, LeaseBook, LocalLeaseBook
 from evidence.store import BlobStore, ByteRange, DisposalResult, UploadState, resolve_range
 
@@ -39,6 +39,7 @@ __all__ = [
     "CHUNK_SIZE",
     "PROCESS_LEASES",
     "BlobStore",
+    "BundleKey",
     "ByteRange",
     "DigestMismatchError",
     "Digests",
@@ -70,6 +71,7 @@ __all__ = [
     "UploadLockedError",
     "UploadNotFoundError",
     "UploadState",
+    "bundle_key",
     "exhibit_key",
     "hash_chunks",
     "open_store",

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from evidence._error_root import EvidenceError, InvalidDigestError, InvalidKeyError
 from evidence.hashing import Digests, Sha256Only
-from evidence.keys import ExhibitKey
+from evidence.keys import BundleKey, ExhibitKey
 
 __all__ = [
     "DigestMismatchError",
@@ -76,7 +76,7 @@ class TooLargeError(RejectedContentError):
 class ObjectExistsError(EvidenceError):
     """An object already exists under this key; stored evidence is never overwritten."""
 
-    def __init__(self, key: ExhibitKey) -> None:
+    def __init__(self, key: ExhibitKey | BundleKey) -> None:
         super().__init__(f"an object already exists at {key}")
         self.key = key
 
@@ -84,7 +84,7 @@ class ObjectExistsError(EvidenceError):
 class ObjectNotFoundError(EvidenceError):
     """No object under this key."""
 
-    def __init__(self, key: ExhibitKey) -> None:
+    def __init__(self, key: ExhibitKey | BundleKey) -> None:
         super().__init__(f"no object at {key}")
         self.key = key
 

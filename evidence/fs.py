@@ -7,6 +7,7 @@ Layout under `root` (one filesystem, so links and renames are atomic):
     objects/cases/<case>/exhibits/<exhibit>.hold      present while on legal hold
     tmp/put-*.partial                                 put_stream bodies being received
     uploads/<upload id>/{lock,info.json,data}         resumable uploads
+    bundles/<case>/<export>.zip                       court bundles (evidence.fs_bundles)
 
 An object appears only by `os.link` of a complete, fsynced, verified file: the
 link fails if the name exists (never overwrite) and is atomic (a crash leaves
@@ -52,8 +53,9 @@ from evidence.errors import (
     UploadLockedError,
     UploadNotFoundError,
 )
+from evidence.fs_bundles import FsBundles
 from evidence.hashing import CHUNK_SIZE, Digests, StreamHasher
-from evidence.keys import ExhibitKey, parse_id
+from evidence.keys import BundleKey, ExhibitKey, parse_id
 from evidence.store import DisposalResult, UploadState, resolve_range
 from evidence.writeback import FileWriter
 
@@ -137,13 +139,14 @@ class FilesystemStore:
         self._objects = self.root / "objects"
         self._tmp = self.root / "tmp"
         self._uploads = self.root / "uploads"
+        self._bundles = FsBundles(self.root / "bundles", self._tmp)
         self._hashers: HasherCache[StreamHasher] = HasherCache()
 
     def __repr__(self) -> str:
         return f"FilesystemStore({str(self.root)!r})"
 
     def prepare(self) -> None:
-        for path in (self._objects, self._tmp, self._uploads):
+        for path in (self._objects, self._tmp, self._uploads, self._bundles.root):
             path.mkdir(parents=True, exist_ok=True)
 
     # -- paths ---------------------------------------------------------------------------
@@ -461,6 +464,26 @@ class FilesystemStore:
             if path.is_file():
                 keys.append(key)
         return iter(sorted(keys, key=lambda k: k.path))
+
+    # -- court bundles ---------------------------------------------------------------------
+
+    def put_bundle(self, key: BundleKey, source: Path) -> int:
+        return self._bundles.put(key, source)
+
+    def bundle_size(self, key: BundleKey) -> int:
+        return self._bundles.size(key)
+
+    def open_bundle(
+        self, key: BundleKey, first: int | None = None, last: int | None = None
+    ) -> Iterator[bytes]:
+        handle, selected = self._bundles.open(key, first, last)
+        return _OpenRange(handle, selected.first, selected.length)
+
+    def remove_bundle(self, key: BundleKey) -> None:
+        self._bundles.remove(key)
+
+    def list_bundles(self, case_id: UUID | None = None) -> Iterator[BundleKey]:
+        return self._bundles.keys(case_id)
 
     # -- retention, legal hold and disposal ---------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Object keys: `cases/<case id>/exhibits/<exhibit id>`, built in one place.
+"""Object keys: `cases/<case id>/exhibits/<exhibit id>` for evidence and
+`bundles/<case id>/<export id>.zip` for court bundles, built in one place.
 
 Ids are UUIDs in lowercase canonical form, so a key can never hold `..`, `/`,
 a NUL or anything else that escapes its case. Keys are per case: the same bytes
@@ -15,6 +16,7 @@ from evidence._error_root import InvalidKeyError
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _KEY = re.compile(rf"cases/({_CANONICAL_UUID.pattern})/exhibits/({_CANONICAL_UUID.pattern})")
+_BUNDLE = re.compile(rf"bundles/({_CANONICAL_UUID.pattern})/({_CANONICAL_UUID.pattern})\.zip")
 
 
 def parse_id(value: str | UUID) -> UUID:
@@ -55,3 +57,35 @@ class ExhibitKey:
 def exhibit_key(case_id: str | UUID, exhibit_id: str | UUID) -> ExhibitKey:
     """The key of an exhibit's content in its case."""
     return ExhibitKey(parse_id(case_id), parse_id(exhibit_id))
+
+
+@dataclass(frozen=True, slots=True)
+class BundleKey:
+    """Where one export's court bundle lives (ADR 0039): outside `cases/`, so no listing
+    of evidence ever meets a bundle, and no bundle name can be taken for an exhibit's."""
+
+    case_id: UUID
+    export_id: UUID
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.case_id, UUID) or not isinstance(self.export_id, UUID):
+            raise InvalidKeyError("case_id and export_id must be UUIDs")
+
+    @property
+    def path(self) -> str:
+        return f"bundles/{self.case_id}/{self.export_id}.zip"
+
+    @classmethod
+    def parse(cls, path: str) -> BundleKey:
+        match = _BUNDLE.fullmatch(path)
+        if match is None:
+            raise InvalidKeyError(f"not a bundle key: {path!r}")
+        return cls(UUID(match[1]), UUID(match[2]))
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def bundle_key(case_id: str | UUID, export_id: str | UUID) -> BundleKey:
+    """The key of an export's bundle in its case."""
+    return BundleKey(parse_id(case_id), parse_id(export_id))

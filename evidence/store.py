@@ -19,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from evidence.errors import RangeNotSatisfiableError, RetentionActiveError
 from evidence.hashing import Digests
-from evidence.keys import ExhibitKey
+from evidence.keys import BundleKey, ExhibitKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,35 @@ class BlobStore(Protocol):
         For an audit: an object that no custody entry accounts for (an ingest that
         died before its entry, an orphan under retention) shows here and nowhere else.
         """
+        ...
+
+    # -- court bundles (ADR 0039) ------------------------------------------------------------
+
+    def put_bundle(self, key: BundleKey, source: Path) -> int:
+        """Store the complete file at `source` as the bundle `key`, write-once; its size.
+
+        Raises `ObjectExistsError` if the key holds a bundle already. `source` is the
+        caller's scratch file: it may be linked rather than copied, so it must not be
+        written to again (the caller removes its own name for it).
+        """
+        ...
+
+    def bundle_size(self, key: BundleKey) -> int:
+        """Size in bytes; `ObjectNotFoundError` if absent."""
+        ...
+
+    def open_bundle(
+        self, key: BundleKey, first: int | None = None, last: int | None = None
+    ) -> Iterator[bytes]:
+        """Stream the bundle's bytes `resolve_range` selects; errors before the first chunk."""
+        ...
+
+    def remove_bundle(self, key: BundleKey) -> None:
+        """Remove the bundle (of an export that ended refused); nothing if it is absent."""
+        ...
+
+    def list_bundles(self, case_id: UUID | None = None) -> Iterator[BundleKey]:
+        """Every stored bundle (of one case, or all), in key order."""
         ...
 
     # -- retention, legal hold and disposal ---------------------------------------------------

@@ -46,6 +46,7 @@ from evidence.hashing import CHUNK_SIZE
 log = logging.getLogger(__name__)
 
 OCTETS: Final = "application/octet-stream"
+ZIP: Final = "application/zip"
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchVersion", "ResourceNotFound"})
 _PRECONDITION_FAILED = 412
 # How S3 servers say "this object was never given a legal hold" (RGW: 404).
@@ -222,6 +223,12 @@ class S3Client:
         with _mapped():
             result = self.minio._put_object(bucket, name, cast(bytes, data), all_headers)
         return cast(str, result.etag)
+
+    def put_file(self, bucket: str, name: str, path: str, part_size: int) -> None:
+        """Upload a whole file (multipart beyond `part_size`), for a bucket without
+        Object Lock: no Content-MD5, minio signs each part's SHA-256."""
+        with _mapped():
+            self.minio.fput_object(bucket, name, path, content_type=ZIP, part_size=part_size)
 
     def head(self, bucket: str, name: str, version_id: str | None = None) -> Head | None:
         """The object's size, version and headers; None if there is no such object."""

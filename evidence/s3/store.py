@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Final
 from uuid import UUID
 
@@ -27,9 +28,10 @@ from minio import Minio
 from evidence._ingest import check_expected, check_size, metered, parse_expected, utc_now
 from evidence.errors import ObjectExistsError, ObjectNotFoundError, StoreConfigError
 from evidence.hashing import Digests, StreamHasher
-from evidence.keys import ExhibitKey
+from evidence.keys import BundleKey, ExhibitKey
 from evidence.locking import PROCESS_LEASES, LeaseBook
 from evidence.s3.buffer import PartBuffer, PartSender
+from evidence.s3.bundles import S3Bundles
 from evidence.s3.client import S3Client, S3RequestError, valid_bucket_name
 from evidence.s3.objects import EXHIBITS, EvidenceBucket
 from evidence.s3.staging import UPLOADS, Staging
@@ -40,6 +42,8 @@ MIN_PART_SIZE: Final = 5 * 1024 * 1024
 """S3: every part of a multipart upload but the last is at least this big."""
 MAX_PARTS: Final = 10_000
 MAX_PARALLEL_PARTS: Final = 16
+BUNDLE_PART_SIZE: Final = 16 * 1024 * 1024
+"""Parts of a bundle upload: minio holds one in memory at a time."""
 
 
 class S3Store:
@@ -100,6 +104,7 @@ class S3Store:
             clock=clock,
             key_wait=key_wait,
         )
+        self._bundles = S3Bundles(self.client, staging_bucket, BUNDLE_PART_SIZE)
         self._uploads = Uploads(
             self._evidence,
             Staging(self.client, staging_bucket),
@@ -267,6 +272,25 @@ class S3Store:
     def list_objects(self, case_id: UUID | None = None) -> Iterator[ExhibitKey]:
         prefix = EXHIBITS if case_id is None else f"{EXHIBITS}{case_id}/"
         return self._evidence.keys(prefix)
+
+    # -- court bundles, in the staging bucket (evidence.s3.bundles) --------------------------
+
+    def put_bundle(self, key: BundleKey, source: Path) -> int:
+        return self._bundles.put(key, source)
+
+    def bundle_size(self, key: BundleKey) -> int:
+        return self._bundles.size(key)
+
+    def open_bundle(
+        self, key: BundleKey, first: int | None = None, last: int | None = None
+    ) -> Iterator[bytes]:
+        return self._bundles.open(key, first, last)
+
+    def remove_bundle(self, key: BundleKey) -> None:
+        self._bundles.remove(key)
+
+    def list_bundles(self, case_id: UUID | None = None) -> Iterator[BundleKey]:
+        return self._bundles.keys(case_id)
 
     # -- retention, legal hold and disposal ------------------------------------------------
 

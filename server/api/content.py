@@ -33,6 +33,7 @@ from starlette.routing import BaseRoute, Route
 
 from evidence.errors import EvidenceError
 from server.api import schemas
+from server.api.bundles import byte_range
 from server.api.errors import handle_server_error
 from server.api.http import (
     body_parts,
@@ -63,7 +64,6 @@ EXHIBIT: Final = CASE + "/exhibits/{exhibit_id}"
 
 _REPR_DIGEST_SHA256 = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]*):", re.IGNORECASE)
 # At most 19 digits: any byte offset fits, and int() never meets Python's digit limit.
-_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
 _TUS_KEY = re.compile(r"[!-~]+")
 
 
@@ -269,28 +269,12 @@ async def put_content(request: Request) -> Response:
     return json_response(ingested.to_json(), status_code=201, headers=_digest_headers(ingested))
 
 
-def _byte_range(request: Request) -> tuple[int | None, int | None] | None:
-    """A single `bytes=` range (RFC 9110 14.1.2); anything else means the whole content
-    (a server may ignore a Range it does not support, 14.2)."""
-    header = request.headers.get("range")
-    if header is None:
-        return None
-    match = _RANGE.fullmatch(header.strip())
-    if match is None or (not match[1] and not match[2]):
-        return None
-    first = int(match[1]) if match[1] else None
-    last = int(match[2]) if match[2] else None
-    if first is None:
-        return (None, last)  # suffix: the last `last` bytes
-    return (first, last)
-
-
 async def get_content(request: Request) -> Response:
     case_id, exhibit_id = _ids(request)
     purpose = content.parse_purpose(
         request.query_params.get("purpose") or request.headers.get("jitc-purpose")
     )
-    wanted = _byte_range(request)
+    wanted = byte_range(request)
     if_range = request.headers.get("if-range")
     # HEAD sends no content bytes: checked like a GET, but no exhibit.accessed.
     head = request.method == "HEAD"

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message, Receive, Scope, Send
 
 from server.api import schemas
+from server.api.bundles import bundle_response, byte_range
 from server.api.guard import first
 from server.api.http import call, call_with_body, case_id_of, runtime
 from server.api.responses import json_response
@@ -134,43 +132,20 @@ async def export_status(request: Request) -> Response:
 async def download_export(request: Request) -> Response:
     case_id = case_id_of(request)
     export_id = schemas.uuid_text(request.path_params["export_id"], "export id")
+    # HEAD sends no bundle bytes: it is checked alike and logs no access (a 416 is refused
+    # before anything is logged).
+    sends = request.method == "GET"
+    wanted = byte_range(request)
+    if_range = request.headers.get("if-range")
     ready = await call(
-        request, lambda ws, p: exports.bundle_file(ws, p, case_id, export_id, record=False)
+        request,
+        lambda ws, p: exports.bundle_file(
+            ws, p, case_id, export_id, byte_range=wanted, if_range=if_range, record=sends
+        ),
     )
-
-    async def record() -> None:
-        await call(request, lambda ws, p: exports.record_bundle_download(ws, p, case_id, export_id))
-
-    # Streamed from disk in chunks: a bundle with GiBs of content never sits in memory.
-    return RecordedFileResponse(
-        ready.path,
-        record=record,
-        media_type="application/zip",
-        filename=f"jitc-bundle-{export_id}.zip",
-        headers={"JITC-Bundle-SHA256": ready.sha256},
-    )
-
-
-class RecordedFileResponse(FileResponse):
-    """A file whose sending is an access: `record` runs just before a GET's 200 or 206
-    goes out, and only then. HEAD, 304 and 416 (and a malformed Range's 400) send no
-    bundle bytes and record nothing. If `record` refuses (a grant revoked meanwhile),
-    nothing has been sent yet and the refusal is the answer."""
-
-    def __init__(self, path: Path, *, record: Callable[[], Awaitable[None]], **kw: Any) -> None:
-        super().__init__(path, **kw)
-        self._record = record
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sends_bytes = scope.get("method") == "GET"
-
-        async def gated(message: Message) -> None:
-            start = message["type"] == "http.response.start"
-            if sends_bytes and start and message["status"] in (200, 206):
-                await self._record()
-            await send(message)
-
-        await super().__call__(scope, receive, gated)
+    # Streamed from the evidence store in chunks: a bundle with GiBs of content never
+    # sits in memory, and any app server sends it (ADR 0039).
+    return bundle_response(ready, export_id)
 
 
 def routes() -> list[BaseRoute]:

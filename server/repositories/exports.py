@@ -138,6 +138,14 @@ def pending_ids(conn: Connection) -> list[str]:
     return [str(row[0]) for row in conn.execute(query)]
 
 
+def cases_of(conn: Connection, export_ids: list[str]) -> list[tuple[str, str]]:
+    """(case id, export id) of each of these exports that exists."""
+    if not export_ids:
+        return []
+    query = select(_X.c.case_id, _X.c.id).where(_X.c.id.in_(export_ids))
+    return [(str(row[0]), str(row[1])) for row in conn.execute(query)]
+
+
 def get(conn: Connection, case_id: str, export_id: str) -> ExportRow | None:
     row = conn.execute(
         select(*_COLUMNS).where(_X.c.id == export_id, _X.c.case_id == case_id)

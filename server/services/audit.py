@@ -24,10 +24,11 @@ from custody.note import Note, NoteSignature
 from custody.policy import Policy
 from custody.replay import replay
 from evidence.errors import EvidenceError, ObjectNotFoundError
-from evidence.keys import exhibit_key
+from evidence.keys import exhibit_key, parse_id
 from server.db import read_transaction
 from server.errors import NotFoundError
 from server.repositories import cases as case_repo
+from server.repositories import content as content_repo
 from server.repositories import exhibits as exhibit_repo
 from server.repositories import exports as export_repo
 from server.repositories import log as log_repo
@@ -148,6 +149,7 @@ def audit_case(ws: Workspace, case_id: str, *, objects: bool = True) -> AuditRep
     _check_cosignatures(bodies, cosignatures, witnesses, logged_keys, report)
     if objects:
         _check_objects(ws, case_id, entries, report)
+        _check_orphans(ws, case_id, entries, report)
     return report
 
 
@@ -387,3 +389,43 @@ def _check_objects(ws: Workspace, case_id: str, entries: list[Entry], report: Au
                 f"stored bytes are {actual[0]} bytes, sha256 {actual[1]}; the ingest entry "
                 f"{entry.seq} says {claimed[0]} bytes, sha256 {claimed[1]}",
             )
+
+
+def _check_orphans(ws: Workspace, case_id: str, entries: list[Entry], report: AuditReport) -> None:
+    """What the store holds that no custody entry accounts for, found by listing the store:
+    an exhibit object without an `exhibit.ingested` entry (a write that died after the
+    object was made; under Object Lock it cannot simply be removed), and a bundle of no
+    export that is ready or still being written. The store is listed before the database
+    is read again, so a write that commits meanwhile is seen as committed."""
+    try:
+        stored = list(ws.store.list_objects(parse_id(case_id)))
+        bundles = list(ws.store.list_bundles(parse_id(case_id)))
+    except EvidenceError as exc:
+        report.error("store", f"cannot be listed: {exc}")
+        return
+    logged = {e.exhibit for e in entries if e.type == "exhibit.ingested"}
+    unlogged = [key for key in stored if str(key.exhibit_id) not in logged]
+    with read_transaction(ws.engine) as conn:
+        committed = content_repo.of_exhibits(conn, [str(k.exhibit_id) for k in unlogged])
+        writing = {
+            str(k.exhibit_id): content_repo.count_writes(conn, str(k.exhibit_id)) for k in unlogged
+        }
+        exports = {row.id: row.status for row in export_repo.of_case(conn, case_id)}
+    for key in unlogged:
+        exhibit_id = str(key.exhibit_id)
+        if exhibit_id in committed:
+            continue  # its ingest committed after the entries were read
+        subject = f"object {key.path}"
+        if writing[exhibit_id]:
+            report.warn(
+                subject,
+                "stored but not yet logged: a content write is in progress or awaits "
+                "recovery, which logs it or removes it",
+            )
+        else:
+            report.error(subject, "an orphan: no custody entry accounts for this stored object")
+    for bundle in bundles:
+        status = exports.get(str(bundle.export_id))
+        if status not in ("ready", "pending"):
+            what = "no export" if status is None else f"an export that ended {status}"
+            report.error(f"bundle {bundle.path}", f"an orphan: the bundle of {what}")

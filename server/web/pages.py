@@ -15,10 +15,11 @@ from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import quote
 
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
+from server.api.bundles import bundle_response
 from server.api.sharing import share_request
 from server.auth import Principal
 from server.errors import (
@@ -667,12 +668,7 @@ async def download_bundle(web: Web) -> Response:
     except ConflictError as exc:
         web.flash("error", exc.code, exc.message)
         return web.redirect(f"/cases/{case_id}/exports/{export_id}")
-    return FileResponse(
-        ready.path,
-        media_type="application/zip",
-        filename=f"jitc-bundle-{export_id}.zip",
-        headers={"JITC-Bundle-SHA256": ready.sha256, "Content-Security-Policy": CONTENT_CSP},
-    )
+    return bundle_response(ready, export_id, {"Content-Security-Policy": CONTENT_CSP})
 
 
 # --- for recipients of a bundle -------------------------------------------------------------

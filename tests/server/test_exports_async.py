@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import update
 
 from custody.verify import verify_bundle
-from evidence import LeaseLostError
+from evidence import LeaseLostError, bundle_key
 from server.cli import court as court_cli
 from server.cli import main as jitc
 from server.db import read_transaction, write_transaction
@@ -323,6 +323,7 @@ def test_an_export_the_sweep_ended_is_not_turned_ready_later(
     assert "interrupted" in done["error"]
     assert not [e for e in case.log() if e["type"] == "export.created"]
     assert not (export_service.exports_dir(workspace) / f"{export_id}.zip").exists()
+    assert bundle_key(case.id, export_id) not in list(workspace.store.list_bundles())
 
 
 def test_a_writer_another_server_took_over_from_stops_and_its_export_ends_refused(
@@ -357,6 +358,7 @@ def test_a_writer_another_server_took_over_from_stops_and_its_export_ends_refuse
     assert len(stopped) == 1  # at its first content chunk, not after writing it all
     assert not [e for e in case.log() if e["type"] == "export.created"]
     assert not list(export_service.exports_dir(workspace).glob(f"{export_id}.zip*"))
+    assert bundle_key(case.id, export_id) not in list(workspace.store.list_bundles())
 
 
 def test_shutdown_ends_the_exports_still_being_written(
@@ -386,6 +388,7 @@ def test_a_failure_while_logging_ends_the_export_refused(
     assert done["status"] == "refused"
     assert done["error"] == "failed while logging: RuntimeError"
     assert not (export_service.exports_dir(workspace) / f"{export_id}.zip").exists()
+    assert bundle_key(case.id, export_id) not in list(workspace.store.list_bundles())
     _idle(case, workspace)
 
 

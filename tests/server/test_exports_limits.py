@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -47,6 +48,7 @@ def _nothing_left(case: Case, workspace: Workspace, entries_before: int) -> None
     assert listed.status_code == 200
     assert listed.json()["items"] == []
     assert list(export_service.exports_dir(workspace).iterdir()) == []
+    assert list(workspace.store.list_bundles(uuid.UUID(case.id))) == []
     assert len(case.log()) == entries_before
 
 

@@ -11,12 +11,12 @@ import io
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from custody.verify import verify_bundle
+from evidence import BundleKey
 from server.auth import Principal
 from server.services import exports as export_service
 from server.services.exports import writer as export_writer
@@ -85,7 +85,7 @@ def test_a_share_revoked_while_the_bundle_is_written_refuses_the_export(
     owner = Principal("NL", "prosecutor-nl", "prosecutor", "jti-revoke", int(time.time()) + 600)
     write = export_writer.write
 
-    def write_then_revoke(*args: Any) -> tuple[Path, str, int, list[str]]:
+    def write_then_revoke(*args: Any) -> tuple[BundleKey, str, int, list[str]]:
         written = write(*args)
         revoke_share(workspace, owner, case.id, case.laptop, "DE")  # between read and log
         return written

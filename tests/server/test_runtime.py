@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import Any
@@ -97,6 +98,7 @@ def test_stopping_ends_the_exports_being_written_without_waiting_for_them(
     assert row["status"] == "refused"
     assert row["error"] == exports.INTERRUPTED
     assert list(exports.exports_dir(workspace).glob(f"{export_id}.zip*")) == []
+    assert list(workspace.store.list_bundles(uuid.UUID(case.id))) == []
 
 
 def test_a_stopped_runtime_promises_no_round(

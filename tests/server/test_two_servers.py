@@ -4,6 +4,10 @@ processes): 64 writers spread over both servers on one case, and resumable uploa
 on one server and continued on the other, make one log that verifies, and the witnesses
 never refuse a checkpoint because both servers submitted at once (ADR 0036).
 
+An export made through one server is downloaded through the other, in two byte ranges as
+a resumed download does: bundles live in the evidence store, not in a server's data
+folder (ADR 0039).
+
 On the filesystem store (one folder both servers use) and on S3 (moto), whose uploads and
 object keys are guarded by the database's leases.
 """
@@ -229,3 +233,63 @@ def test_two_servers_one_database_one_store_one_log(deployment: Deployment) -> N
     finally:
         engine.dispose()
     assert not [name for name in names if not name.startswith("witness:")]  # all given back
+
+
+def test_an_export_made_on_one_server_is_resumed_on_the_other(deployment: Deployment) -> None:
+    world = deployment.world
+    prosecutor = world.headers("NL", "prosecutor")
+    with deployment.client(0) as client:
+        created = client.post(
+            "/api/cases",
+            json={"title": "Operation Iris", "parties": ["NL", "DE"], "agreement": "JIT-2"},
+            headers=prosecutor,
+        )
+        assert created.status_code == 201, created.text
+        case_id = created.json()["id"]
+        registered = client.post(
+            f"/api/cases/{case_id}/exhibits",
+            json={"label": "phone", "description": "", "acquisition": dict(ACQUISITION)},
+            headers=world.headers("NL", "investigator"),
+        )
+        assert registered.status_code == 201, registered.text
+    exhibit_id = registered.json()["id"]
+    sha256 = _upload_across(deployment, case_id, exhibit_id, 1, world.token("NL", "technician"))
+    wait_for(lambda: _witnessed(deployment, case_id, 3), "both witnesses' cosignature")
+
+    body = {"exhibits": None, "disclosure": "full", "content": True, "recipient": "court"}
+    with deployment.client(0) as client:
+        made = client.post(f"/api/cases/{case_id}/exports", json=body, headers=prosecutor)
+    assert made.status_code == 201, made.text
+    export_id, bundle_sha256 = made.json()["id"], made.json()["bundle_sha256"]
+    size = made.json()["bundle_size"]
+    assert size > 2 * MiB  # the exhibit's bytes are in it
+    assert not list((Path(deployment.servers[0].log).parent / "server-0").rglob("*.zip"))
+
+    path = f"/api/cases/{case_id}/exports/{export_id}"
+    cut = size // 3
+    with deployment.client(1) as other:  # the server that did not make it
+        head = other.get(path, headers={**prosecutor, "Range": f"bytes=0-{cut - 1}"})
+        assert head.status_code == 206, head.text
+        assert head.headers["content-range"] == f"bytes 0-{cut - 1}/{size}"
+        etag = head.headers["etag"]
+        assert etag == f'"{bundle_sha256}"'
+        rest = other.get(path, headers={**prosecutor, "Range": f"bytes={cut}-", "If-Range": etag})
+        assert rest.status_code == 206, rest.text
+        assert rest.headers["content-range"] == f"bytes {cut}-{size - 1}/{size}"
+        stale = other.get(path, headers={**prosecutor, "Range": "bytes=5-", "If-Range": '"x"'})
+        assert stale.status_code == 200  # another bundle than the client holds: all of it
+        beyond = other.get(path, headers={**prosecutor, "Range": f"bytes={size}-"})
+        assert beyond.status_code == 416
+        assert beyond.headers["content-range"] == f"bytes */{size}"
+    bundle = head.content + rest.content
+    assert hashlib.sha256(bundle).hexdigest() == bundle_sha256
+    assert bundle == stale.content
+
+    with deployment.client(0) as client:
+        entries = fetch_and_verify(client, world.headers("DE", "investigator"), case_id)
+    (logged,) = [e for e in entries if e.type == "export.created"]
+    assert logged.data["bundle_sha256"] == bundle_sha256
+    accesses = [e for e in entries if e.type == "exhibit.accessed"]
+    assert len(accesses) == 3  # one per download that sent content (416 is not an access)
+    assert {e.exhibit for e in accesses} == {exhibit_id}
+    assert sha256 in {e.data.get("sha256") for e in entries if e.type == "exhibit.ingested"}

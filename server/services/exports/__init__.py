@@ -13,7 +13,6 @@ from server.services.exports.access import (
     bundle_file,
     export_status,
     list_exports,
-    record_bundle_download,
 )
 from server.services.exports.jobs import (
     EXPORT_RETRY_AFTER,
@@ -55,7 +54,6 @@ __all__ = [
     "interrupt_running_exports",
     "list_exports",
     "parse_entries",
-    "record_bundle_download",
     "start_export",
     "sweep_partial_exports",
 ]

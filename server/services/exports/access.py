@@ -1,12 +1,16 @@
 """Reading exports: the list, one export's status, and the bundle itself.
 
 A download re-checks the shares of every exhibit whose bytes are in the bundle and logs
-one `exhibit.accessed` per such exhibit before the file is streamed (ADR 0022).
+one `exhibit.accessed` per such exhibit before the file is streamed (ADR 0022). The
+bundle is read from the evidence store (ADR 0039), so any app server sends any export,
+a byte range of it too (a resumed download).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +19,11 @@ from sqlalchemy import Connection
 
 from custody.bundle import BundleReader
 from custody.errors import CustodyError
+from evidence import ByteRange, ObjectNotFoundError, bundle_key, resolve_range
+from evidence import RangeNotSatisfiableError as StoreRangeError
 from server.auth import Principal
 from server.db import read_transaction
-from server.errors import ConflictError, NotFoundError
+from server.errors import ConflictError, NotFoundError, RangeNotSatisfiableError
 from server.permissions import Action, authorize
 from server.repositories import exhibits as exhibit_repo
 from server.repositories import exports as export_repo
@@ -26,7 +32,7 @@ from server.services import rules
 from server.services.cases import authorize_read, locked_standing
 from server.services.custody_log import CaseLog
 from server.services.exports.plan import may_receive
-from server.services.exports.writer import exports_dir
+from server.services.exports.writer import HASH_CHUNK, exports_dir
 from server.services.workspace import Workspace
 
 
@@ -56,8 +62,12 @@ class ExportView:
 
 @dataclass(frozen=True, slots=True)
 class BundleFile:
-    path: Path
+    """A bundle on its way out: the whole of it (`selected` None) or one byte range."""
+
     sha256: str
+    size: int
+    selected: ByteRange | None
+    chunks: Iterator[bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +130,7 @@ def _readable_export(
     return row
 
 
-def _content_exhibits(row: export_repo.ExportRow, path: Path) -> list[str]:
+def _content_exhibits(ws: Workspace, row: export_repo.ExportRow) -> list[str]:
     """The exhibits whose bytes are in the bundle: as recorded at export time, or, for a
     row from before that was recorded, as its manifest says."""
     stored = json.loads(row.request)
@@ -129,56 +139,106 @@ def _content_exhibits(row: export_repo.ExportRow, path: Path) -> list[str]:
         return [str(x) for x in recorded]
     if not stored.get("request", {}).get("content"):
         return []
-    try:
-        with BundleReader(path) as bundle:
-            manifest, _ = bundle.manifest()
-    except CustodyError as exc:
-        raise ConflictError(
-            f"the bundle of export {row.id} cannot be read: {exc}", code="export_not_ready"
-        ) from None
+    with tempfile.TemporaryDirectory(dir=exports_dir(ws)) as scratch:
+        # A ZIP is read from its end: the bundle is copied to scratch for its manifest.
+        path = Path(scratch) / "bundle.zip"
+        with path.open("wb") as out:
+            for chunk in _open(ws, row, None):
+                out.write(chunk)
+        try:
+            with BundleReader(path) as bundle:
+                manifest, _ = bundle.manifest()
+        except CustodyError as exc:
+            raise ConflictError(
+                f"the bundle of export {row.id} cannot be read: {exc}", code="export_not_ready"
+            ) from None
     return [x.id for x in manifest.exhibits if x.content is not None]
 
 
+def _size(ws: Workspace, row: export_repo.ExportRow) -> int:
+    try:
+        return ws.store.bundle_size(bundle_key(row.case_id, row.id))
+    except ObjectNotFoundError:
+        pass
+    local = exports_dir(ws) / f"{row.id}.zip"  # written by a server before ADR 0039
+    if local.is_file():
+        return local.stat().st_size
+    raise NotFoundError(f"the bundle of export {row.id} is gone", code="export_not_found")
+
+
+def _open(ws: Workspace, row: export_repo.ExportRow, selected: ByteRange | None) -> Iterator[bytes]:
+    first, last = (None, None) if selected is None else (selected.first, selected.last)
+    try:
+        return ws.store.open_bundle(bundle_key(row.case_id, row.id), first, last)
+    except ObjectNotFoundError:
+        pass
+    local = exports_dir(ws) / f"{row.id}.zip"
+    if not local.is_file():
+        raise NotFoundError(f"the bundle of export {row.id} is gone", code="export_not_found")
+    return _read_local(local, selected)
+
+
+def _read_local(path: Path, selected: ByteRange | None) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        if selected is not None:
+            handle.seek(selected.first)
+        left = None if selected is None else selected.length
+        while left is None or left > 0:
+            chunk = handle.read(HASH_CHUNK if left is None else min(HASH_CHUNK, left))
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
+            yield chunk
+
+
+def _selected(
+    size: int, sha256: str, byte_range: tuple[int | None, int | None] | None, if_range: str | None
+) -> ByteRange | None:
+    if if_range is not None and if_range.strip() != f'"{sha256}"':
+        return None  # RFC 9110 13.1.5: not the representation the client holds
+    if byte_range is None:
+        return None
+    try:
+        selected = resolve_range(size, *byte_range)
+    except StoreRangeError:
+        raise RangeNotSatisfiableError(f"the bundle has {size} bytes", size=size) from None
+    if selected.first == 0 and selected.last == size - 1:
+        return None  # the whole bundle after all
+    return selected
+
+
 def bundle_file(
-    ws: Workspace, principal: Principal, case_id: str, export_id: str, *, record: bool = True
+    ws: Workspace,
+    principal: Principal,
+    case_id: str,
+    export_id: str,
+    *,
+    byte_range: tuple[int | None, int | None] | None = None,
+    if_range: str | None = None,
+    record: bool = True,
 ) -> BundleFile:
     """GET …/exports/{id}: check, log one exhibit.accessed per exhibit whose bytes are in
-    the bundle, then it may be streamed. A refusal is not an access and is not logged.
-    `record=False` only checks: the caller records with `record_bundle_download` once it
-    knows that bundle bytes will be sent (not for HEAD, 304 or 416)."""
+    the bundle, then it may be streamed (all of it or `byte_range`; `if_range` is the
+    client's If-Range, the bundle's ETag being its quoted SHA-256). A refusal (403, 404,
+    416) is not an access and is not logged. `record=False` (HEAD: no bytes are sent)
+    checks alike and logs nothing."""
     row = _readable_export(ws, principal, case_id, export_id)
     if row.status != "ready" or row.bundle_sha256 is None:
         raise ConflictError(
             f"export {export_id} is {row.status}: {row.error or 'no bundle'}",
             code="export_not_ready",
         )
-    path = exports_dir(ws) / f"{export_id}.zip"
-    if not path.is_file():
-        raise NotFoundError(f"the bundle of export {export_id} is gone", code="export_not_found")
-    with_content = _content_exhibits(row, path)
+    sha256 = row.bundle_sha256
+    size = _size(ws, row)
+    selected = _selected(size, sha256, byte_range, if_range)
+    with_content = _content_exhibits(ws, row)
     with read_transaction(ws.engine) as conn:
         may_receive(conn, principal, case_id, with_content)  # revoked since the export
-    if with_content and record:
-        _record(ws, principal, row, with_content)
-    return BundleFile(path, row.bundle_sha256)
-
-
-def record_bundle_download(
-    ws: Workspace, principal: Principal, case_id: str, export_id: str
-) -> None:
-    """Log the accesses of a bundle download that is about to send bytes (after
-    `bundle_file(..., record=False)`); the checks are made again under the log lock."""
-    row = _readable_export(ws, principal, case_id, export_id)
-    with_content = _content_exhibits(row, exports_dir(ws) / f"{export_id}.zip")
-    if with_content:
-        _record(ws, principal, row, with_content)
-
-
-def _record(
-    ws: Workspace, principal: Principal, row: export_repo.ExportRow, with_content: list[str]
-) -> None:
+    if not with_content or not record:
+        # Hashes only, or no bytes to be sent: no content leaves, nothing to log.
+        return BundleFile(sha256, size, selected, _open(ws, row, selected))
     purpose = f"court bundle {row.id}"
-    case_id = row.case_id
 
     def work(log: CaseLog) -> None:
         # Again under the case's log lock, as content downloads do: a grant or share
@@ -198,7 +258,15 @@ def _record(
                 data={"purpose": purpose, "range": None},
             )
 
-    ws.committer.run(row.case_id, work)
+    chunks = _open(ws, row, selected)  # opened before the accesses are logged
+    try:
+        ws.committer.run(case_id, work)
+    except BaseException:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+        raise
+    return BundleFile(sha256, size, selected, chunks)
 
 
 def _received_before(

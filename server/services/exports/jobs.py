@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from evidence import Lease
+from evidence import Lease, bundle_key
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
 from server.errors import BusyError, InsufficientStorageError
@@ -29,6 +29,7 @@ from server.services.exports.writer import (
     insert_pending,
     produce,
     refuse_quietly,
+    remove_bundle_quietly,
 )
 from server.services.leases import EXPORT_SLOT, export_lease
 from server.services.workspace import Workspace
@@ -188,8 +189,13 @@ def _end_unattended(ws: Workspace) -> list[str]:
 
 
 def _remove_bundles(ws: Workspace, export_ids: list[str]) -> None:
+    """The bundles of exports that ended refused: in the store (a writer stopped between
+    storing its bundle and logging it), and this server's scratch files."""
     directory = exports_dir(ws)
-    for export_id in export_ids:
+    with read_transaction(ws.engine) as conn:
+        ended = export_repo.cases_of(conn, export_ids)
+    for case_id, export_id in ended:
+        remove_bundle_quietly(ws, bundle_key(case_id, export_id))
         for name in (f"{export_id}.zip", f"{export_id}.zip.part"):
             (directory / name).unlink(missing_ok=True)
 

@@ -1,12 +1,15 @@
-"""Writing a planned export (spec 5; ADR 0022).
+"""Writing a planned export (spec 5; ADR 0022, ADR 0039).
 
-The bundle is written to `data_dir/exports/<id>.zip.part` by `custody.assemble`, content
-streamed from the evidence store chunk by chunk, and verified with `custody.verify` under
-the case policy; if any check fails (a custody row changed or removed, a stored object
-altered, a log key that does not sign the stored checkpoints) the export is refused with
-the failing checks named. Then report.html (the verifier's own report) is appended, the
-file's SHA-256 taken, and `export.created` logged with it, the shares re-checked in that
-same unit of work. The entry is after the bundle's tree size.
+The bundle is written to the scratch file `data_dir/exports/<id>.zip.part` by
+`custody.assemble`, content streamed from the evidence store chunk by chunk, and
+verified with `custody.verify` under the case policy; if any check fails (a custody row
+changed or removed, a stored object altered, a log key that does not sign the stored
+checkpoints) the export is refused with the failing checks named. Then report.html (the
+verifier's own report) is appended, the file's SHA-256 taken, the bundle stored in the
+evidence store (`bundles/<case>/<id>.zip`, where every app server reads it), and
+`export.created` logged with the SHA-256, the shares re-checked in that same unit of
+work. The entry is after the bundle's tree size. A bundle whose entry is never logged is
+removed from the store (here, or by the sweep that ends its export refused).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,8 +32,16 @@ from custody.entry import format_time
 from custody.merkle import MemoryTree
 from custody.report import render_html
 from custody.verify import verify_bundle
-from evidence import BlobStore, EvidenceError, ExhibitKey, Lease, LeaseLostError, exhibit_key
-from evidence.fs import fsync_dir
+from evidence import (
+    BlobStore,
+    BundleKey,
+    EvidenceError,
+    ExhibitKey,
+    Lease,
+    LeaseLostError,
+    bundle_key,
+    exhibit_key,
+)
 from server.db import write_transaction
 from server.errors import ConflictError, PermissionDeniedError
 from server.permissions import Action, authorize
@@ -94,6 +104,8 @@ class ExportMade:
 
 
 def exports_dir(ws: Workspace) -> Path:
+    """This server's scratch folder for bundles being written (and, read-only, bundles
+    written before they moved into the evidence store)."""
     path = ws.settings.data_dir / EXPORTS_DIR
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
@@ -142,7 +154,7 @@ def produce(ws: Workspace, job: Job, watch: Watch | None = None) -> ExportMade:
     (WriterStoppedError)."""
     principal, case_id, request, export_id = job.principal, job.case_id, job.request, job.export_id
     try:
-        path, digest, length, exhibits = write(ws, job, watch or Watch())
+        key, digest, length, exhibits = write(ws, job, watch or Watch())
     except ExportRefusedError as exc:
         with write_transaction(ws.engine) as conn:
             export_repo.set_refused(conn, export_id, exc.message, tree_size=job.size)
@@ -190,13 +202,22 @@ def produce(ws: Workspace, job: Job, watch: Watch | None = None) -> ExportMade:
     try:
         return ws.committer.run(case_id, work)
     except BaseException as exc:
-        path.unlink(missing_ok=True)
+        remove_bundle_quietly(ws, key)
         if isinstance(exc, PermissionDeniedError | ConflictError):
             reason = exc.message
         else:
             reason = f"failed while logging: {type(exc).__name__}"
         refuse_quietly(ws, job, reason)
         raise
+
+
+def remove_bundle_quietly(ws: Workspace, key: BundleKey) -> None:
+    """Remove the bundle of an export that will never be ready; a store that fails here
+    is only logged (the sweep of ended exports removes it later)."""
+    try:
+        ws.store.remove_bundle(key)
+    except EvidenceError:
+        log.warning("bundle %s could not be removed now", key, exc_info=True)
 
 
 def _still_pending(conn: Connection, case_id: str, export_id: str) -> None:
@@ -234,19 +255,18 @@ def _sha256_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def write(ws: Workspace, job: Job, watch: Watch) -> tuple[Path, str, int, list[str]]:
-    """The bundle, written, verified, its report added, durable under its final name; the
-    path, its SHA-256, its size and the exhibits it names."""
-    directory = exports_dir(ws)
-    part = directory / f"{job.export_id}.zip.part"
-    final = directory / f"{job.export_id}.zip"
+def write(ws: Workspace, job: Job, watch: Watch) -> tuple[BundleKey, str, int, list[str]]:
+    """The bundle, written, verified, its report added, stored in the evidence store; its
+    key there, its SHA-256, its size and the exhibits it names."""
+    part = exports_dir(ws) / f"{job.export_id}.zip.part"
+    key = bundle_key(job.case_id, job.export_id)
     policy_text = job.policy_text  # spec 5: the newest case.policy_set at tree_size
     contents: dict[str, ContentSource] = {}
     if job.with_content:
         store = ws.store
         for exhibit_id in job.with_content:
-            key = exhibit_key(job.case_id, exhibit_id)
-            contents[exhibit_id] = functools.partial(_content, store, key, watch)
+            content_key = exhibit_key(job.case_id, exhibit_id)
+            contents[exhibit_id] = functools.partial(_content, store, content_key, watch)
     tree = MemoryTree.from_leaf_hashes([entry.leaf_hash() for entry in job.entries])
     now = datetime.now(UTC)
     try:
@@ -287,10 +307,14 @@ def write(ws: Workspace, job: Job, watch: Watch) -> tuple[Path, str, int, list[s
             )
         add_report(part, render_html(report, entries=job.entries, policy_text=policy_text))
         digest, length = _sha256_of(part)
-        with part.open("rb") as written:  # durable before it has its name and is logged
-            os.fsync(written.fileno())
-        os.replace(part, final)
-        fsync_dir(directory)
+        watch.check()  # still this export's writer: only it stores the bundle's key
+        stored = ws.store.put_bundle(key, part)  # durable before it is logged
+        if stored != length:
+            remove_bundle_quietly(ws, key)
+            raise ExportRefusedError(
+                f"the store holds {stored} bytes of the bundle, not {length}",
+                code="export_refused",
+            )
     finally:
         part.unlink(missing_ok=True)
-    return final, digest, length, [exhibit.id for exhibit in manifest.exhibits]
+    return key, digest, length, [exhibit.id for exhibit in manifest.exhibits]
