@@ -329,9 +329,18 @@ def _on_granted(case: CaseState, entry: Entry, _: ExhibitState | None) -> tuple[
             "state grants access only to its own courts and defence",
         )
     listed = data["exhibits"]
-    grant = Grant(
-        jurisdiction, data["sub"], data["role"], None if listed is None else frozenset(listed)
-    )
+    exhibits = None if listed is None else frozenset(listed)
+    key = (jurisdiction, data["sub"], data["role"])
+    earlier = case.grants.get(key)
+    if earlier is not None:
+        # spec 6.7: an access rests on ANY unrevoked grant for that person that lists the
+        # exhibit (or all), and case.access_revoked ends them all: a later grant adds to
+        # an earlier one, it does not narrow it. (Our server refuses a second grant while
+        # one stands, 409 already_granted; other writers of the format may not.)
+        exhibits = (
+            None if exhibits is None or earlier.exhibits is None else exhibits | earlier.exhibits
+        )
+    grant = Grant(jurisdiction, data["sub"], data["role"], exhibits)
     case.grants[grant.key] = grant
     return _NO_VIOLATIONS
 

@@ -213,7 +213,10 @@ def test_refusals_go_to_the_security_log_not_the_custody_log(
     records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "jitc.security"]
     assert [r["reason"] for r in records] == ["bad_signature"]
     log = client.get(f"/api/cases/{case_id}/log", headers=world.headers("NL", "investigator"))
-    assert [json.loads(line)["type"] for line in log.content.splitlines()] == ["case.created"]
+    assert [json.loads(line)["type"] for line in log.content.splitlines()] == [
+        "case.created",
+        "case.policy_set",
+    ]
 
 
 def test_served_app_writes_refusals_to_security_log_file(settings: Settings, world: World) -> None:

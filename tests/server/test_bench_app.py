@@ -47,7 +47,7 @@ def test_the_plain_insert_is_authorised_and_logs_nothing(
     )
     assert refused.status_code == 403
     entries = fetch_and_verify(bench_client, world.headers("NL", "investigator"), case_id)
-    assert [e.type for e in entries] == ["case.created"]
+    assert [e.type for e in entries] == ["case.created", "case.policy_set"]
 
 
 def test_the_discard_endpoint_reads_a_body_and_keeps_nothing(

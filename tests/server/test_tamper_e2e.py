@@ -78,7 +78,7 @@ def test_object_version_and_deleted_row(
     try:
         with engine.begin() as conn:
             conn.execute(
-                text("DELETE FROM log_entries WHERE case_id = :c AND seq = 1"), {"c": case_id}
+                text("DELETE FROM log_entries WHERE case_id = :c AND seq = 2"), {"c": case_id}
             )
     finally:
         engine.dispose()
@@ -90,4 +90,4 @@ def test_object_version_and_deleted_row(
     assert refused.json()["error"]["code"] == "log_damaged"
     assert jitc(["audit", case_id]) == 1
     out = capsys.readouterr().out
-    assert "ERROR entry 2: expected seq 1: entries 1..1 are missing" in out
+    assert "ERROR entry 3: expected seq 2: entries 2..2 are missing" in out
