@@ -3,7 +3,9 @@
 // the spec names, and the finding names the entry that breaks the rule.
 
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, describe, test } from "node:test";
 
 import { headline } from "../src/text.js";
 import { verifyBundle } from "../src/verify.js";
@@ -17,11 +19,33 @@ const BE_JUDGE = actor("BE", "judge");
 const NL_DEFENCE = actor("NL", "defence");
 const READ = { purpose: "review", range: null };
 
+// With $JITC_FORGE_OUT set, every bundle verified here is written there too, with a
+// cases.json in the catalogue's form, so that the cross-check runs the Python verifier
+// over these bundles as well (tests/webverify/test_crosscheck.py).
+const OUT = process.env.JITC_FORGE_OUT || null;
+const written = [];
+
 async function verify(forge, options = {}) {
   const { trusted = true, ...bundle } = options;
-  const policy = trusted ? new TextEncoder().encode(forge.policy()) : null;
-  return verifyBundle(new Blob([forge.bundle(bundle)]), { policy });
+  // trusted: true for the case's own policy given by the user, a text for another, false for none.
+  const policy = trusted === false ? null : new TextEncoder().encode(trusted === true ? forge.policy() : trusted);
+  const zip = forge.bundle(bundle);
+  const report = await verifyBundle(new Blob([zip]), { policy });
+  if (OUT !== null) record(zip, policy, report);
+  return report;
 }
+
+function record(zip, policy, report) {
+  const name = `forge-${String(written.length + 1).padStart(3, "0")}`;
+  writeFileSync(path.join(OUT, `${name}.zip`), zip);
+  if (policy !== null) writeFileSync(path.join(OUT, `${name}-policy.txt`), policy);
+  const failing = report.checks ? report.checks.filter((c) => c.status === "fail").map((c) => c.id).sort() : [];
+  written.push({ name, file: `${name}.zip`, policy: policy === null ? null : `${name}-policy.txt`, verdict: report.verdict, failing, group: "forge", why: "" });
+}
+
+after(() => {
+  if (OUT !== null) writeFileSync(path.join(OUT, "cases.json"), JSON.stringify(written, null, 1));
+});
 
 const failing = (report) => report.checks.filter((c) => c.status === "fail").map((c) => c.number);
 const findings = (report, number) => report.checks[number - 1].findings;
@@ -290,7 +314,7 @@ describe("what the bundle rests on (spec 6 warnings)", () => {
     const forge = new Forge({ witnesses: ["NL-1"] });
     const policyText = forge.policy({ quorum: "none" });
     forge.add(actor("-", "system", "system"), "case.policy_set", null, { policy: policyText });
-    const report = await verifyBundle(new Blob([forge.bundle({ policyText, cosign: false })]), { policy: new TextEncoder().encode(policyText) });
+    const report = await verify(forge, { policyText, cosign: false, trusted: policyText });
     expect(report);
     assert.equal(report.operatorOnly, true);
     assert.match(headline(report), /^This bundle rests on the log operator's key alone/);
