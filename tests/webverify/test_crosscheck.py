@@ -23,6 +23,15 @@ pytestmark = pytest.mark.node
 
 Outcome = tuple[str, tuple[str, ...]]
 
+# Disagreements where the spec text says the Python verifier is wrong, written down in
+# /work/notes/py-verifier-findings.md. Accepted only while Python gives exactly the recorded
+# wrong answer; once custody/ is fixed the entry must go (the test then says so).
+PYTHON_FINDINGS: dict[str, tuple[Outcome, str]] = {
+    "forge-a-later-grant-to-the-same-person-does-not-end-an-earlier-one-only-a-revocation-d-1": (
+        ("fail", ("replay",)),
+        "PY-1: a second grant to the same person replaces an unrevoked first (spec 6.7, 2.1)",
+    ),
+}
 NUMBERS: dict[str, int] = {str(check_id): n for n, (check_id, _) in enumerate(CHECKS, start=1)}
 
 
@@ -90,9 +99,14 @@ def test_both_verifiers_agree_on_the_bundles_the_node_tests_write(
     for case in cases:
         js: Outcome = (case["verdict"], tuple(case["failing"]))
         python = python_outcome(tmp_path, case)
+        known = PYTHON_FINDINGS.get(case["name"])
+        if known is not None:
+            assert python == known[0], f"{case['name']}: {known[1]} is fixed; drop the entry"
+            continue
         if numbered(python) != numbered(js):
             disagreements.append((case["name"], "python", numbered(python), "js", numbered(js)))
     assert disagreements == []
+    assert set(PYTHON_FINDINGS) <= {case["name"] for case in cases}
     # The set holds lawful and unlawful stories, and each of checks 1, 5 and 7 failing.
     assert {case["verdict"] for case in cases} >= {"pass", "fail", "error"}
     failed = {n for case in cases for n in numbered((case["verdict"], case["failing"]))[1]}

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { after, describe, test } from "node:test";
+import { after, beforeEach, describe, test } from "node:test";
 
 import { headline } from "../src/text.js";
 import { verifyBundle } from "../src/verify.js";
@@ -24,6 +24,10 @@ const READ = { purpose: "review", range: null };
 // over these bundles as well (tests/webverify/test_crosscheck.py).
 const OUT = process.env.JITC_FORGE_OUT || null;
 const written = [];
+let current = "";
+beforeEach((t) => {
+  current = t.name;
+});
 
 async function verify(forge, options = {}) {
   const { trusted = true, ...bundle } = options;
@@ -36,7 +40,9 @@ async function verify(forge, options = {}) {
 }
 
 function record(zip, policy, report) {
-  const name = `forge-${String(written.length + 1).padStart(3, "0")}`;
+  // Named after the test, numbered within it: stable names the cross-check can cite.
+  const stem = `forge-${current.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 80)}`;
+  const name = `${stem}-${written.filter((c) => c.name.startsWith(`${stem}-`)).length + 1}`;
   writeFileSync(path.join(OUT, `${name}.zip`), zip);
   if (policy !== null) writeFileSync(path.join(OUT, `${name}-policy.txt`), policy);
   const failing = report.checks ? report.checks.filter((c) => c.status === "fail").map((c) => c.id).sort() : [];
@@ -98,7 +104,36 @@ describe("party changes (spec 6.7)", () => {
     const none = forge.add(NL_PROSECUTOR, "case.party_added", null, { jurisdiction: "IT", proposal: 0 });
     const report = await verify(forge);
     expect(report, [7], /which proposed FR/, wrong);
-    assert.ok(findings(report, 7).some((f) => f.seq === none && /no earlier case.party_proposed/.test(f.message)));
+    assert.ok(findings(report, 7).some((f) => f.seq === none && /no open case.party_proposed/.test(f.message)));
+  });
+
+  test("consent is given by a prosecutor: a judge's approval, or an investigator's proposal, is none", async () => {
+    const judged = new Forge();
+    const first = judged.add(NL_PROSECUTOR, "case.party_proposed", null, { jurisdiction: "FR" });
+    judged.add(BE_JUDGE, "case.party_approved", null, { proposal: first });
+    const added = judged.add(NL_PROSECUTOR, "case.party_added", null, { jurisdiction: "FR", proposal: first });
+    expect(await verify(judged), [7], /FR added without the consent of BE/, added);
+    const investigated = new Forge();
+    const second = investigated.add(actor("NL", "investigator"), "case.party_proposed", null, { jurisdiction: "FR" });
+    investigated.add(BE_PROSECUTOR, "case.party_approved", null, { proposal: second });
+    const late = investigated.add(BE_PROSECUTOR, "case.party_added", null, { jurisdiction: "FR", proposal: second });
+    expect(await verify(investigated), [7], /FR added without the consent of NL/, late);
+  });
+
+  test("an addition ends its proposal: a second addition on it fails", async () => {
+    const forge = new Forge();
+    const proposal = forge.add(NL_PROSECUTOR, "case.party_proposed", null, { jurisdiction: "FR" });
+    forge.add(BE_PROSECUTOR, "case.party_approved", null, { proposal });
+    forge.add(BE_PROSECUTOR, "case.party_added", null, { jurisdiction: "FR", proposal });
+    const again = forge.add(NL_PROSECUTOR, "case.party_added", null, { jurisdiction: "FR", proposal });
+    expect(await verify(forge), [7], /no open case.party_proposed/, again);
+  });
+
+  test("the last party cannot withdraw: a case keeps at least one party (spec 2.1)", async () => {
+    const forge = new Forge();
+    forge.add(NL_PROSECUTOR, "case.party_removed", null, { jurisdiction: "NL" });
+    const last = forge.add(BE_PROSECUTOR, "case.party_removed", null, { jurisdiction: "BE" });
+    expect(await verify(forge), [7], /BE withdrew as the last party/, last);
   });
 
   test("a state withdraws itself; removing another state fails check 7", async () => {
@@ -153,6 +188,17 @@ describe("court and defence grants (spec 6.7)", () => {
     const report = await verify(forge);
     expect(report, [7], /granting state NL neither owned it/, unshared);
     assert.deepEqual(findings(report, 7).map((f) => f.seq), [unshared, revoked]);
+  });
+
+  test("a later grant to the same person does not end an earlier one; only a revocation does", async () => {
+    const forge = new Forge();
+    forge.exhibit("E1");
+    forge.exhibit("E2");
+    forge.add(NL_PROSECUTOR, "case.access_granted", null, { jurisdiction: "NL", sub: NL_JUDGE.sub, role: "judge", exhibits: ["E1"] });
+    forge.add(NL_PROSECUTOR, "case.access_granted", null, { jurisdiction: "NL", sub: NL_JUDGE.sub, role: "judge", exhibits: ["E2"] });
+    forge.add(NL_JUDGE, "exhibit.accessed", "E1", READ);
+    forge.add(NL_JUDGE, "exhibit.accessed", "E2", READ);
+    expect(await verify(forge));
   });
 
   test("access after the grant is revoked fails; the judge of another state has no grant", async () => {
