@@ -111,3 +111,32 @@ def test_both_verifiers_agree_on_the_bundles_the_node_tests_write(
     assert {case["verdict"] for case in cases} >= {"pass", "fail", "error"}
     failed = {n for case in cases for n in numbered((case["verdict"], case["failing"]))[1]}
     assert failed >= {1, 5, 7}
+
+
+def test_both_verifiers_say_the_same_of_what_a_passing_bundle_rests_on(
+    cases: list[dict[str, Any]],
+    catalogue_dir: Path,
+    js_reports: dict[str, dict[str, Any]],
+) -> None:
+    """spec 6 warnings on every bundle both pass: whether it rests on the log operator's key
+    alone (the report's first line), and whether it stops below the log's size then."""
+    compared = 0
+    seen: set[str] = set()
+    for case in cases:
+        js = js_reports[case["name"]]
+        if js["verdict"] != "pass":
+            continue
+        policy = None
+        if case["policy"] is not None:
+            policy = (catalogue_dir / case["policy"]).read_text(encoding="utf-8")
+        python = verify_bundle(catalogue_dir / case["file"], policy_text=policy)
+        assert python.ok, case["name"]
+        compared += 1
+        assert (python.operator_only is not None) == js["operatorOnly"], case["name"]
+        py_log = any(str(w.check) == "log" for w in python.warnings)
+        js_log = any(w["check"] == "log" for w in js["warnings"])
+        assert py_log == js_log, case["name"]
+        seen |= {"operator"} if js["operatorOnly"] else {"witnessed"}
+        seen |= {"short"} if js_log else set()
+    assert compared > 10
+    assert seen == {"operator", "witnessed", "short"}
