@@ -444,3 +444,7 @@ def write_members(members: Members) -> bytes:
 
 def valid_members() -> Members:
     return read_members(render(Bundle()))
+
+
+# A selective bundle disclosing the phone, with its content.
+SELECTIVE = {"disclosure": "selective", "disclosed": (PHONE,), "content": {PHONE: PHONE_BYTES}}

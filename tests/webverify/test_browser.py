@@ -84,3 +84,25 @@ def test_a_file_that_is_no_bundle_is_an_error(chromium_page: Any, catalogue_dir:
         chromium_page, catalogue_dir / "hostile-deflate-bomb-declared.zip"
     )
     assert (verdict, failing) == ("error", [])
+
+
+def test_a_bundle_on_the_operators_key_alone_says_so_first(
+    chromium_page: Any, catalogue_dir: Path
+) -> None:
+    """spec 6: quorum none; the report's first line says the bundle rests on the log
+    operator's key alone, above the verdict; a witnessed bundle has no such line."""
+    page = chromium_page.new_page()
+    try:
+        page.goto(VERIFY_HTML.as_uri())
+        for name, operator_only in (("valid-no-witnesses.zip", True), ("valid-full.zip", False)):
+            page.get_by_label("Court bundle (ZIP file)").set_input_files(str(catalogue_dir / name))
+            page.get_by_role("button", name="Verify").click()
+            page.wait_for_selector('#verdict[data-verdict="pass"]', timeout=60_000)
+            first = page.inner_text("#result").strip().splitlines()[0]
+            if operator_only:
+                assert "rests on the log operator's key alone" in first
+            else:
+                assert first.startswith("VERIFIED")
+            page.evaluate("document.getElementById('verdict').dataset.verdict = ''")
+    finally:
+        page.close()

@@ -26,7 +26,12 @@ function showProgress({ stage, done, total }) {
 function render(report, bundleName, policyName) {
   const verdict = $("verdict");
   verdict.textContent = report.verdict === "pass" ? "VERIFIED: every check passed" : report.verdict === "fail" ? "NOT VERIFIED: at least one check failed" : "ERROR: the file cannot be read as a court bundle";
-  $("first-line").textContent = report.unreadable ? report.error : report.operatorOnly ? headline(report).replace(/ ?(VERIFIED|NOT VERIFIED).*$/, "") : "";
+  // spec 6: a bundle resting on the log operator's key alone says so in the report's first line,
+  // above the verdict.
+  const operatorOnly = !report.unreadable && report.operatorOnly;
+  $("operator-only").hidden = !operatorOnly;
+  $("operator-only").textContent = operatorOnly ? headline(report).replace(/ ?(VERIFIED|NOT VERIFIED).*$/, "") : "";
+  $("reason").textContent = report.unreadable ? report.error : "";
   $("policy-used").textContent = report.unreadable ? "" : report.policySource === "user" ? `Policy: yours (${policyName}), as given.` : "Policy: taken from the bundle (policy.txt). It says only what the sender claims; give a trusted policy to check against keys you trust.";
   const summary = $("summary");
   summary.replaceChildren();

@@ -70,24 +70,25 @@ export class Replay {
   }
 
   proposed(entry, data) {
-    // spec 2.1: the proposal is this entry's seq; the proposer's state consents by proposing.
+    // spec 2.1: the proposal is this entry's seq; "a party's prosecutor proposes", and the
+    // proposer's state consents by proposing.
     this.proposals.set(entry.seq, {
       jurisdiction: data.jurisdiction,
       parties: new Set(this.parties),
-      consents: new Set([entry.actor.jurisdiction]),
+      consents: new Set(consents(entry) ? [entry.actor.jurisdiction] : []),
     });
   }
 
   approved(entry, data) {
     const proposal = this.proposals.get(data.proposal);
-    if (proposal !== undefined) proposal.consents.add(entry.actor.jurisdiction);
+    if (proposal !== undefined && consents(entry)) proposal.consents.add(entry.actor.jurisdiction);
   }
 
   /** spec 6.7: a party_added names a proposal every then-party state consented to. */
   added(entry, data) {
     const proposal = this.proposals.get(data.proposal);
     if (proposal === undefined) {
-      this.fail(entry, `case.party_added of ${data.jurisdiction} names proposal ${data.proposal}, which is no earlier case.party_proposed`);
+      this.fail(entry, `case.party_added of ${data.jurisdiction} names proposal ${data.proposal}, which is no open case.party_proposed`);
     } else if (proposal.jurisdiction !== data.jurisdiction) {
       this.fail(entry, `case.party_added of ${data.jurisdiction} names proposal ${data.proposal}, which proposed ${proposal.jurisdiction}`);
     } else {
@@ -95,14 +96,19 @@ export class Replay {
       if (missing.length) {
         this.fail(entry, `${data.jurisdiction} added without the consent of ${missing.join(", ")} (parties when proposal ${data.proposal} was made)`);
       }
+      // spec 2.1: the addition is appended with the last consent and ends the proposal;
+      // a second addition on it rests on no open proposal.
+      this.proposals.delete(data.proposal);
     }
     this.parties.add(data.jurisdiction);
   }
 
-  /** spec 6.7: a state withdraws itself; no state removes another. */
+  /** spec 6.7: a state withdraws itself; no state removes another. spec 2.1: a case keeps at least one party. */
   removed(entry, data) {
     if (entry.actor.jurisdiction !== data.jurisdiction) {
       this.fail(entry, `case.party_removed of ${data.jurisdiction} by ${entry.actor.jurisdiction}: only the withdrawing state may remove itself`);
+    } else if ([...this.parties].every((party) => party === data.jurisdiction)) {
+      this.fail(entry, `${data.jurisdiction} withdrew as the last party: a case keeps at least one party`);
     }
     this.parties.delete(data.jurisdiction);
   }
@@ -210,6 +216,11 @@ export class Replay {
       this.rec.warn(CHECK, `exhibit ${entry.exhibit}: re-verification found storage altered at this point`, entry.seq);
     }
   }
+}
+
+/** spec 2.1: a state proposes and consents through its prosecutor; other roles' entries are no consent. */
+function consents(entry) {
+  return entry.actor.role === "prosecutor";
 }
 
 function grantKey(jurisdiction, sub, role) {

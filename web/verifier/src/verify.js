@@ -7,19 +7,18 @@ import { decodeUtf8, encodeBase64, equalBytes, toHex } from "./bytes.js";
 import { EVENT_TYPES, EntryError, ZERO_HEX, checkEntry, validTime } from "./entry.js";
 import { contentHashers, CryptoUnavailableError, ed25519Available, leafHash, ready } from "./hashes.js";
 import { JsonError, parseCanonical, pyRepr } from "./json.js";
+import { MANIFEST, readManifest } from "./manifest.js";
 import { CompactRange, inclusionFailure } from "./merkle.js";
 import { FormatError, MAX_PROOF_BYTES, parseCheckpoint, parseNote, parseTlogProof } from "./note.js";
 import { checkCosignedCheckpoint, parsePolicy } from "./policy.js";
 import { Replay } from "./replay.js";
 import { BundleFormatError, MemberError, ZipArchive } from "./zip.js";
 
-export const FORMAT = "jitc-bundle/1";
-const MANIFEST = "jitc-bundle.json";
+export { FORMAT } from "./manifest.js";
 const ENTRIES = "entries.jsonl";
 const CHECKPOINT = "checkpoint";
 const POLICY = "policy.txt";
 const PROOF_NAME = /^proofs\/(0|[1-9][0-9]*)\.tlog-proof$/;
-const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 const MAX_SMALL_MEMBER_BYTES = 1024 * 1024; // checkpoint, policy
 export const MAX_ENTRY_LINE_BYTES = 1024 * 1024;
 const MAX_FINDINGS_PER_CHECK = 50;
@@ -138,24 +137,7 @@ class BundleCheck {
   // --- the manifest (spec 5) ------------------------------------------------------------
 
   async readManifest() {
-    if (!this.archive.has(MANIFEST)) throw new BundleFormatError(`${MANIFEST} is missing: this is not a jitc bundle`);
-    let bytes;
-    try {
-      bytes = await this.archive.readAll(MANIFEST, { limit: MAX_MANIFEST_BYTES });
-    } catch (error) {
-      if (error instanceof MemberError) throw new BundleFormatError(error.message);
-      throw error;
-    }
-    let parsed;
-    try {
-      parsed = parseCanonical(bytes);
-    } catch (error) {
-      if (error instanceof JsonError) throw new BundleFormatError(`${MANIFEST}: ${error.message}`);
-      throw error;
-    }
-    const manifest = manifestFields(parsed.value);
-    manifest.canonical = parsed.canonical;
-    return manifest;
+    return readManifest(this.archive);
   }
 
   checkManifest() {
@@ -608,60 +590,4 @@ class BundleCheck {
 
 function sameDigests(a, b) {
   return a[0] === b[0] && a[1] === b[1] && a[2] === b[2];
-}
-
-function field(object, name, test) {
-  const value = object[name];
-  if (!test(value)) throw new BundleFormatError(`${MANIFEST}: field '${name}' is missing or has the wrong type`);
-  return value;
-}
-
-function optional(object, name, test) {
-  const value = object[name] === undefined ? null : object[name];
-  if (value !== null && !test(value)) throw new BundleFormatError(`${MANIFEST}: exhibit field '${name}' has the wrong type`);
-  return value;
-}
-
-const isStr = (v) => typeof v === "string";
-const isInt = (v) => typeof v === "number" && Number.isSafeInteger(v);
-
-/** spec 5: the manifest's fields; a manifest without them is no bundle this verifier reads. */
-function manifestFields(obj) {
-  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) throw new BundleFormatError(`${MANIFEST} is not a JSON object`);
-  if (obj.format !== FORMAT) {
-    const shown = isStr(obj.format) ? `'${obj.format}'` : String(obj.format === undefined ? "None" : JSON.stringify(obj.format));
-    throw new BundleFormatError(`${MANIFEST}: format is ${shown}, this verifier reads '${FORMAT}'`);
-  }
-  const disclosure = field(obj, "disclosure", isStr);
-  if (disclosure !== "full" && disclosure !== "selective") throw new BundleFormatError(`${MANIFEST}: disclosure must be 'full' or 'selective'`);
-  const treeSize = field(obj, "tree_size", isInt);
-  if (treeSize < 0) throw new BundleFormatError(`${MANIFEST}: tree_size must not be negative`);
-  const logSize = field(obj, "log_size", isInt);
-  const exhibits = [];
-  const seen = new Set();
-  for (const raw of field(obj, "exhibits", Array.isArray)) {
-    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new BundleFormatError(`${MANIFEST}: every exhibit must be an object`);
-    const exhibit = {
-      id: field(raw, "id", isStr),
-      label: field(raw, "label", isStr),
-      filename: field(raw, "filename", isStr),
-      size: optional(raw, "size", isInt),
-      sha256: optional(raw, "sha256", isStr),
-      blake3: optional(raw, "blake3", isStr),
-      content: optional(raw, "content", isStr),
-    };
-    if (seen.has(exhibit.id)) throw new BundleFormatError(`${MANIFEST}: exhibit '${exhibit.id}' is listed twice`);
-    seen.add(exhibit.id);
-    exhibits.push(exhibit);
-  }
-  return {
-    case: field(obj, "case", isStr),
-    origin: field(obj, "origin", isStr),
-    created: field(obj, "created", isStr),
-    disclosure,
-    treeSize,
-    logSize,
-    exhibits,
-    recipient: field(obj, "recipient", isStr),
-  };
 }
