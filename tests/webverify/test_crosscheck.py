@@ -23,15 +23,11 @@ pytestmark = pytest.mark.node
 
 Outcome = tuple[str, tuple[str, ...]]
 
-# Disagreements where the spec text says the Python verifier is wrong, written down in
-# /work/notes/py-verifier-findings.md. Accepted only while Python gives exactly the recorded
-# wrong answer; once custody/ is fixed the entry must go (the test then says so).
-PYTHON_FINDINGS: dict[str, tuple[Outcome, str]] = {
-    "forge-a-later-grant-to-the-same-person-does-not-end-an-earlier-one-only-a-revocation-d-1": (
-        ("fail", ("replay",)),
-        "PY-1: a second grant to the same person replaces an unrevoked first (spec 6.7, 2.1)",
-    ),
-}
+# Disagreements where the spec text says the Python verifier is wrong (bundle name ->
+# Python's recorded wrong outcome, the finding). Accepted only while Python gives exactly
+# that answer; once custody/ is fixed the entry must go (the test then says so). None now:
+# the last one (a later grant narrowing an earlier one) is fixed in custody.replay.
+PYTHON_FINDINGS: dict[str, tuple[Outcome, str]] = {}
 NUMBERS: dict[str, int] = {str(check_id): n for n, (check_id, _) in enumerate(CHECKS, start=1)}
 
 
