@@ -1,0 +1,70 @@
+"""The JIT rules through the web workspace's doors: the pages call the same services as the
+API, so a defence lawyer sees nothing of an exhibit their grant does not disclose, and a
+grant or hold from a form follows the same rules as one from the API."""
+
+from __future__ import annotations
+
+import json
+
+from tests.server.helpers import World, create_case, register_exhibit
+from tests.web.conftest import Browser, NewBrowser
+
+
+def _as(new_browser: NewBrowser, world: World, code: str, role: str, sub: str) -> Browser:
+    browser = new_browser()
+    browser.sign_in(world.token(code, role, sub))
+    return browser
+
+
+def test_defence_sees_nothing_of_an_undisclosed_exhibit_on_any_page(
+    new_browser: NewBrowser, world: World
+) -> None:
+    api = new_browser().client
+    case = create_case(api, world, parties=("NL", "FR"))
+    open_one = register_exhibit(api, world, case, by="NL", label="Disclosed-handset")
+    secret = register_exhibit(api, world, case, by="NL", label="Secret-laptop")
+    nl = world.headers("NL", "prosecutor")
+    granted = api.post(
+        f"/api/cases/{case}/access",
+        json={"jurisdiction": "NL", "sub": "adv-b", "role": "defence", "exhibits": [open_one]},
+        headers=nl,
+    )
+    assert granted.status_code == 201, granted.text
+    log = [
+        json.loads(x)
+        for x in api.get(f"/api/cases/{case}/log", headers=nl).content.split(b"\n")
+        if x
+    ]
+    secret_seq = next(e["seq"] for e in log if e["exhibit"] == secret)
+    defence = _as(new_browser, world, "NL", "defence", "adv-b")
+    base = f"/cases/{case}"
+    for path in (base, base + "/log", base + "/exports", f"{base}/exhibits/{open_one}"):
+        page = defence.client.get(path)
+        assert page.status_code == 200, path
+        assert "Disclosed-handset" in page.text or path.endswith("/exports"), path
+        assert "Secret-laptop" not in page.text, path
+        assert secret not in page.text, path
+    for path in (
+        f"{base}/exhibits/{secret}",
+        f"{base}/log/{secret_seq}",
+        f"{base}/log/{secret_seq}/proof.json",
+    ):
+        page = defence.client.get(path)
+        assert page.status_code in (403, 404), (path, page.status_code)
+        assert "Secret-laptop" not in page.text, path
+
+
+def test_a_grant_from_the_web_form_for_another_states_judge_is_refused(
+    new_browser: NewBrowser, world: World
+) -> None:
+    api = new_browser().client
+    case = create_case(api, world, parties=("NL", "FR"))
+    fr = _as(new_browser, world, "FR", "prosecutor", "pros-fr")
+    before = api.get(f"/api/cases/{case}/log", headers=world.headers("NL", "prosecutor")).content
+    answer = fr.post(
+        f"/cases/{case}/grants",
+        {"jurisdiction": "NL", "sub": "judge-x", "role": "judge"},
+        page=f"/cases/{case}",
+    )
+    after = api.get(f"/api/cases/{case}/log", headers=world.headers("NL", "prosecutor")).content
+    assert after == before, getattr(answer, "status_code", None)
