@@ -378,15 +378,21 @@ def _hold_action(hold: bool) -> Callable[[Web], Any]:
         case_id, exhibit_id = _case_id(web), _exhibit_id(web)
         reason = await web.field("reason")
         # The hold form asks for the reason and the order it rests on in one field, which
-        # is then also the hold's authority; a release ends the one open hold.
+        # is then also the hold's authority; a release ends the hold it names (or, naming
+        # none, the one open hold).
         authority = await web.field("authority") or reason
+        named = await web.field("hold")  # the hold a release ends (several may be open)
+        hold_seq: int | None = None
+        if named:  # a name that is no seq names no open hold (404), never "the one open"
+            valid = named.isascii() and named.isdigit() and len(named) < 19
+            hold_seq = int(named) if valid else -1
 
         def work(ws: Workspace, p: Principal) -> object:
             if hold:
                 text, order = schemas.hold({"reason": reason, "authority": authority})
                 return exhibits.set_hold(ws, p, case_id, exhibit_id, reason=text, authority=order)
             text = schemas.reason({"reason": reason})
-            return exhibits.release_hold(ws, p, case_id, exhibit_id, reason=text, hold=None)
+            return exhibits.release_hold(ws, p, case_id, exhibit_id, reason=text, hold=hold_seq)
 
         return await _act(
             web,

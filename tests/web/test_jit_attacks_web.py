@@ -68,3 +68,42 @@ def test_a_grant_from_the_web_form_for_another_states_judge_is_refused(
     )
     after = api.get(f"/api/cases/{case}/log", headers=world.headers("NL", "prosecutor")).content
     assert after == before, getattr(answer, "status_code", None)
+
+
+def test_the_web_forms_set_a_second_hold_and_release_the_named_one(
+    new_browser: NewBrowser, world: World
+) -> None:
+    api = new_browser().client
+    case = create_case(api, world, parties=("NL", "DE"))
+    exhibit = register_exhibit(api, world, case, by="NL", label="Handset")
+    stored = api.put(
+        f"/api/cases/{case}/exhibits/{exhibit}/content",
+        content=b"image",
+        headers={**world.headers("NL", "technician"), "Content-Type": "application/octet-stream"},
+    )
+    assert stored.status_code == 201
+    url = f"/api/cases/{case}/exhibits/{exhibit}"
+    nl_api = world.headers("NL", "prosecutor", sub="pros-nl")
+    held = api.post(url + "/hold", json={"reason": "r", "authority": "NL order"}, headers=nl_api)
+    assert held.status_code == 200
+    nl_hold = held.json()["hold"]
+    # DE's prosecutor wants a hold of DE's own while NL's is in force (several holds may be
+    # open: otherwise NL's release and disposal would leave DE's order unprotected).
+    de = _as(new_browser, world, "DE", "prosecutor", "pros-de")
+    page = f"/cases/{case}/exhibits/{exhibit}"
+    assert f'action="{page}/hold"' in de.client.get(page).text
+    answer = de.post(page + "/hold", {"reason": "DE order 7"}, page=page)
+    assert getattr(answer, "status_code", None) == 303
+    shown = api.get(url, headers=nl_api).json()
+    assert len(shown["holds"]) == 2
+    de_hold = next(h["hold"] for h in shown["holds"] if h["hold"] != nl_hold)
+    # NL releases its own hold from the page, naming it; DE's stays in force.
+    nl = _as(new_browser, world, "NL", "prosecutor", "pros-nl")
+    answer = nl.post(page + "/hold/release", {"reason": "done", "hold": str(nl_hold)}, page=page)
+    assert getattr(answer, "status_code", None) == 303
+    shown = api.get(url, headers=nl_api).json()
+    assert [h["hold"] for h in shown["holds"]] == [de_hold]
+    disposed = api.post(
+        url + "/dispose", json={"reason": "closed", "authority": "x"}, headers=nl_api
+    )
+    assert disposed.status_code == 409
