@@ -204,18 +204,21 @@ async def remove_party(web: Web) -> Response:
     )
 
 
-async def _grant_body(web: Web) -> dict[str, Any]:
-    return {
+async def _grant_body(web: Web, *, scope: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "jurisdiction": await web.field("jurisdiction"),
         "sub": await web.field("sub"),
         "role": await web.field("role"),
     }
+    if scope:  # spec 2.1: the exhibits the grant discloses; none chosen is null (all)
+        body["exhibits"] = await web.fields("exhibits") or None
+    return body
 
 
 @page
 async def grant_access(web: Web) -> Response:
     case_id = _case_id(web)
-    body = await _grant_body(web)
+    body = await _grant_body(web, scope=True)
     return await _act(
         web,
         lambda ws, p: cases.grant_access(ws, p, case_id, schemas.grant(body)),

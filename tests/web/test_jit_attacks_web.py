@@ -107,3 +107,32 @@ def test_the_web_forms_set_a_second_hold_and_release_the_named_one(
         url + "/dispose", json={"reason": "closed", "authority": "x"}, headers=nl_api
     )
     assert disposed.status_code == 409
+
+
+def test_a_grant_from_the_web_discloses_only_the_exhibits_chosen(
+    new_browser: NewBrowser, world: World
+) -> None:
+    api = new_browser().client
+    case = create_case(api, world, parties=("NL", "DE"))
+    chosen = register_exhibit(api, world, case, by="NL", label="Chosen-one")
+    other = register_exhibit(api, world, case, by="NL", label="Not-disclosed")
+    nl = _as(new_browser, world, "NL", "prosecutor", "pros-nl")
+    page = f"/cases/{case}"
+    form = nl.client.get(page).text
+    assert f'name="exhibits" value="{chosen}"' in form
+    answer = nl.post(
+        page + "/grants",
+        {"jurisdiction": "NL", "sub": "adv", "role": "defence", "exhibits": [chosen]},
+        page=page,
+    )
+    assert getattr(answer, "status_code", None) == 303
+    shown = api.get(f"/api/cases/{case}", headers=world.headers("NL", "prosecutor")).json()
+    assert [(g["sub"], g["exhibits"]) for g in shown["grants"]] == [("adv", [chosen])]
+    # The page says what the grant discloses, not "the whole case".
+    grants = nl.client.get(page).text.split('id="grants-h"')[1].split("</table>")[0]
+    assert "the whole case" not in grants
+    assert chosen[:8] in grants
+    assert other[:8] not in grants
+    defence = world.headers("NL", "defence", sub="adv")
+    listed = api.get(f"/api/cases/{case}/exhibits", headers=defence).json()["items"]
+    assert [x["id"] for x in listed] == [chosen]
