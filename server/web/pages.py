@@ -184,12 +184,37 @@ async def case_page(web: Web) -> Response:
 async def add_party(web: Web) -> Response:
     case_id = _case_id(web)
     body = {"jurisdiction": await web.field("jurisdiction")}
-    return await _act(
-        web,
-        lambda ws, p: cases.propose_party(ws, p, case_id, schemas.party(body)),
-        "party_added",
-        _case_url(case_id),
+    return await _party_act(
+        web, lambda ws, p: cases.propose_party(ws, p, case_id, schemas.party(body)), case_id
     )
+
+
+@page
+async def approve_party(web: Web) -> Response:
+    case_id = _case_id(web)
+    raw = await web.field("proposal")
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+        raise NotFoundError("no such proposal", code="proposal_not_found")
+    seq = int(raw)
+    return await _party_act(web, lambda ws, p: cases.approve_party(ws, p, case_id, seq), case_id)
+
+
+async def _party_act(
+    web: Web, work: Callable[[Workspace, Principal], cases.PartyOutcome], case_id: str
+) -> Response:
+    """A proposal or a consent: the state joins only with the last consent (spec 2.1), so
+    the page says which of the two happened."""
+    try:
+        outcome = await web.run(work)
+    except (ConflictError, InvalidRequestError) as exc:
+        web.flash("error", exc.code, exc.message)
+        return web.redirect(_case_url(case_id))
+    if outcome.added is not None:
+        done = "party_added"
+    else:
+        done = "party_proposed" if outcome.approved is None else "party_approved"
+    web.flash("ok", done)
+    return web.redirect(_case_url(case_id))
 
 
 @page
@@ -723,6 +748,7 @@ def page_routes() -> list[BaseRoute]:
         post("/cases", create_case),
         get(CASE, case_page),
         post(CASE + "/parties", add_party),
+        post(CASE + "/parties/approve", approve_party),
         post(CASE + "/parties/remove", remove_party),
         post(CASE + "/grants", grant_access),
         post(CASE + "/grants/revoke", revoke_access),

@@ -136,3 +136,32 @@ def test_a_grant_from_the_web_discloses_only_the_exhibits_chosen(
     defence = world.headers("NL", "defence", sub="adv")
     listed = api.get(f"/api/cases/{case}/exhibits", headers=defence).json()["items"]
     assert [x["id"] for x in listed] == [chosen]
+
+
+def test_the_web_proposes_a_party_and_the_others_consent_on_the_page(
+    new_browser: NewBrowser, world: World
+) -> None:
+    api = new_browser().client
+    case = create_case(api, world, parties=("NL", "DE"))
+    page = f"/cases/{case}"
+    nl = _as(new_browser, world, "NL", "prosecutor", "pros-nl")
+    # No remove button for another state: no state removes another (it would be a 403).
+    assert (
+        'name="jurisdiction" value="DE"' not in nl.client.get(page).text.split('id="grants-h"')[0]
+    )
+    answer = nl.post(page + "/parties", {"jurisdiction": "FR"}, page=page)
+    assert getattr(answer, "status_code", None) == 303
+    after = nl.client.get(page).text
+    # A proposal is not an addition: the page must not say FR was added.
+    assert "The state was added as a party." not in after
+    shown = api.get(page.replace("/cases", "/api/cases"), headers=world.headers("NL", "prosecutor"))
+    assert shown.json()["parties"] == ["DE", "NL"]
+    [proposal] = shown.json()["proposals"]
+    de = _as(new_browser, world, "DE", "prosecutor", "pros-de")
+    form = de.client.get(page).text
+    assert f'name="proposal" value="{proposal["seq"]}"' in form
+    answer = de.post(page + "/parties/approve", {"proposal": str(proposal["seq"])}, page=page)
+    assert getattr(answer, "status_code", None) == 303
+    shown = api.get(page.replace("/cases", "/api/cases"), headers=world.headers("NL", "prosecutor"))
+    assert shown.json()["parties"] == ["DE", "FR", "NL"]
+    assert "The state was added as a party." in de.client.get(page).text
