@@ -165,3 +165,22 @@ def test_the_web_proposes_a_party_and_the_others_consent_on_the_page(
     shown = api.get(page.replace("/cases", "/api/cases"), headers=world.headers("NL", "prosecutor"))
     assert shown.json()["parties"] == ["DE", "FR", "NL"]
     assert "The state was added as a party." in de.client.get(page).text
+
+
+def test_the_case_page_offers_revoking_only_the_grants_ones_own_state_gave(
+    new_browser: NewBrowser, world: World
+) -> None:
+    api = new_browser().client
+    case = create_case(api, world, parties=("NL", "FR"))
+    for code, sub in (("NL", "rechter"), ("FR", "juge")):
+        granted = api.post(
+            f"/api/cases/{case}/access",
+            json={"jurisdiction": code, "sub": sub, "role": "judge"},
+            headers=world.headers(code, "prosecutor"),
+        )
+        assert granted.status_code == 201
+    page = _as(new_browser, world, "FR", "prosecutor", "pros-fr").client.get(f"/cases/{case}")
+    revokes = page.text.count("/grants/revoke")
+    assert revokes == 1
+    assert 'name="sub" value="juge"' in page.text
+    assert 'name="sub" value="rechter"' not in page.text
