@@ -97,6 +97,9 @@ def test_the_web_forms_set_a_second_hold_and_release_the_named_one(
     shown = api.get(url, headers=nl_api).json()
     assert len(shown["holds"]) == 2
     de_hold = next(h["hold"] for h in shown["holds"] if h["hold"] != nl_hold)
+    # Each state is offered the release of its own hold only.
+    assert f'name="hold" value="{nl_hold}"' not in de.client.get(page).text
+    assert f'name="hold" value="{de_hold}"' in de.client.get(page).text
     # NL releases its own hold from the page, naming it; DE's stays in force.
     nl = _as(new_browser, world, "NL", "prosecutor", "pros-nl")
     answer = nl.post(page + "/hold/release", {"reason": "done", "hold": str(nl_hold)}, page=page)
