@@ -119,15 +119,21 @@ def test_every_rule_exercised_through_the_server_passes_audit_replay_and_verify(
         assert replay(entries).violations == ()
         report = audit_case(workspace, case, objects=False)
         assert report.ok, [f.line() for f in report.findings]
-        made = client.post(
-            f"{api}/exports",
-            json={"exhibits": None, "disclosure": "full", "content": False, "recipient": "court"},
-            headers=nl,
-        )
-        assert made.status_code == 201, made.text
-        drain(client)
-        bundle = client.get(f"{api}/exports/{made.json()['id']}", headers=nl)
-        assert bundle.status_code == 200, bundle.text
         policy = client.get(f"{api}/policy", headers=nl).text
-        verified = verify_bundle(io.BytesIO(bundle.content), policy_text=policy)
-        assert verified.ok, [f.message for f in verified.failures()]
+        for exhibits, disclosure in ((None, "full"), ([laptop], "selective")):
+            made = client.post(
+                f"{api}/exports",
+                json={
+                    "exhibits": exhibits,
+                    "disclosure": disclosure,
+                    "content": False,
+                    "recipient": "court",
+                },
+                headers=nl,
+            )
+            assert made.status_code == 201, made.text
+            drain(client)
+            bundle = client.get(f"{api}/exports/{made.json()['id']}", headers=nl)
+            assert bundle.status_code == 200, bundle.text
+            verified = verify_bundle(io.BytesIO(bundle.content), policy_text=policy)
+            assert verified.ok, (disclosure, [f.message for f in verified.failures()])
