@@ -137,3 +137,31 @@ def test_every_rule_exercised_through_the_server_passes_audit_replay_and_verify(
             assert bundle.status_code == 200, bundle.text
             verified = verify_bundle(io.BytesIO(bundle.content), policy_text=policy)
             assert verified.ok, (disclosure, [f.message for f in verified.failures()])
+
+
+def test_a_withdrawn_state_does_not_veto_an_addition_for_ever(
+    client: TestClient, world: World
+) -> None:
+    """A proposal made while DE was a party waits for DE's consent, which DE, gone, can no
+    longer give: the remaining parties may propose the state afresh (the old proposal
+    stays pending in the log, and the new one asks every current party)."""
+    world.add_state("BE")
+    case = create_case(client, world, parties=("NL", "DE", "FR"))
+    base = f"/api/cases/{case}/parties"
+    nl, de, fr = (world.headers(c, "prosecutor") for c in ("NL", "DE", "FR"))
+    stale = client.post(base, json={"jurisdiction": "BE"}, headers=nl)
+    assert stale.status_code == 202
+    assert client.delete(f"{base}/DE", headers=de).status_code == 200
+    # DE cannot consent any more (not a party), so the stale proposal cannot complete ...
+    gone = client.post(f"{base}/proposals/{stale.json()['proposal']}/approve", headers=de)
+    assert gone.status_code == 403
+    # ... and must not block a fresh proposal, which NL and FR complete.
+    fresh = client.post(base, json={"jurisdiction": "BE"}, headers=nl)
+    assert fresh.status_code == 202, fresh.text
+    assert fresh.json()["pending"] == ["FR"]
+    added = client.post(f"{base}/proposals/{fresh.json()['proposal']}/approve", headers=fr)
+    assert added.status_code == 201, added.text
+    shown = client.get(f"/api/cases/{case}", headers=nl).json()
+    assert shown["parties"] == ["BE", "FR", "NL"]
+    entries = fetch_and_verify(client, nl, case)
+    assert replay(entries).violations == ()
