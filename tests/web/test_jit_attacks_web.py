@@ -187,3 +187,22 @@ def test_the_case_page_offers_revoking_only_the_grants_ones_own_state_gave(
     assert revokes == 1
     assert 'name="sub" value="juge"' in page.text
     assert 'name="sub" value="rechter"' not in page.text
+
+
+def test_the_grants_table_shows_defence_no_id_of_an_exhibit_not_disclosed_to_it(
+    new_browser: NewBrowser, world: World
+) -> None:
+    api = new_browser().client
+    case = create_case(api, world, parties=("NL", "DE"))
+    mine = register_exhibit(api, world, case, by="NL", label="Mine")
+    theirs = register_exhibit(api, world, case, by="NL", label="Theirs")
+    nl = world.headers("NL", "prosecutor")
+    for sub, exhibits in (("adv-a", [mine]), ("adv-b", [theirs, mine]), ("rechter", [theirs])):
+        role = "judge" if sub == "rechter" else "defence"
+        body = {"jurisdiction": "NL", "sub": sub, "role": role, "exhibits": exhibits}
+        assert api.post(f"/api/cases/{case}/access", json=body, headers=nl).status_code == 201
+    page = _as(new_browser, world, "NL", "defence", "adv-a").client.get(f"/cases/{case}").text
+    assert theirs[:8] not in page
+    assert mine[:8] in page
+    judge = _as(new_browser, world, "NL", "judge", "rechter").client.get(f"/cases/{case}").text
+    assert theirs[:8] in judge
