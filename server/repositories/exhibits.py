@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,9 +92,18 @@ def owners(conn: Connection, case_id: str, exhibit_ids: Sequence[str] | None) ->
 
 
 def page(
-    conn: Connection, case_id: str, *, after: tuple[datetime, str] | None, limit: int
+    conn: Connection,
+    case_id: str,
+    *,
+    after: tuple[datetime, str] | None,
+    limit: int,
+    only: Collection[str] | None = None,
 ) -> list[ExhibitRow]:
+    """A page of the case's exhibits; with `only`, of those exhibits alone (so that a
+    page, and its cursor, hold nothing of the others)."""
     query = select(*_COLUMNS).where(_E.c.case_id == case_id)
+    if only is not None:
+        query = query.where(_E.c.id.in_(sorted(only)))
     if after is not None:
         created, exhibit_id = after
         query = query.where(

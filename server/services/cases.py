@@ -279,7 +279,10 @@ def propose_party(ws: Workspace, principal: Principal, case_id: str, code: str) 
         if jurisdiction_repo.get_name(log.conn, code) is None:
             raise InvalidRequestError(f"unknown jurisdiction {code}", code="unknown_jurisdiction")
         for pending in case_repo.pending_proposals(log.conn, case_id):
-            if pending.jurisdiction == code:
+            # A proposal waiting for a state that has since withdrawn can never complete
+            # (that state may no longer consent): it must not block a fresh proposal, or
+            # a departed state would veto the addition for ever.
+            if pending.jurisdiction == code and set(pending.pending) <= current.parties:
                 raise ConflictError(
                     f"{code} is already proposed (proposal {pending.seq})",
                     code="already_proposed",

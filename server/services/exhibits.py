@@ -367,12 +367,12 @@ def list_exhibits(
     after = decode_time_id(request.cursor)
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.CASE_READ)
-        rows = exhibit_repo.page(conn, case_id, after=after, limit=request.limit + 1)
-        shown = rows[: request.limit]
-        # A defence lawyer sees only the exhibits their grant discloses (spec 2.1).
+        # A defence lawyer sees only the exhibits their grant discloses (spec 2.1): the
+        # query pages over those alone, so neither a page nor its cursor (decodable: it
+        # names the page's last row) tells of the others.
         visible = rules.disclosed(conn, case_id, principal)
-        if visible is not None:
-            shown = [row for row in shown if row.id in visible]
+        rows = exhibit_repo.page(conn, case_id, after=after, limit=request.limit + 1, only=visible)
+        shown = rows[: request.limit]
         holds = exhibit_repo.holds_of(conn, [row.id for row in shown])
     # Each exhibit with its content, if any.
     stored = content_service.exhibit_content(ws, [row.id for row in shown])

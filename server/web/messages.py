@@ -26,6 +26,8 @@ DONE: Final[dict[str, str]] = {
     ),
     "disposed": N_("The exhibit was disposed of."),
     "party_added": N_("The state was added as a party."),
+    "party_proposed": N_("The state was proposed; it joins once every party consents."),
+    "party_approved": N_("Your state's consent was recorded."),
     "party_removed": N_("The state was removed from the parties."),
     "access_granted": N_("Access was granted."),
     "access_revoked": N_("Access was revoked."),

@@ -185,12 +185,37 @@ async def case_page(web: Web) -> Response:
 async def add_party(web: Web) -> Response:
     case_id = _case_id(web)
     body = {"jurisdiction": await web.field("jurisdiction")}
-    return await _act(
-        web,
-        lambda ws, p: cases.propose_party(ws, p, case_id, schemas.party(body)),
-        "party_added",
-        _case_url(case_id),
+    return await _party_act(
+        web, lambda ws, p: cases.propose_party(ws, p, case_id, schemas.party(body)), case_id
     )
+
+
+@page
+async def approve_party(web: Web) -> Response:
+    case_id = _case_id(web)
+    raw = await web.field("proposal")
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+        raise NotFoundError("no such proposal", code="proposal_not_found")
+    seq = int(raw)
+    return await _party_act(web, lambda ws, p: cases.approve_party(ws, p, case_id, seq), case_id)
+
+
+async def _party_act(
+    web: Web, work: Callable[[Workspace, Principal], cases.PartyOutcome], case_id: str
+) -> Response:
+    """A proposal or a consent: the state joins only with the last consent (spec 2.1), so
+    the page says which of the two happened."""
+    try:
+        outcome = await web.run(work)
+    except (ConflictError, InvalidRequestError) as exc:
+        web.flash("error", exc.code, exc.message)
+        return web.redirect(_case_url(case_id))
+    if outcome.added is not None:
+        done = "party_added"
+    else:
+        done = "party_proposed" if outcome.approved is None else "party_approved"
+    web.flash("ok", done)
+    return web.redirect(_case_url(case_id))
 
 
 @page
@@ -205,18 +230,21 @@ async def remove_party(web: Web) -> Response:
     )
 
 
-async def _grant_body(web: Web) -> dict[str, Any]:
-    return {
+async def _grant_body(web: Web, *, scope: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "jurisdiction": await web.field("jurisdiction"),
         "sub": await web.field("sub"),
         "role": await web.field("role"),
     }
+    if scope:  # spec 2.1: the exhibits the grant discloses; none chosen is null (all)
+        body["exhibits"] = await web.fields("exhibits") or None
+    return body
 
 
 @page
 async def grant_access(web: Web) -> Response:
     case_id = _case_id(web)
-    body = await _grant_body(web)
+    body = await _grant_body(web, scope=True)
     return await _act(
         web,
         lambda ws, p: cases.grant_access(ws, p, case_id, schemas.grant(body)),
@@ -379,15 +407,21 @@ def _hold_action(hold: bool) -> Callable[[Web], Any]:
         case_id, exhibit_id = _case_id(web), _exhibit_id(web)
         reason = await web.field("reason")
         # The hold form asks for the reason and the order it rests on in one field, which
-        # is then also the hold's authority; a release ends the one open hold.
+        # is then also the hold's authority; a release ends the hold it names (or, naming
+        # none, the one open hold).
         authority = await web.field("authority") or reason
+        named = await web.field("hold")  # the hold a release ends (several may be open)
+        hold_seq: int | None = None
+        if named:  # a name that is no seq names no open hold (404), never "the one open"
+            valid = named.isascii() and named.isdigit() and len(named) < 19
+            hold_seq = int(named) if valid else -1
 
         def work(ws: Workspace, p: Principal) -> object:
             if hold:
                 text, order = schemas.hold({"reason": reason, "authority": authority})
                 return exhibits.set_hold(ws, p, case_id, exhibit_id, reason=text, authority=order)
             text = schemas.reason({"reason": reason})
-            return exhibits.release_hold(ws, p, case_id, exhibit_id, reason=text, hold=None)
+            return exhibits.release_hold(ws, p, case_id, exhibit_id, reason=text, hold=hold_seq)
 
         return await _act(
             web,
@@ -710,6 +744,7 @@ def page_routes() -> list[BaseRoute]:
         post("/cases", create_case),
         get(CASE, case_page),
         post(CASE + "/parties", add_party),
+        post(CASE + "/parties/approve", approve_party),
         post(CASE + "/parties/remove", remove_party),
         post(CASE + "/grants", grant_access),
         post(CASE + "/grants/revoke", revoke_access),

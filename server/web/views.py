@@ -33,6 +33,7 @@ CASE_ACTIONS: Final = (
     Action.NOTE_ADD,
     Action.LOG_READ,
     Action.PARTY_ADD,
+    Action.PARTY_APPROVE,
     Action.PARTY_REMOVE,
     Action.ACCESS_GRANT,
     Action.ACCESS_REVOKE,
