@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple, NewType
 import orjson
 
 from custody.canonical import (
+    DIVERGENT,
     MAX_SAFE_INTEGER,
     CanonicalFormError,
     canonical_bytes,
@@ -26,7 +27,7 @@ from custody.canonical import (
 from custody.errors import EntryFormatError
 from custody.events import COURT_ROLES, SYSTEM_ROLE, EventType
 from custody.merkle import HASH_SIZE, ZERO_HASH
-from custody.merkle import leaf_hash as merkle_leaf_hash
+from custody.merkle import new_leaf_hasher as _leaf_hasher
 
 __all__ = [
     "ACTOR_KEYS",
@@ -331,11 +332,24 @@ class Entry(NamedTuple):
     @classmethod
     def parse(cls, line: bytes) -> Entry:
         """Parse one canonical entry; raise EntryFormatError naming the bad field."""
+        # parse_canonical's fast path, inlined (it runs once per entry a verifier reads):
+        # bytes that orjson re-encodes to themselves, with no byte where orjson's key order
+        # can differ from RFC 8785's, are canonical. Anything else, including bytes that
+        # are not JSON at all, goes through parse_canonical, which gives the verdict and
+        # the reason. Values are type-checked field by field in _from_json.
         try:
-            # Values are type-checked field by field below; `data` is walked there.
-            obj = parse_canonical(line, check_values=False)
-        except CanonicalFormError as exc:
-            raise EntryFormatError(str(exc)) from None
+            obj = _loads(line)
+        except _JSONDecodeError:
+            obj = _NOT_PARSED
+        if (
+            obj is _NOT_PARSED
+            or _dumps(obj, option=_SORT_KEYS) != line
+            or not (line.isascii() or _divergent(line) is None)
+        ):
+            try:
+                obj = parse_canonical(line, check_values=False)
+            except CanonicalFormError as exc:
+                raise EntryFormatError(str(exc)) from None
         return _from_json(obj, line)
 
     @classmethod
@@ -421,6 +435,12 @@ def _check_data(seq: Any, type_: str, exhibit: Any, data: Mapping[str, Any]) -> 
 
 
 _tuple_new = tuple.__new__
+_loads = orjson.loads
+_dumps = orjson.dumps
+_SORT_KEYS: Final = orjson.OPT_SORT_KEYS
+_JSONDecodeError = orjson.JSONDecodeError
+_NOT_PARSED: Final = object()
+_divergent = DIVERGENT.search
 _TIME_MATCH = _TIME.fullmatch
 
 
@@ -450,7 +470,12 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
         raise _fail(None, "seq must be a non-negative integer below 2^53")
     if type(case) is not str or case not in _valid_cases:
         _check_case(seq, case)
-    if not _is_hex(prev):
+    # _is_hex, inlined here and for exhibit_prev below (two fields of every entry).
+    try:
+        prev_ok = type(prev) is str and len(prev) == 64 and _fromhex(prev).hex() == prev
+    except ValueError:
+        prev_ok = False
+    if not prev_ok:
         raise _fail(seq, "prev must be 64 lowercase hex characters")
     if seq == 0 and prev != ZERO_HEX:
         raise _fail(seq, "prev of the first entry must be 64 zeros")
@@ -475,7 +500,15 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
     else:
         if type(exhibit) is not str or not exhibit:
             raise _fail(seq, "exhibit must be a non-empty string or null")
-        if not _is_hex(exhibit_prev):
+        try:
+            exhibit_prev_ok = (
+                type(exhibit_prev) is str
+                and len(exhibit_prev) == 64
+                and _fromhex(exhibit_prev).hex() == exhibit_prev
+            )
+        except ValueError:
+            exhibit_prev_ok = False
+        if not exhibit_prev_ok:
             raise _fail(seq, "exhibit_prev must be 64 lowercase hex characters")
     if type(data) is not dict:
         raise _fail(seq, "data must be an object")
@@ -484,6 +517,9 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
     except CanonicalFormError as exc:
         raise _fail(seq, f"data: {exc}") from None
     _check_data(seq, type_, exhibit, data)
+    # merkle.leaf_hash inlined: RFC 9162 2.1.1, SHA-256(0x00 || canonical bytes).
+    leaf = _leaf_hasher()
+    leaf.update(raw)
     # Entry(...) field by field, without the NamedTuple's Python-level __new__.
     return _tuple_new(
         Entry,
@@ -498,7 +534,7 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
             exhibit_prev,
             MappingProxyType(data),
             raw,
-            merkle_leaf_hash(raw),
+            leaf.digest(),
             ENTRY_VERSION,
         ),
     )
