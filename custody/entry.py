@@ -330,8 +330,13 @@ class Entry(NamedTuple):
         return HexDigest(self.leaf.hex())
 
     @classmethod
-    def parse(cls, line: bytes) -> Entry:
-        """Parse one canonical entry; raise EntryFormatError naming the bad field."""
+    def parse(cls, line: bytes, expected_prev: str = "") -> Entry:
+        """Parse one canonical entry; raise EntryFormatError naming the bad field.
+
+        `expected_prev`: a string known to be 64 lowercase hex characters (a reader of a log
+        passes the leaf hash of the line before, as `.hex()` wrote it). A `prev` equal to it
+        is then known to be well formed without the format check; any other `prev` gets the
+        full check, so the verdict is the same with or without it."""
         # parse_canonical's fast path, inlined (it runs once per entry a verifier reads):
         # bytes that orjson re-encodes to themselves, with no byte where orjson's key order
         # can differ from RFC 8785's, are canonical. Anything else, including bytes that
@@ -350,7 +355,7 @@ class Entry(NamedTuple):
                 obj = parse_canonical(line, check_values=False)
             except CanonicalFormError as exc:
                 raise EntryFormatError(str(exc)) from None
-        return _from_json(obj, line)
+        return _from_json(obj, line, expected_prev)
 
     @classmethod
     def parse_noncanonical(cls, line: bytes) -> Entry:
@@ -440,11 +445,13 @@ _dumps = orjson.dumps
 _SORT_KEYS: Final = orjson.OPT_SORT_KEYS
 _JSONDecodeError = orjson.JSONDecodeError
 _NOT_PARSED: Final = object()
+_ENTRY_KEY_COUNT: Final = len(ENTRY_KEYS)
+_ACTOR_KEY_COUNT: Final = len(ACTOR_KEYS)
 _divergent = DIVERGENT.search
 _TIME_MATCH = _TIME.fullmatch
 
 
-def _from_json(obj: Any, raw: bytes) -> Entry:
+def _from_json(obj: Any, raw: bytes, expected_prev: str = "") -> Entry:
     """The entry `obj` describes, or EntryFormatError naming the first bad field.
 
     Runs once per entry a verifier reads: exact type tests, recurring values checked once."""
@@ -452,7 +459,7 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
         raise _fail(None, "is not a JSON object")
     try:
         # Ten fields, each found: exactly ENTRY_KEYS (cheaper than comparing key sets).
-        if len(obj) != len(ENTRY_KEYS):
+        if len(obj) != _ENTRY_KEY_COUNT:
             raise KeyError
         seq, version, case, prev, time = obj["seq"], obj["v"], obj["case"], obj["prev"], obj["time"]
         value, type_, exhibit, exhibit_prev = (
@@ -470,13 +477,14 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
         raise _fail(None, "seq must be a non-negative integer below 2^53")
     if type(case) is not str or case not in _valid_cases:
         _check_case(seq, case)
-    # _is_hex, inlined here and for exhibit_prev below (two fields of every entry).
-    try:
-        prev_ok = type(prev) is str and len(prev) == 64 and _fromhex(prev).hex() == prev
-    except ValueError:
-        prev_ok = False
-    if not prev_ok:
-        raise _fail(seq, "prev must be 64 lowercase hex characters")
+    if prev != expected_prev:  # else known well formed (see Entry.parse)
+        # _is_hex, inlined here and for exhibit_prev below (two fields of every entry).
+        try:
+            prev_ok = type(prev) is str and len(prev) == 64 and _fromhex(prev).hex() == prev
+        except ValueError:
+            prev_ok = False
+        if not prev_ok:
+            raise _fail(seq, "prev must be 64 lowercase hex characters")
     if seq == 0 and prev != ZERO_HEX:
         raise _fail(seq, "prev of the first entry must be 64 zeros")
     if type(time) is not str or time[:10] not in _valid_dates or _TIME_MATCH(time) is None:
@@ -485,7 +493,7 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
         # Four fields, each found: exactly ACTOR_KEYS.
         actor = (
             _actors.get((value["jurisdiction"], value["sub"], value["role"], value["token"]))
-            if len(value) == len(ACTOR_KEYS)
+            if len(value) == _ACTOR_KEY_COUNT
             else None
         )
     except (KeyError, TypeError):  # not an object, or an unhashable value: _actor says why

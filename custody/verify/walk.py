@@ -67,7 +67,9 @@ class EntryWalk(ABC):
         part of spec 6 each one is."""
         entry: Entry | None
         try:
-            entry = _parse(line)
+            # previous_hex is always a leaf hash's hex: a `prev` equal to it (every entry of
+            # an unbroken full log) skips the hex format check.
+            entry = _parse(line, self.previous_hex)
         except EntryFormatError as exc:
             entry = self.malformed(line, exc)
             if entry is None:
