@@ -7,7 +7,7 @@ strict and says which field is wrong, so a court report can name the defect.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -25,7 +25,8 @@ from custody.canonical import (
     parse_json,
 )
 from custody.errors import EntryFormatError
-from custody.events import COURT_ROLES, SYSTEM_ROLE, EventType
+from custody.event_data import EVENT_TYPES, FORBIDDEN, REQUIRED, is_int, is_str
+from custody.events import SYSTEM_ROLE
 from custody.merkle import HASH_SIZE, ZERO_HASH
 from custody.merkle import new_leaf_hasher as _leaf_hasher
 
@@ -84,201 +85,6 @@ class Actor:
 
 
 SYSTEM_ACTOR: Final = Actor(jurisdiction="-", sub="system", role=SYSTEM_ROLE, token=None)
-
-
-# --- spec 2.1: event types, whether they name an exhibit, and their required data ---------
-
-_Check = Callable[[Any], bool]
-
-
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_size(value: Any) -> bool:
-    return _is_int(value) and value >= 0
-
-
-_fromhex = bytes.fromhex
-
-
-def _is_hex(value: Any) -> bool:
-    """64 lowercase hex characters: a SHA-256 or BLAKE3 digest, or a leaf hash.
-
-    bytes.hex() writes exactly the even-length lowercase hex strings, so a value that
-    round-trips through bytes.fromhex() unchanged is one; several times faster than a
-    regular expression, and it runs on two fields of every entry."""
-    if type(value) is not str or len(value) != 64:
-        return False
-    try:
-        return _fromhex(value).hex() == value
-    except ValueError:  # not hex, or not ASCII
-        return False
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_object(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def _is_range(value: Any) -> bool:
-    return value is None or (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(_is_size(item) for item in value)
-        and value[0] <= value[1]
-    )
-
-
-def _is_str_list_or_null(value: Any) -> bool:
-    return value is None or _is_str_list(value)
-
-
-def _is_court_role(value: Any) -> bool:
-    return value in COURT_ROLES
-
-
-def _is_disclosure(value: Any) -> bool:
-    return value in ("full", "selective")
-
-
-_REQUIRED = "id"
-_FORBIDDEN = "null"
-_OPTIONAL = "id or null"
-
-# type -> (exhibit rule, {field: (check, what it must be)})
-EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] = {
-    EventType.CASE_CREATED: (
-        _FORBIDDEN,
-        {
-            "title": (_is_str, "a string"),
-            "parties": (_is_str_list, "a list of jurisdiction codes"),
-            "agreement": (_is_str, "a string"),
-        },
-    ),
-    EventType.PARTY_PROPOSED: (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
-    EventType.PARTY_APPROVED: (
-        _FORBIDDEN,
-        {"proposal": (_is_size, "the seq of a case.party_proposed entry")},
-    ),
-    EventType.PARTY_ADDED: (
-        _FORBIDDEN,
-        {
-            "jurisdiction": (_is_str, "a string"),
-            "proposal": (_is_size, "the seq of a case.party_proposed entry"),
-        },
-    ),
-    EventType.PARTY_REMOVED: (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
-    EventType.ACCESS_GRANTED: (
-        _FORBIDDEN,
-        {
-            "jurisdiction": (_is_str, "a string"),
-            "sub": (_is_str, "a string"),
-            "role": (_is_court_role, '"judge" or "defence"'),
-            "exhibits": (_is_str_list_or_null, "a list of exhibit ids or null"),
-        },
-    ),
-    EventType.ACCESS_REVOKED: (
-        _FORBIDDEN,
-        {
-            "jurisdiction": (_is_str, "a string"),
-            "sub": (_is_str, "a string"),
-            "role": (_is_str, "a string"),
-        },
-    ),
-    EventType.POLICY_SET: (_FORBIDDEN, {"policy": (_is_str, "a string")}),
-    EventType.REGISTERED: (
-        _REQUIRED,
-        {
-            "label": (_is_str, "a string"),
-            "owner": (_is_str, "a string"),
-            "description": (_is_str, "a string"),
-            "acquisition": (_is_object, "an object"),
-        },
-    ),
-    EventType.INGESTED: (
-        _REQUIRED,
-        {
-            "size": (_is_size, "a non-negative integer"),
-            "sha256": (_is_hex, "64 lowercase hex characters"),
-            "blake3": (_is_hex, "64 lowercase hex characters"),
-            "filename": (_is_str, "a string"),
-            "media_type": (_is_str, "a string"),
-        },
-    ),
-    EventType.INGEST_REJECTED: (
-        _REQUIRED,
-        {
-            "reason": (_is_str, "a string"),
-            "size": (_is_size, "a non-negative integer"),
-            "sha256": (_is_hex, "64 lowercase hex characters"),
-            "expected_sha256": (_is_hex, "64 lowercase hex characters"),
-        },
-    ),
-    EventType.ACCESSED: (
-        _REQUIRED,
-        {
-            "purpose": (_is_str, "a string"),
-            "range": (_is_range, "null or [first, last] byte offsets"),
-        },
-    ),
-    EventType.VERIFIED: (
-        _REQUIRED,
-        {
-            "ok": (_is_bool, "a boolean"),
-            "sha256": (_is_hex, "64 lowercase hex characters"),
-            "blake3": (_is_hex, "64 lowercase hex characters"),
-        },
-    ),
-    EventType.SHARED: (
-        _REQUIRED,
-        {"jurisdiction": (_is_str, "a string"), "conditions": (_is_str, "a string")},
-    ),
-    EventType.SHARE_REVOKED: (
-        _REQUIRED,
-        {"jurisdiction": (_is_str, "a string"), "conditions": (_is_str, "a string")},
-    ),
-    EventType.SEALED: (_REQUIRED, {"reason": (_is_str, "a string")}),
-    EventType.HOLD_SET: (
-        _REQUIRED,
-        {"reason": (_is_str, "a string"), "authority": (_is_str, "a string")},
-    ),
-    EventType.HOLD_RELEASED: (
-        _REQUIRED,
-        {
-            "reason": (_is_str, "a string"),
-            "hold": (_is_size, "the seq of an exhibit.hold_set entry"),
-        },
-    ),
-    EventType.DISPOSED: (
-        _REQUIRED,
-        {"reason": (_is_str, "a string"), "authority": (_is_str, "a string")},
-    ),
-    EventType.NOTE_ADDED: (
-        _OPTIONAL,
-        {"commitment": (_is_hex, "64 lowercase hex characters")},
-    ),
-    EventType.EXPORT_CREATED: (
-        _FORBIDDEN,
-        {
-            "bundle_sha256": (_is_hex, "64 lowercase hex characters"),
-            "exhibits": (_is_str_list, "a list of exhibit ids"),
-            "disclosure": (_is_disclosure, '"full" or "selective"'),
-            "recipient": (_is_str, "a string"),
-        },
-    ),
-}
 
 
 class Entry(NamedTuple):
@@ -407,7 +213,7 @@ _actors: dict[tuple[Any, ...], Actor] = {}
 
 
 def _fail(seq: Any, message: str) -> EntryFormatError:
-    where = f"entry seq {seq}" if _is_int(seq) else "entry"
+    where = f"entry seq {seq}" if is_int(seq) else "entry"
     return EntryFormatError(f"{where}: {message}")
 
 
@@ -425,16 +231,16 @@ def _check_data(seq: Any, type_: str, exhibit: Any, data: Mapping[str, Any]) -> 
         return  # spec 2.1: new types may be added; verifiers report them, not fail
     exhibit_rule, fields = rule
     if exhibit is None:
-        if exhibit_rule is _REQUIRED:
+        if exhibit_rule is REQUIRED:
             raise _fail(seq, f"type {type_} must name an exhibit")
-    elif exhibit_rule is _FORBIDDEN:
+    elif exhibit_rule is FORBIDDEN:
         raise _fail(seq, f"type {type_} must have exhibit null")
     for name, check, what in fields:
         value = data.get(name, _MISSING)
         if value is _MISSING:
             raise _fail(seq, f"data.{name} is missing (required for {type_})")
         # The commonest check, a string, without a call.
-        valid = type(value) is str if check is _is_str else check(value)
+        valid = type(value) is str if check is is_str else check(value)
         if not valid:
             raise _fail(seq, f"data.{name} must be {what}")
 
@@ -449,6 +255,7 @@ _ENTRY_KEY_COUNT: Final = len(ENTRY_KEYS)
 _ACTOR_KEY_COUNT: Final = len(ACTOR_KEYS)
 _divergent = DIVERGENT.search
 _TIME_MATCH = _TIME.fullmatch
+_fromhex = bytes.fromhex
 
 
 def _from_json(obj: Any, raw: bytes, expected_prev: str = "") -> Entry:
@@ -478,7 +285,7 @@ def _from_json(obj: Any, raw: bytes, expected_prev: str = "") -> Entry:
     if type(case) is not str or case not in _valid_cases:
         _check_case(seq, case)
     if prev != expected_prev:  # else known well formed (see Entry.parse)
-        # _is_hex, inlined here and for exhibit_prev below (two fields of every entry).
+        # event_data.is_hex, written out here and for exhibit_prev below (every entry).
         try:
             prev_ok = type(prev) is str and len(prev) == 64 and _fromhex(prev).hex() == prev
         except ValueError:
