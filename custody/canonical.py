@@ -26,7 +26,7 @@ MAX_SAFE_INTEGER = 2**53 - 1
 # units. The two orders agree unless a key holds a character at or above U+E000 next to one
 # outside the BMP. Such characters start with UTF-8 lead byte 0xEE or higher, so a document
 # without those bytes sorts identically under both.
-_DIVERGENT = re.compile(rb"[\xee-\xff]")
+DIVERGENT = re.compile(rb"[\xee-\xff]")
 
 # JSON nesting deeper than this is refused before any recursive walk (orjson stops at 1024).
 MAX_DEPTH = 64
@@ -73,7 +73,7 @@ def check_plain(value: Any, depth: int = 0) -> None:
 
 
 def _fast_path_applies(encoded: bytes) -> bool:
-    return encoded.isascii() or _DIVERGENT.search(encoded) is None
+    return encoded.isascii() or DIVERGENT.search(encoded) is None
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -7,7 +7,7 @@ strict and says which field is wrong, so a court report can name the defect.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple, NewType
 import orjson
 
 from custody.canonical import (
+    DIVERGENT,
     MAX_SAFE_INTEGER,
     CanonicalFormError,
     canonical_bytes,
@@ -24,9 +25,10 @@ from custody.canonical import (
     parse_json,
 )
 from custody.errors import EntryFormatError
-from custody.events import COURT_ROLES, SYSTEM_ROLE, EventType
+from custody.event_data import EVENT_TYPES, FORBIDDEN, REQUIRED, is_int, is_str
+from custody.events import SYSTEM_ROLE
 from custody.merkle import HASH_SIZE, ZERO_HASH
-from custody.merkle import leaf_hash as merkle_leaf_hash
+from custody.merkle import new_leaf_hasher as _leaf_hasher
 
 __all__ = [
     "ACTOR_KEYS",
@@ -85,201 +87,6 @@ class Actor:
 SYSTEM_ACTOR: Final = Actor(jurisdiction="-", sub="system", role=SYSTEM_ROLE, token=None)
 
 
-# --- spec 2.1: event types, whether they name an exhibit, and their required data ---------
-
-_Check = Callable[[Any], bool]
-
-
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_size(value: Any) -> bool:
-    return _is_int(value) and value >= 0
-
-
-_fromhex = bytes.fromhex
-
-
-def _is_hex(value: Any) -> bool:
-    """64 lowercase hex characters: a SHA-256 or BLAKE3 digest, or a leaf hash.
-
-    bytes.hex() writes exactly the even-length lowercase hex strings, so a value that
-    round-trips through bytes.fromhex() unchanged is one; several times faster than a
-    regular expression, and it runs on two fields of every entry."""
-    if type(value) is not str or len(value) != 64:
-        return False
-    try:
-        return _fromhex(value).hex() == value
-    except ValueError:  # not hex, or not ASCII
-        return False
-
-
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_object(value: Any) -> bool:
-    return isinstance(value, dict)
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def _is_range(value: Any) -> bool:
-    return value is None or (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(_is_size(item) for item in value)
-        and value[0] <= value[1]
-    )
-
-
-def _is_str_list_or_null(value: Any) -> bool:
-    return value is None or _is_str_list(value)
-
-
-def _is_court_role(value: Any) -> bool:
-    return value in COURT_ROLES
-
-
-def _is_disclosure(value: Any) -> bool:
-    return value in ("full", "selective")
-
-
-_REQUIRED = "id"
-_FORBIDDEN = "null"
-_OPTIONAL = "id or null"
-
-# type -> (exhibit rule, {field: (check, what it must be)})
-EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] = {
-    EventType.CASE_CREATED: (
-        _FORBIDDEN,
-        {
-            "title": (_is_str, "a string"),
-            "parties": (_is_str_list, "a list of jurisdiction codes"),
-            "agreement": (_is_str, "a string"),
-        },
-    ),
-    EventType.PARTY_PROPOSED: (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
-    EventType.PARTY_APPROVED: (
-        _FORBIDDEN,
-        {"proposal": (_is_size, "the seq of a case.party_proposed entry")},
-    ),
-    EventType.PARTY_ADDED: (
-        _FORBIDDEN,
-        {
-            "jurisdiction": (_is_str, "a string"),
-            "proposal": (_is_size, "the seq of a case.party_proposed entry"),
-        },
-    ),
-    EventType.PARTY_REMOVED: (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
-    EventType.ACCESS_GRANTED: (
-        _FORBIDDEN,
-        {
-            "jurisdiction": (_is_str, "a string"),
-            "sub": (_is_str, "a string"),
-            "role": (_is_court_role, '"judge" or "defence"'),
-            "exhibits": (_is_str_list_or_null, "a list of exhibit ids or null"),
-        },
-    ),
-    EventType.ACCESS_REVOKED: (
-        _FORBIDDEN,
-        {
-            "jurisdiction": (_is_str, "a string"),
-            "sub": (_is_str, "a string"),
-            "role": (_is_str, "a string"),
-        },
-    ),
-    EventType.POLICY_SET: (_FORBIDDEN, {"policy": (_is_str, "a string")}),
-    EventType.REGISTERED: (
-        _REQUIRED,
-        {
-            "label": (_is_str, "a string"),
-            "owner": (_is_str, "a string"),
-            "description": (_is_str, "a string"),
-            "acquisition": (_is_object, "an object"),
-        },
-    ),
-    EventType.INGESTED: (
-        _REQUIRED,
-        {
-            "size": (_is_size, "a non-negative integer"),
-            "sha256": (_is_hex, "64 lowercase hex characters"),
-            "blake3": (_is_hex, "64 lowercase hex characters"),
-            "filename": (_is_str, "a string"),
-            "media_type": (_is_str, "a string"),
-        },
-    ),
-    EventType.INGEST_REJECTED: (
-        _REQUIRED,
-        {
-            "reason": (_is_str, "a string"),
-            "size": (_is_size, "a non-negative integer"),
-            "sha256": (_is_hex, "64 lowercase hex characters"),
-            "expected_sha256": (_is_hex, "64 lowercase hex characters"),
-        },
-    ),
-    EventType.ACCESSED: (
-        _REQUIRED,
-        {
-            "purpose": (_is_str, "a string"),
-            "range": (_is_range, "null or [first, last] byte offsets"),
-        },
-    ),
-    EventType.VERIFIED: (
-        _REQUIRED,
-        {
-            "ok": (_is_bool, "a boolean"),
-            "sha256": (_is_hex, "64 lowercase hex characters"),
-            "blake3": (_is_hex, "64 lowercase hex characters"),
-        },
-    ),
-    EventType.SHARED: (
-        _REQUIRED,
-        {"jurisdiction": (_is_str, "a string"), "conditions": (_is_str, "a string")},
-    ),
-    EventType.SHARE_REVOKED: (
-        _REQUIRED,
-        {"jurisdiction": (_is_str, "a string"), "conditions": (_is_str, "a string")},
-    ),
-    EventType.SEALED: (_REQUIRED, {"reason": (_is_str, "a string")}),
-    EventType.HOLD_SET: (
-        _REQUIRED,
-        {"reason": (_is_str, "a string"), "authority": (_is_str, "a string")},
-    ),
-    EventType.HOLD_RELEASED: (
-        _REQUIRED,
-        {
-            "reason": (_is_str, "a string"),
-            "hold": (_is_size, "the seq of an exhibit.hold_set entry"),
-        },
-    ),
-    EventType.DISPOSED: (
-        _REQUIRED,
-        {"reason": (_is_str, "a string"), "authority": (_is_str, "a string")},
-    ),
-    EventType.NOTE_ADDED: (
-        _OPTIONAL,
-        {"commitment": (_is_hex, "64 lowercase hex characters")},
-    ),
-    EventType.EXPORT_CREATED: (
-        _FORBIDDEN,
-        {
-            "bundle_sha256": (_is_hex, "64 lowercase hex characters"),
-            "exhibits": (_is_str_list, "a list of exhibit ids"),
-            "disclosure": (_is_disclosure, '"full" or "selective"'),
-            "recipient": (_is_str, "a string"),
-        },
-    ),
-}
-
-
 class Entry(NamedTuple):
     """One custody log entry (spec 2). `raw` is its canonical bytes, `leaf` its leaf hash.
 
@@ -329,14 +136,32 @@ class Entry(NamedTuple):
         return HexDigest(self.leaf.hex())
 
     @classmethod
-    def parse(cls, line: bytes) -> Entry:
-        """Parse one canonical entry; raise EntryFormatError naming the bad field."""
+    def parse(cls, line: bytes, expected_prev: str = "") -> Entry:
+        """Parse one canonical entry; raise EntryFormatError naming the bad field.
+
+        `expected_prev`: a string known to be 64 lowercase hex characters (a reader of a log
+        passes the leaf hash of the line before, as `.hex()` wrote it). A `prev` equal to it
+        is then known to be well formed without the format check; any other `prev` gets the
+        full check, so the verdict is the same with or without it."""
+        # parse_canonical's fast path, inlined (it runs once per entry a verifier reads):
+        # bytes that orjson re-encodes to themselves, with no byte where orjson's key order
+        # can differ from RFC 8785's, are canonical. Anything else, including bytes that
+        # are not JSON at all, goes through parse_canonical, which gives the verdict and
+        # the reason. Values are type-checked field by field in _from_json.
         try:
-            # Values are type-checked field by field below; `data` is walked there.
-            obj = parse_canonical(line, check_values=False)
-        except CanonicalFormError as exc:
-            raise EntryFormatError(str(exc)) from None
-        return _from_json(obj, line)
+            obj = _loads(line)
+        except _JSONDecodeError:
+            obj = _NOT_PARSED
+        if (
+            obj is _NOT_PARSED
+            or _dumps(obj, option=_SORT_KEYS) != line
+            or not (line.isascii() or _divergent(line) is None)
+        ):
+            try:
+                obj = parse_canonical(line, check_values=False)
+            except CanonicalFormError as exc:
+                raise EntryFormatError(str(exc)) from None
+        return _from_json(obj, line, expected_prev)
 
     @classmethod
     def parse_noncanonical(cls, line: bytes) -> Entry:
@@ -388,7 +213,7 @@ _actors: dict[tuple[Any, ...], Actor] = {}
 
 
 def _fail(seq: Any, message: str) -> EntryFormatError:
-    where = f"entry seq {seq}" if _is_int(seq) else "entry"
+    where = f"entry seq {seq}" if is_int(seq) else "entry"
     return EntryFormatError(f"{where}: {message}")
 
 
@@ -406,25 +231,34 @@ def _check_data(seq: Any, type_: str, exhibit: Any, data: Mapping[str, Any]) -> 
         return  # spec 2.1: new types may be added; verifiers report them, not fail
     exhibit_rule, fields = rule
     if exhibit is None:
-        if exhibit_rule is _REQUIRED:
+        if exhibit_rule is REQUIRED:
             raise _fail(seq, f"type {type_} must name an exhibit")
-    elif exhibit_rule is _FORBIDDEN:
+    elif exhibit_rule is FORBIDDEN:
         raise _fail(seq, f"type {type_} must have exhibit null")
     for name, check, what in fields:
         value = data.get(name, _MISSING)
         if value is _MISSING:
             raise _fail(seq, f"data.{name} is missing (required for {type_})")
         # The commonest check, a string, without a call.
-        valid = type(value) is str if check is _is_str else check(value)
+        valid = type(value) is str if check is is_str else check(value)
         if not valid:
             raise _fail(seq, f"data.{name} must be {what}")
 
 
 _tuple_new = tuple.__new__
+_loads = orjson.loads
+_dumps = orjson.dumps
+_SORT_KEYS: Final = orjson.OPT_SORT_KEYS
+_JSONDecodeError = orjson.JSONDecodeError
+_NOT_PARSED: Final = object()
+_ENTRY_KEY_COUNT: Final = len(ENTRY_KEYS)
+_ACTOR_KEY_COUNT: Final = len(ACTOR_KEYS)
+_divergent = DIVERGENT.search
 _TIME_MATCH = _TIME.fullmatch
+_fromhex = bytes.fromhex
 
 
-def _from_json(obj: Any, raw: bytes) -> Entry:
+def _from_json(obj: Any, raw: bytes, expected_prev: str = "") -> Entry:
     """The entry `obj` describes, or EntryFormatError naming the first bad field.
 
     Runs once per entry a verifier reads: exact type tests, recurring values checked once."""
@@ -432,7 +266,7 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
         raise _fail(None, "is not a JSON object")
     try:
         # Ten fields, each found: exactly ENTRY_KEYS (cheaper than comparing key sets).
-        if len(obj) != len(ENTRY_KEYS):
+        if len(obj) != _ENTRY_KEY_COUNT:
             raise KeyError
         seq, version, case, prev, time = obj["seq"], obj["v"], obj["case"], obj["prev"], obj["time"]
         value, type_, exhibit, exhibit_prev = (
@@ -450,8 +284,14 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
         raise _fail(None, "seq must be a non-negative integer below 2^53")
     if type(case) is not str or case not in _valid_cases:
         _check_case(seq, case)
-    if not _is_hex(prev):
-        raise _fail(seq, "prev must be 64 lowercase hex characters")
+    if prev != expected_prev:  # else known well formed (see Entry.parse)
+        # event_data.is_hex, written out here and for exhibit_prev below (every entry).
+        try:
+            prev_ok = type(prev) is str and len(prev) == 64 and _fromhex(prev).hex() == prev
+        except ValueError:
+            prev_ok = False
+        if not prev_ok:
+            raise _fail(seq, "prev must be 64 lowercase hex characters")
     if seq == 0 and prev != ZERO_HEX:
         raise _fail(seq, "prev of the first entry must be 64 zeros")
     if type(time) is not str or time[:10] not in _valid_dates or _TIME_MATCH(time) is None:
@@ -460,7 +300,7 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
         # Four fields, each found: exactly ACTOR_KEYS.
         actor = (
             _actors.get((value["jurisdiction"], value["sub"], value["role"], value["token"]))
-            if len(value) == len(ACTOR_KEYS)
+            if len(value) == _ACTOR_KEY_COUNT
             else None
         )
     except (KeyError, TypeError):  # not an object, or an unhashable value: _actor says why
@@ -475,15 +315,31 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
     else:
         if type(exhibit) is not str or not exhibit:
             raise _fail(seq, "exhibit must be a non-empty string or null")
-        if not _is_hex(exhibit_prev):
+        try:
+            exhibit_prev_ok = (
+                type(exhibit_prev) is str
+                and len(exhibit_prev) == 64
+                and _fromhex(exhibit_prev).hex() == exhibit_prev
+            )
+        except ValueError:
+            exhibit_prev_ok = False
+        if not exhibit_prev_ok:
             raise _fail(seq, "exhibit_prev must be 64 lowercase hex characters")
     if type(data) is not dict:
         raise _fail(seq, "data must be an object")
-    try:
-        check_plain(data, 1)
-    except CanonicalFormError as exc:
-        raise _fail(seq, f"data: {exc}") from None
+    # check_plain's walk is needed only for a value other than a string or null (keys are
+    # strings: orjson parsed them); most entries' data hold nothing else.
+    for item in data.values():
+        if type(item) is not str and item is not None:
+            try:
+                check_plain(data, 1)
+            except CanonicalFormError as exc:
+                raise _fail(seq, f"data: {exc}") from None
+            break
     _check_data(seq, type_, exhibit, data)
+    # merkle.leaf_hash inlined: RFC 9162 2.1.1, SHA-256(0x00 || canonical bytes).
+    leaf = _leaf_hasher()
+    leaf.update(raw)
     # Entry(...) field by field, without the NamedTuple's Python-level __new__.
     return _tuple_new(
         Entry,
@@ -498,7 +354,7 @@ def _from_json(obj: Any, raw: bytes) -> Entry:
             exhibit_prev,
             MappingProxyType(data),
             raw,
-            merkle_leaf_hash(raw),
+            leaf.digest(),
             ENTRY_VERSION,
         ),
     )

@@ -62,6 +62,9 @@ _sha256 = hashlib.sha256
 # and node hashes are the verifier's most frequent operation.
 _LEAF_HASHER: Final = hashlib.sha256(_LEAF_PREFIX)
 _NODE_HASHER: Final = hashlib.sha256(_NODE_PREFIX)
+# A fresh SHA-256 already fed the leaf prefix 0x00, for hot loops that inline `leaf_hash`
+# (update it with the entry's bytes, then digest).
+new_leaf_hasher: Final = _LEAF_HASHER.copy
 
 NodeGetter = Callable[[int, int], bytes]
 """``get_node(level, index)``: the hash of the perfect subtree of ``2**level`` leaves
@@ -123,10 +126,15 @@ def _perfect_root(leaf_hashes: Sequence[bytes]) -> bytes:
     """The root of a perfect subtree over 2^k leaf hashes (RFC 9162 2.1.1): pair neighbours
     level by level. The caller guarantees a power-of-two count of 32-byte hashes."""
     level = list(leaf_hashes)
+    new_node_hasher = _NODE_HASHER.copy
     while len(level) > 1:
-        level = [
-            node_hash(left, right) for left, right in zip(level[0::2], level[1::2], strict=True)
-        ]
+        # node_hash written out: the verifier computes one node per leaf here.
+        pairs = zip(level[0::2], level[1::2], strict=True)
+        level = []
+        for left, right in pairs:
+            hasher = new_node_hasher()
+            hasher.update(left + right)
+            level.append(hasher.digest())
     return level[0]
 
 

@@ -470,11 +470,11 @@ def _on_accessed(
 ) -> tuple[Violation, ...]:
     # spec 6.7: every exhibit.accessed rests on standing at that point (read_refusal's
     # rule; disposal is the AFTER_DISPOSAL rule, reported for every late event).
+    # The commonest event of a log: `assert` narrows `state` without _exhibit's call.
+    assert state is not None
     actor = entry.actor
     exhibit = entry.exhibit or ""
-    refusal = case._standing_refusal(
-        _exhibit(state), exhibit, actor.jurisdiction, actor.sub, actor.role
-    )
+    refusal = case._standing_refusal(state, exhibit, actor.jurisdiction, actor.sub, actor.role)
     if refusal is None:
         return _NO_VIOLATIONS
     if actor.role not in COURT_ROLES:

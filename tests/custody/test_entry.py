@@ -281,6 +281,10 @@ def test_unhashable_case_is_a_finding_not_a_crash() -> None:
 def test_hex_fields_take_only_64_lowercase_hex_digits(value: str) -> None:
     with pytest.raises(EntryFormatError, match="prev must be 64 lowercase hex"):
         Entry.parse(_line(seq=1, prev=value))
+    # The verifier passes the leaf hash before as `expected_prev`; a prev that differs from
+    # it still gets the full format check.
+    with pytest.raises(EntryFormatError, match="prev must be 64 lowercase hex"):
+        Entry.parse(_line(seq=1, prev=value), "ab" * 32)
     with pytest.raises(EntryFormatError, match="exhibit_prev must be 64 lowercase hex"):
         Entry.parse(_line(exhibit_prev=value))
     with pytest.raises(EntryFormatError, match=r"data\.sha256 must be 64 lowercase hex"):
@@ -314,3 +318,8 @@ def test_a_non_canonical_line_gets_its_actor_checked() -> None:
     spaced = _line(actor={**ACTOR.to_json(), "role": 5}).replace(b'"actor":', b'"actor": ')
     with pytest.raises(EntryFormatError, match=r"actor\.role must be"):
         Entry.parse_noncanonical(spaced)
+
+
+def test_expected_prev_changes_no_result() -> None:
+    line = _line(seq=1, prev="cd" * 32)
+    assert Entry.parse(line, "cd" * 32) == Entry.parse(line) == Entry.parse(line, "ef" * 32)
