@@ -220,14 +220,36 @@ def test_a_state_grants_access_only_to_its_own_courts() -> None:
     assert result.state.grant_refusal("BE", "BE") is None
 
 
-def test_a_new_grant_replaces_the_scope_of_the_old() -> None:
+def test_a_later_grant_adds_to_an_unrevoked_earlier_one() -> None:
+    # spec 6.7: an access rests on *an* unrevoked grant that lists the exhibit (or all);
+    # a later, narrower grant does not take back what the earlier one disclosed.
     log = _case()
     log.add(NL_PROS, EventType.SHARED, PHONE, {"jurisdiction": "BE", "conditions": ""})
     _grant(log, BE_PROS, BE_JUDGE, None)
     _grant(log, BE_PROS, BE_JUDGE, [DISK])
-    seq = _access(log, BE_JUDGE, PHONE).seq
+    _access(log, BE_JUDGE, PHONE)
     state = replay(log.entries).state
-    assert state.grants[BE_JUDGE.jurisdiction, BE_JUDGE.sub, "judge"].exhibits == frozenset({DISK})
+    assert state.grants[BE_JUDGE.jurisdiction, BE_JUDGE.sub, "judge"].exhibits is None
+    assert _rules(log) == []
+
+
+def test_two_listed_grants_disclose_both_lists_until_revoked() -> None:
+    log = _case()
+    log.add(NL_PROS, EventType.SHARED, PHONE, {"jurisdiction": "BE", "conditions": ""})
+    _grant(log, BE_PROS, BE_JUDGE, [PHONE])
+    _grant(log, BE_PROS, BE_JUDGE, [DISK])
+    _access(log, BE_JUDGE, PHONE)
+    state = replay(log.entries).state
+    assert state.grants[BE_JUDGE.jurisdiction, BE_JUDGE.sub, "judge"].exhibits == frozenset(
+        {PHONE, DISK}
+    )
+    log.add(
+        BE_PROS,
+        EventType.ACCESS_REVOKED,
+        None,
+        {"jurisdiction": "BE", "sub": BE_JUDGE.sub, "role": "judge"},
+    )
+    seq = _access(log, BE_JUDGE, PHONE).seq  # a revocation ends every grant of that person
     assert _rules(log) == [(Rule.COURT_ACCESS, seq)]
 
 
