@@ -207,6 +207,8 @@ class ContentUpload(Base):
     expected_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # tus Upload-Metadata as the client sent it: HEAD must give it back unchanged
+    metadata_header: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LogHead(Base):

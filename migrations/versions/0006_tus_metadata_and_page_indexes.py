@@ -1,0 +1,28 @@
+"""tus Upload-Metadata kept for HEAD; indexes the workspace pages read by
+
+Revision ID: 0006
+Revises: 0007
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("content_uploads") as batch:
+        batch.add_column(sa.Column("metadata_header", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("content_uploads") as batch:
+        batch.drop_column("metadata_header")
