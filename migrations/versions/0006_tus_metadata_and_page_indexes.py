@@ -21,8 +21,16 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("content_uploads") as batch:
         batch.add_column(sa.Column("metadata_header", sa.Text(), nullable=True))
+    # The timeline pages: a case's entries by type or by exhibit, newest first, without
+    # reading the whole log.
+    op.create_index("ix_log_entries_case_type_seq", "log_entries", ["case_id", "type", "seq"])
+    op.create_index(
+        "ix_log_entries_case_exhibit_seq", "log_entries", ["case_id", "exhibit_id", "seq"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_log_entries_case_exhibit_seq", table_name="log_entries")
+    op.drop_index("ix_log_entries_case_type_seq", table_name="log_entries")
     with op.batch_alter_table("content_uploads") as batch:
         batch.drop_column("metadata_header")

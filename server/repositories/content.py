@@ -168,6 +168,14 @@ def count_writes(conn: Connection, exhibit_id: str) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def exhibits_with_writes(conn: Connection, exhibit_ids: Sequence[str]) -> set[str]:
+    """Which of `exhibit_ids` have a content write in progress (one query)."""
+    if not exhibit_ids:
+        return set()
+    query = select(_U.c.exhibit_id).where(_U.c.exhibit_id.in_(list(exhibit_ids))).distinct()
+    return {str(x) for x in conn.execute(query).scalars()}
+
+
 def uploads_of_exhibit(conn: Connection, exhibit_id: str) -> list[UploadRow]:
     """The exhibit's writes in progress, oldest first."""
     query = (

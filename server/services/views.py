@@ -8,14 +8,18 @@ writes a custody entry. They belong in server/services/ once that package settle
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from server.auth import Principal
 from server.db import read_transaction
 from server.permissions import GRANTABLE_ROLES, Action, CaseStanding, allowed
 from server.repositories import content as content_repo
 from server.repositories import shares as share_repo
+from server.repositories import timeline as timeline_repo
 from server.repositories import witnesses as witness_repo
+from server.repositories.timeline import Filter
 from server.services.cases import authorize_read, standing
 from server.services.workspace import Workspace
 
@@ -61,7 +65,7 @@ def uploading(
     """Exhibits with a write (tus upload or PUT) in progress."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.CASE_READ)
-        return {x for x in exhibit_ids if content_repo.count_writes(conn, x) > 0}
+        return content_repo.exhibits_with_writes(conn, exhibit_ids)
 
 
 def may_read_content(
@@ -78,3 +82,56 @@ def may_read_content(
         if principal.role in GRANTABLE_ROLES:
             return True
         return share_repo.may_read_content(conn, exhibit_id, principal.jurisdiction)
+
+
+LogFilter = Filter  # what the pages build to choose entries
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePage:
+    total: int
+    """How many entries match the filter."""
+    entries: list[dict[str, Any]]
+    """The page's entries, newest first, as logged."""
+    labels: dict[str, str]
+    """The labels of the exhibits the page's entries name."""
+
+
+def _parsed(rows: list[bytes]) -> list[dict[str, Any]]:
+    return [json.loads(row) for row in rows]
+
+
+def timeline(
+    ws: Workspace, principal: Principal, case_id: str, f: Filter, *, offset: int, limit: int
+) -> TimelinePage:
+    """A page of the case's custody log, newest first, filtered in SQL (the same read
+    permission as reading the log itself)."""
+    with read_transaction(ws.engine) as conn:
+        authorize_read(conn, case_id, principal, Action.LOG_READ)
+        total = timeline_repo.count(conn, case_id, f)
+        entries = _parsed(timeline_repo.newest(conn, case_id, f, offset=offset, limit=limit))
+        named = sorted({str(e["exhibit"]) for e in entries if e.get("exhibit")})
+        labels = timeline_repo.labels(conn, case_id, named)
+    return TimelinePage(total, entries, labels)
+
+
+def oldest_entries(
+    ws: Workspace, principal: Principal, case_id: str, f: Filter, *, limit: int
+) -> list[dict[str, Any]]:
+    """The first `limit` matching entries, oldest first (an exhibit's holds, for one)."""
+    with read_transaction(ws.engine) as conn:
+        authorize_read(conn, case_id, principal, Action.LOG_READ)
+        return _parsed(timeline_repo.oldest(conn, case_id, f, limit=limit))
+
+
+def log_types(ws: Workspace, principal: Principal, case_id: str) -> list[str]:
+    with read_transaction(ws.engine) as conn:
+        authorize_read(conn, case_id, principal, Action.LOG_READ)
+        return timeline_repo.types(conn, case_id)
+
+
+def exhibit_labels(ws: Workspace, principal: Principal, case_id: str) -> dict[str, str]:
+    """Every exhibit of the case by id: its label (for filters and note lists)."""
+    with read_transaction(ws.engine) as conn:
+        authorize_read(conn, case_id, principal, Action.CASE_READ)
+        return timeline_repo.labels(conn, case_id, None)

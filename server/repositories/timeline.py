@@ -1,0 +1,80 @@
+"""Reads of a case's custody log by its columns, for people reading it page by page.
+
+`log_entries` keeps each entry's `type` and `exhibit_id` beside its canonical bytes, and
+the actor's jurisdiction is the start of those bytes (RFC 8785 sorts keys: every entry
+begins `{"actor":{"jurisdiction":"XX",`), so a filtered, newest-first page is one indexed
+query, never a replay of the whole log (migration 0006: indexes on (case_id, type, seq)
+and (case_id, exhibit_id, seq))."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select
+
+from server.models import Exhibit, LogEntry, table
+
+_E = table(LogEntry)
+_X = table(Exhibit)
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    types: tuple[str, ...] = ()
+    exhibit: str | None = None
+    jurisdiction: str | None = None
+
+
+def _actor_prefix(jurisdiction: str) -> bytes:
+    code = json.dumps(jurisdiction, ensure_ascii=False).encode("utf-8")
+    return b'{"actor":{"jurisdiction":' + code + b","
+
+
+def _where(query: Select[Any], case_id: str, f: Filter) -> Select[Any]:
+    query = query.where(_E.c.case_id == case_id)
+    if len(f.types) == 1:
+        query = query.where(_E.c.type == f.types[0])
+    elif f.types:
+        query = query.where(_E.c.type.in_(f.types))
+    if f.exhibit is not None:
+        query = query.where(_E.c.exhibit_id == f.exhibit)
+    if f.jurisdiction is not None:
+        prefix = _actor_prefix(f.jurisdiction)
+        query = query.where(func.substr(_E.c.canonical, 1, len(prefix)) == prefix)
+    return query
+
+
+def count(conn: Connection, case_id: str, f: Filter) -> int:
+    query = _where(select(func.count()).select_from(_E), case_id, f)
+    return int(conn.execute(query).scalar_one())
+
+
+def newest(conn: Connection, case_id: str, f: Filter, *, offset: int, limit: int) -> list[bytes]:
+    """Canonical bytes of the matching entries, newest first, `offset` of them skipped."""
+    query = _where(select(_E.c.canonical), case_id, f)
+    query = query.order_by(_E.c.seq.desc()).offset(offset).limit(limit)
+    return [bytes(row) for row in conn.execute(query).scalars()]
+
+
+def oldest(conn: Connection, case_id: str, f: Filter, *, limit: int) -> list[bytes]:
+    """Canonical bytes of the first `limit` matching entries, oldest first."""
+    query = _where(select(_E.c.canonical), case_id, f).order_by(_E.c.seq).limit(limit)
+    return [bytes(row) for row in conn.execute(query).scalars()]
+
+
+def types(conn: Connection, case_id: str) -> list[str]:
+    query = select(_E.c.type).where(_E.c.case_id == case_id).distinct().order_by(_E.c.type)
+    return [str(t) for t in conn.execute(query).scalars()]
+
+
+def labels(conn: Connection, case_id: str, exhibit_ids: Sequence[str] | None) -> dict[str, str]:
+    """Exhibit labels of the case (of `exhibit_ids` only, when given)."""
+    query = select(_X.c.id, _X.c.label).where(_X.c.case_id == case_id)
+    if exhibit_ids is not None:
+        if not exhibit_ids:
+            return {}
+        query = query.where(_X.c.id.in_(list(exhibit_ids)))
+    return {str(row.id): str(row.label) for row in conn.execute(query)}
