@@ -231,10 +231,13 @@ class LogEntry(Base):
     type: Mapped[str] = mapped_column(String(64))
     exhibit_id: Mapped[str | None] = mapped_column(UUID_TEXT, nullable=True)
     time: Mapped[str] = mapped_column(String(32))
-    # The timeline pages read a case's entries by type or by exhibit, newest first.
+    actor_jurisdiction: Mapped[str | None] = mapped_column(CODE, nullable=True)
+    """The actor's state, as in `canonical` (for reading the log by state)."""
+    # The timeline pages read a case's entries by type, exhibit or state, newest first.
     __table_args__ = (
         Index("ix_log_entries_case_type_seq", "case_id", "type", "seq"),
         Index("ix_log_entries_case_exhibit_seq", "case_id", "exhibit_id", "seq"),
+        Index("ix_log_entries_case_actor_seq", "case_id", "actor_jurisdiction", "seq"),
     )
 
 

@@ -543,31 +543,45 @@ async def tus_delete(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def _tus_routes(
+    path: str,
+    allowed: tuple[str, ...],
+    handlers: dict[str, Callable[[Request], Awaitable[Response]]],
+    *,
+    documented: tuple[str, ...],
+) -> list[BaseRoute]:
+    """A tus URL's documented methods, and a second route (not in the API description)
+    taking every other method to the same dispatcher: X-HTTP-Method-Override may ride on
+    any of them, and otherwise the 405 names the methods the URL answers."""
+    endpoint = _dispatch(allowed, handlers)
+    others = [m for m in (*allowed, *ANY_OTHER, "PATCH", "DELETE") if m not in documented]
+    return [
+        Route(path, endpoint, methods=list(documented)),
+        Route(path, endpoint, methods=sorted(set(others)), include_in_schema=False),
+    ]
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route(EXHIBIT + "/content", put_content, methods=["PUT"]),
         Route(EXHIBIT + "/content", get_content, methods=["GET"]),
         Route(EXHIBIT + "/verify", verify_content, methods=["POST"]),
         Route(EXHIBIT + "/dispose", dispose_content, methods=["POST"]),
-        Route(
+        *_tus_routes(
             EXHIBIT + "/uploads",
-            _dispatch(
-                CREATION_METHODS,
-                {"OPTIONS": _tus(_options(CREATION_METHODS)), "POST": _tus(tus_create)},
-            ),
-            methods=[*CREATION_METHODS, *ANY_OTHER],
+            CREATION_METHODS,
+            {"OPTIONS": _tus(_options(CREATION_METHODS)), "POST": _tus(tus_create)},
+            documented=("OPTIONS", "POST"),
         ),
-        Route(
+        *_tus_routes(
             EXHIBIT + "/uploads/{upload_id}",
-            _dispatch(
-                UPLOAD_METHODS,
-                {
-                    "OPTIONS": _tus(_options(UPLOAD_METHODS)),
-                    "HEAD": _tus(tus_head),
-                    "PATCH": _tus(tus_patch),
-                    "DELETE": _tus(tus_delete),
-                },
-            ),
-            methods=[*UPLOAD_METHODS, *ANY_OTHER],
+            UPLOAD_METHODS,
+            {
+                "OPTIONS": _tus(_options(UPLOAD_METHODS)),
+                "HEAD": _tus(tus_head),
+                "PATCH": _tus(tus_patch),
+                "DELETE": _tus(tus_delete),
+            },
+            documented=("HEAD", "PATCH", "DELETE"),
         ),
     ]

@@ -23,7 +23,7 @@ from server.services.workspace import Workspace
 from server.web.i18n import parse_time
 
 LOG_PAGE_SIZE: Final = 50
-EXHIBIT_TIMELINE: Final = 200
+EXHIBIT_TIMELINE: Final = 100
 MAX_HOLDS: Final = 10_000
 """Entries an exhibit page shows, newest; the custody timeline filtered by the exhibit has
 them all, page by page."""
