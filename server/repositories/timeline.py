@@ -51,9 +51,20 @@ def newest(conn: Connection, case_id: str, f: Filter, *, offset: int, limit: int
     return [bytes(row) for row in conn.execute(query).scalars()]
 
 
-def oldest(conn: Connection, case_id: str, f: Filter, *, limit: int) -> list[bytes]:
-    """Canonical bytes of the first `limit` matching entries, oldest first."""
-    query = _where(select(_E.c.canonical), case_id, f).order_by(_E.c.seq).limit(limit)
+def holds(conn: Connection, case_id: str, exhibit_id: str, types: Sequence[str]) -> list[bytes]:
+    """The exhibit's entries of `types` (its legal holds), oldest first. Found through the
+    type index: these are rare, while a busy exhibit has tens of thousands of entries, so
+    the exhibit's column is compared as an expression the planner cannot take an index for
+    (either database would otherwise pick the exhibit's index as readily)."""
+    query = (
+        select(_E.c.canonical)
+        .where(
+            _E.c.case_id == case_id,
+            _E.c.type.in_(list(types)),
+            func.coalesce(_E.c.exhibit_id, "") == exhibit_id,
+        )
+        .order_by(_E.c.seq)
+    )
     return [bytes(row) for row in conn.execute(query).scalars()]
 
 

@@ -115,13 +115,13 @@ def timeline(
     return TimelinePage(total, entries, labels)
 
 
-def oldest_entries(
-    ws: Workspace, principal: Principal, case_id: str, f: Filter, *, limit: int
+def holds(
+    ws: Workspace, principal: Principal, case_id: str, exhibit_id: str, types: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    """The first `limit` matching entries, oldest first (an exhibit's holds, for one)."""
+    """The exhibit's entries of `types` (hold set and released), oldest first."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.LOG_READ)
-        return _parsed(timeline_repo.oldest(conn, case_id, f, limit=limit))
+        return _parsed(timeline_repo.holds(conn, case_id, exhibit_id, types))
 
 
 def log_types(ws: Workspace, principal: Principal, case_id: str) -> list[str]:

@@ -24,7 +24,6 @@ from server.web.i18n import parse_time
 
 LOG_PAGE_SIZE: Final = 50
 EXHIBIT_TIMELINE: Final = 100
-MAX_HOLDS: Final = 10_000
 """Entries an exhibit page shows, newest; the custody timeline filtered by the exhibit has
 them all, page by page."""
 HOLD_TYPES: Final = ("exhibit.hold_set", "exhibit.hold_released")
@@ -361,9 +360,7 @@ def exhibit_page(ws: Workspace, principal: Principal, case_id: str, exhibit_id: 
     own = Filter(exhibit=exhibit_id)
     newest = readmodel.timeline(ws, principal, case_id, own, offset=0, limit=EXHIBIT_TIMELINE)
     timeline = entry_views(list(reversed(newest.entries)), newest.labels)
-    hold_entries = readmodel.oldest_entries(
-        ws, principal, case_id, Filter(types=HOLD_TYPES, exhibit=exhibit_id), limit=MAX_HOLDS
-    )
+    hold_entries = readmodel.holds(ws, principal, case_id, exhibit_id, HOLD_TYPES)
     notes = None
     if Action.NOTE_READ.value in may:
         notes = [n for n in all_notes(ws, principal, case_id) if n.row.exhibit_id == exhibit_id]

@@ -375,3 +375,24 @@ def test_a_label_with_script_and_a_bidi_override_is_shown_as_text(
         assert re.search(r"<bdi dir=\"auto\">&lt;script&gt;", page), path
     title = tech.client.get(exhibit).text
     assert "<title>&lt;script&gt;alert(1)&lt;/script&gt;U+202Egpj.exe" in title
+
+
+def test_the_exhibit_page_lists_its_holds_and_their_releases(
+    scene: Scene, new_browser: NewBrowser
+) -> None:
+    prosecutor = _as(new_browser, scene.world, "NL", "prosecutor")
+    prosecutor.post(scene.exhibit + "/hold", {"reason": "order 12/2026"}, page=scene.exhibit)
+    held = len(scene.log()) - 1
+    prosecutor.post(scene.exhibit + "/hold/release", {"reason": "lifted"}, page=scene.exhibit)
+    released = len(scene.log()) - 1
+    assert scene.log()[held]["type"] == "exhibit.hold_set"
+    assert scene.log()[released]["type"] == "exhibit.hold_released"
+    page = prosecutor.client.get(scene.exhibit).text
+    assert f'href="{scene.case}/log/{held}"' in page
+    assert f"released by entry {released}" in page
+    # the exhibit's own timeline, and the timeline filtered by the exhibit, show both
+    assert f'href="{scene.case}/log/{released}"' in page
+    exhibit_id = scene.exhibit.rsplit("/", 1)[1]
+    only = prosecutor.client.get(f"{scene.case}/log?exhibit={exhibit_id}").text
+    assert f'href="{scene.case}/log/{held}"' in only
+    assert "opened the case" not in only
