@@ -57,15 +57,16 @@ def holds(conn: Connection, case_id: str, exhibit_id: str, types: Sequence[str])
     the exhibit's column is compared as an expression the planner cannot take an index for
     (either database would otherwise pick the exhibit's index as readily)."""
     query = (
-        select(_E.c.canonical)
-        .where(
+        select(_E.c.canonical).where(
             _E.c.case_id == case_id,
             _E.c.type.in_(list(types)),
             func.coalesce(_E.c.exhibit_id, "") == exhibit_id,
         )
-        .order_by(_E.c.seq)
+        # No ORDER BY: SQLite would take the primary key's order (case_id, seq) over the
+        # type index and read the whole case. The few rows are put in order here.
     )
-    return [bytes(row) for row in conn.execute(query).scalars()]
+    rows = conn.execute(query.add_columns(_E.c.seq)).all()
+    return [bytes(row[0]) for row in sorted(rows, key=lambda row: int(row[1]))]
 
 
 def types(conn: Connection, case_id: str) -> list[str]:

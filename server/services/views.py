@@ -16,6 +16,7 @@ from server.auth import Principal
 from server.db import read_transaction
 from server.permissions import GRANTABLE_ROLES, Action, CaseStanding, allowed
 from server.repositories import content as content_repo
+from server.repositories import log as log_repo
 from server.repositories import shares as share_repo
 from server.repositories import timeline as timeline_repo
 from server.repositories import witnesses as witness_repo
@@ -108,8 +109,17 @@ def timeline(
     permission as reading the log itself)."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.LOG_READ)
-        total = timeline_repo.count(conn, case_id, f)
-        entries = _parsed(timeline_repo.newest(conn, case_id, f, offset=offset, limit=limit))
+        if f == Filter():
+            # The whole log: the page is a range of seq (no count, no OFFSET walk).
+            head = log_repo.get_head(conn, case_id)
+            total = 0 if head is None else head.size
+            end = max(0, total - offset)
+            rows = log_repo.entries(conn, case_id, max(0, end - limit), end)
+            entries = _parsed(list(reversed(rows)))
+        else:
+            total = timeline_repo.count(conn, case_id, f)
+            rows = timeline_repo.newest(conn, case_id, f, offset=offset, limit=limit)
+            entries = _parsed(rows)
         named = sorted({str(e["exhibit"]) for e in entries if e.get("exhibit")})
         labels = timeline_repo.labels(conn, case_id, named)
     return TimelinePage(total, entries, labels)

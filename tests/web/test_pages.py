@@ -396,3 +396,25 @@ def test_the_exhibit_page_lists_its_holds_and_their_releases(
     only = prosecutor.client.get(f"{scene.case}/log?exhibit={exhibit_id}").text
     assert f'href="{scene.case}/log/{held}"' in only
     assert "opened the case" not in only
+
+
+def test_the_timeline_pages_newest_first_with_and_without_filters(
+    scene: Scene, new_browser: NewBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.web import views
+
+    monkeypatch.setattr(views, "LOG_PAGE_SIZE", 2)
+    browser = _as(new_browser, scene.world, "NL", "prosecutor")
+    log = scene.log()
+    newest = len(log) - 1
+
+    def seqs(query: str) -> list[int]:
+        page = browser.client.get(f"{scene.case}/log?{query}").text
+        return [int(s) for s in re.findall(r'class="seq">#(\d+)<', page)]
+
+    assert seqs("") == [newest, newest - 1]
+    assert seqs("page=2") == [newest - 2, newest - 3]
+    assert seqs("page=999")[-1] == 0  # past the end: the last page
+    by_nl = [e["seq"] for e in reversed(log) if e["actor"]["jurisdiction"] == "NL"]
+    assert seqs("state=NL") == by_nl[:2]
+    assert seqs("state=NL&page=2") == by_nl[2:4]
