@@ -39,9 +39,11 @@ def _where(query: Select[Any], case_id: str, f: Filter) -> Select[Any]:
     return query
 
 
-def count(conn: Connection, case_id: str, f: Filter) -> int:
-    query = _where(select(func.count()).select_from(_E), case_id, f)
-    return int(conn.execute(query).scalar_one())
+def count(conn: Connection, case_id: str, f: Filter, *, cap: int) -> int:
+    """How many entries match, counted up to `cap` + 1 (a count past it says only "more"):
+    counting every match of a filter most entries pass would read the whole case."""
+    matching = _where(select(_E.c.seq), case_id, f).limit(cap + 1).subquery()
+    return int(conn.execute(select(func.count()).select_from(matching)).scalar_one())
 
 
 def newest(conn: Connection, case_id: str, f: Filter, *, offset: int, limit: int) -> list[bytes]:

@@ -86,16 +86,20 @@ def may_read_content(
 
 
 LogFilter = Filter  # what the pages build to choose entries
+COUNT_CAP = 10_000
+"""Matches a filtered timeline counts at most (a person pages through tens, not 10 000s)."""
 
 
 @dataclass(frozen=True, slots=True)
 class TimelinePage:
     total: int
-    """How many entries match the filter."""
+    """How many entries match the filter (at most COUNT_CAP when `more`)."""
     entries: list[dict[str, Any]]
     """The page's entries, newest first, as logged."""
     labels: dict[str, str]
     """The labels of the exhibits the page's entries name."""
+    more: bool = False
+    """More than `total` entries match (they were not all counted)."""
 
 
 def _parsed(rows: list[bytes]) -> list[dict[str, Any]]:
@@ -109,6 +113,7 @@ def timeline(
     permission as reading the log itself)."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.LOG_READ)
+        more = False
         if f == Filter():
             # The whole log: the page is a range of seq (no count, no OFFSET walk).
             head = log_repo.get_head(conn, case_id)
@@ -117,12 +122,13 @@ def timeline(
             rows = log_repo.entries(conn, case_id, max(0, end - limit), end)
             entries = _parsed(list(reversed(rows)))
         else:
-            total = timeline_repo.count(conn, case_id, f)
+            counted = timeline_repo.count(conn, case_id, f, cap=COUNT_CAP)
+            total, more = min(counted, COUNT_CAP), counted > COUNT_CAP
             rows = timeline_repo.newest(conn, case_id, f, offset=offset, limit=limit)
             entries = _parsed(rows)
         named = sorted({str(e["exhibit"]) for e in entries if e.get("exhibit")})
         labels = timeline_repo.labels(conn, case_id, named)
-    return TimelinePage(total, entries, labels)
+    return TimelinePage(total, entries, labels, more)
 
 
 def holds(

@@ -23,7 +23,7 @@ from server.services.workspace import Workspace
 from server.web.i18n import parse_time
 
 LOG_PAGE_SIZE: Final = 50
-EXHIBIT_TIMELINE: Final = 100
+EXHIBIT_TIMELINE: Final = 50
 """Entries an exhibit page shows, newest; the custody timeline filtered by the exhibit has
 them all, page by page."""
 HOLD_TYPES: Final = ("exhibit.hold_set", "exhibit.hold_released")
@@ -123,7 +123,7 @@ class ExhibitPage:
     share_targets: list[str]
     timeline: list[EntryView]
     timeline_total: int
-    """All of the exhibit's entries (the page shows the newest EXHIBIT_TIMELINE)."""
+    """The exhibit's entries (counted up to a cap; the page shows EXHIBIT_TIMELINE)."""
     holds: list[Hold]
     notes: list[exhibits.NoteView] | None
     case_may: frozenset[str]
@@ -151,6 +151,8 @@ class LogPage:
     page: int
     pages: int
     total: int
+    more: bool
+    """More entries match than `total` (counted up to a cap); `pages` is then a floor."""
     filters: LogFilters
     types: list[str]
     exhibits: list[tuple[str, str]]
@@ -413,7 +415,9 @@ def log_page(
         ws, principal, case_id, wanted, offset=(page - 1) * LOG_PAGE_SIZE, limit=LOG_PAGE_SIZE
     )
     pages = max(1, -(-found.total // LOG_PAGE_SIZE))
-    if page > pages:  # past the end: the last page
+    if found.more:  # not all counted: there is a next page while this one is full
+        pages = max(pages, page + (1 if len(found.entries) == LOG_PAGE_SIZE else 0))
+    elif page > pages:  # past the end: the last page
         page = pages
         found = readmodel.timeline(
             ws, principal, case_id, wanted, offset=(page - 1) * LOG_PAGE_SIZE, limit=LOG_PAGE_SIZE
@@ -427,6 +431,7 @@ def log_page(
         page=page,
         pages=pages,
         total=found.total,
+        more=found.more,
         filters=filters,
         types=readmodel.log_types(ws, principal, case_id),
         exhibits=sorted(labels.items(), key=lambda pair: (pair[1].casefold(), pair[0])),

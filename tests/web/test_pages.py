@@ -418,3 +418,29 @@ def test_the_timeline_pages_newest_first_with_and_without_filters(
     by_nl = [e["seq"] for e in reversed(log) if e["actor"]["jurisdiction"] == "NL"]
     assert seqs("state=NL") == by_nl[:2]
     assert seqs("state=NL&page=2") == by_nl[2:4]
+
+
+def test_a_filter_many_entries_pass_is_counted_up_to_a_cap_and_still_pages(
+    scene: Scene, new_browser: NewBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.services import views as readmodel
+    from server.web import views
+
+    monkeypatch.setattr(views, "LOG_PAGE_SIZE", 2)
+    monkeypatch.setattr(readmodel, "COUNT_CAP", 3)
+    for n in range(3):
+        noted = scene.api.post(
+            f"/api/cases/{scene.case_id}/notes",
+            json={"text": f"note {n}", "exhibit": None},
+            headers=scene.world.headers("NL", "investigator"),
+        )
+        assert noted.status_code == 201, noted.text
+    browser = _as(new_browser, scene.world, "NL", "prosecutor")
+    by_nl = [e["seq"] for e in reversed(scene.log()) if e["actor"]["jurisdiction"] == "NL"]
+    assert len(by_nl) >= 6
+    first = browser.client.get(f"{scene.case}/log?state=NL").text
+    assert "3+ entries, newest first" in first
+    assert 'rel="next"' in first
+    third = browser.client.get(f"{scene.case}/log?state=NL&page=3").text
+    shown = [int(s) for s in re.findall(r'class="seq">#(\d+)<', third)]
+    assert shown == by_nl[4:6]  # past the counted ones, still the right entries
