@@ -385,3 +385,72 @@ def test_a_label_with_script_and_a_bidi_override_is_shown_as_text(
         assert re.search(r"<bdi dir=\"auto\">&lt;script&gt;", page), path
     title = tech.client.get(exhibit).text
     assert "<title>&lt;script&gt;alert(1)&lt;/script&gt;U+202Egpj.exe" in title
+
+
+def test_the_exhibit_page_lists_its_holds_and_their_releases(
+    scene: Scene, new_browser: NewBrowser
+) -> None:
+    prosecutor = _as(new_browser, scene.world, "NL", "prosecutor")
+    prosecutor.post(scene.exhibit + "/hold", {"reason": "order 12/2026"}, page=scene.exhibit)
+    held = len(scene.log()) - 1
+    prosecutor.post(scene.exhibit + "/hold/release", {"reason": "lifted"}, page=scene.exhibit)
+    released = len(scene.log()) - 1
+    assert scene.log()[held]["type"] == "exhibit.hold_set"
+    assert scene.log()[released]["type"] == "exhibit.hold_released"
+    page = prosecutor.client.get(scene.exhibit).text
+    assert f'href="{scene.case}/log/{held}"' in page
+    assert f"released by entry {released}" in page
+    # the exhibit's own timeline, and the timeline filtered by the exhibit, show both
+    assert f'href="{scene.case}/log/{released}"' in page
+    exhibit_id = scene.exhibit.rsplit("/", 1)[1]
+    only = prosecutor.client.get(f"{scene.case}/log?exhibit={exhibit_id}").text
+    assert f'href="{scene.case}/log/{held}"' in only
+    assert "opened the case" not in only
+
+
+def test_the_timeline_pages_newest_first_with_and_without_filters(
+    scene: Scene, new_browser: NewBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.web import views
+
+    monkeypatch.setattr(views, "LOG_PAGE_SIZE", 2)
+    browser = _as(new_browser, scene.world, "NL", "prosecutor")
+    log = scene.log()
+    newest = len(log) - 1
+
+    def seqs(query: str) -> list[int]:
+        page = browser.client.get(f"{scene.case}/log?{query}").text
+        return [int(s) for s in re.findall(r'class="seq">#(\d+)<', page)]
+
+    assert seqs("") == [newest, newest - 1]
+    assert seqs("page=2") == [newest - 2, newest - 3]
+    assert seqs("page=999")[-1] == 0  # past the end: the last page
+    by_nl = [e["seq"] for e in reversed(log) if e["actor"]["jurisdiction"] == "NL"]
+    assert seqs("state=NL") == by_nl[:2]
+    assert seqs("state=NL&page=2") == by_nl[2:4]
+
+
+def test_a_filter_many_entries_pass_is_counted_up_to_a_cap_and_still_pages(
+    scene: Scene, new_browser: NewBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.services import views as readmodel
+    from server.web import views
+
+    monkeypatch.setattr(views, "LOG_PAGE_SIZE", 2)
+    monkeypatch.setattr(readmodel, "COUNT_CAP", 3)
+    for n in range(3):
+        noted = scene.api.post(
+            f"/api/cases/{scene.case_id}/notes",
+            json={"text": f"note {n}", "exhibit": None},
+            headers=scene.world.headers("NL", "investigator"),
+        )
+        assert noted.status_code == 201, noted.text
+    browser = _as(new_browser, scene.world, "NL", "prosecutor")
+    by_nl = [e["seq"] for e in reversed(scene.log()) if e["actor"]["jurisdiction"] == "NL"]
+    assert len(by_nl) >= 6
+    first = browser.client.get(f"{scene.case}/log?state=NL").text
+    assert "3+ entries, newest first" in first
+    assert 'rel="next"' in first
+    third = browser.client.get(f"{scene.case}/log?state=NL&page=3").text
+    shown = [int(s) for s in re.findall(r'class="seq">#(\d+)<', third)]
+    assert shown == by_nl[4:6]  # past the counted ones, still the right entries
