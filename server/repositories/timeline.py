@@ -24,6 +24,9 @@ class Filter:
     types: tuple[str, ...] = ()
     exhibit: str | None = None
     jurisdiction: str | None = None
+    visible: frozenset[str] | None = None
+    """When set, only the case-level entries and those of these exhibits (a defence
+    lawyer's disclosure, `server.services.rules.disclosed`)."""
 
 
 def _where(query: Select[Any], case_id: str, f: Filter) -> Select[Any]:
@@ -36,6 +39,8 @@ def _where(query: Select[Any], case_id: str, f: Filter) -> Select[Any]:
         query = query.where(_E.c.exhibit_id == f.exhibit)
     if f.jurisdiction is not None:
         query = query.where(_E.c.actor_jurisdiction == f.jurisdiction)
+    if f.visible is not None:
+        query = query.where(_E.c.exhibit_id.is_(None) | _E.c.exhibit_id.in_(sorted(f.visible)))
     return query
 
 
@@ -71,12 +76,13 @@ def holds(conn: Connection, case_id: str, exhibit_id: str, types: Sequence[str])
     return [bytes(row[0]) for row in sorted(rows, key=lambda row: int(row[1]))]
 
 
-def types(conn: Connection, case_id: str) -> list[str]:
-    """The entry types the case's log holds. One index seek per type (a loose index scan
-    on (case_id, type, seq)): DISTINCT would read every entry of the case."""
+def types(conn: Connection, case_id: str, visible: frozenset[str] | None = None) -> list[str]:
+    """The entry types the case's log holds (of the entries `visible` allows, as in
+    `Filter`). One index seek per type (a loose index scan on (case_id, type, seq)):
+    DISTINCT would read every entry of the case."""
     found: list[str] = []
     while True:
-        query = select(func.min(_E.c.type)).where(_E.c.case_id == case_id)
+        query = _where(select(func.min(_E.c.type)), case_id, Filter(visible=visible))
         if found:
             query = query.where(_E.c.type > found[-1])
         following = conn.execute(query).scalar_one_or_none()

@@ -9,7 +9,7 @@ writes a custody entry. They belong in server/services/ once that package settle
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from server.auth import Principal
@@ -108,9 +108,13 @@ def timeline(
     ws: Workspace, principal: Principal, case_id: str, f: Filter, *, offset: int, limit: int
 ) -> TimelinePage:
     """A page of the case's custody log, newest first, filtered in SQL (the same read
-    permission as reading the log itself)."""
+    permission as reading the log itself). A defence lawyer gets the case-level entries and
+    those of the exhibits their grant discloses, as from the API's log read (spec 2.1)."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.LOG_READ)
+        disclosed = rules.disclosed(conn, case_id, principal)
+        if disclosed is not None:
+            f = replace(f, visible=disclosed)
         more = False
         if f == Filter():
             # The whole log: the page is a range of seq (no count, no OFFSET walk).
@@ -132,20 +136,25 @@ def timeline(
 def holds(
     ws: Workspace, principal: Principal, case_id: str, exhibit_id: str, types: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    """The exhibit's entries of `types` (hold set and released), oldest first."""
+    """The exhibit's entries of `types` (hold set and released), oldest first. 404 for an
+    exhibit a defence lawyer's grant does not disclose."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.LOG_READ)
+        rules.require_visible(conn, case_id, principal, exhibit_id)
         return _parsed(timeline_repo.holds(conn, case_id, exhibit_id, types))
 
 
 def log_types(ws: Workspace, principal: Principal, case_id: str) -> list[str]:
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.LOG_READ)
-        return timeline_repo.types(conn, case_id)
+        return timeline_repo.types(conn, case_id, rules.disclosed(conn, case_id, principal))
 
 
 def exhibit_labels(ws: Workspace, principal: Principal, case_id: str) -> dict[str, str]:
-    """Every exhibit of the case by id: its label (for filters and note lists)."""
+    """Every exhibit of the case by id: its label (for filters and note lists); for a
+    defence lawyer only those their grant discloses."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.CASE_READ)
-        return timeline_repo.labels(conn, case_id, None)
+        disclosed = rules.disclosed(conn, case_id, principal)
+        shown = None if disclosed is None else sorted(disclosed)
+        return timeline_repo.labels(conn, case_id, shown)
