@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from server.services.workspace import Workspace
 from tests.server.helpers import World, create_case, drain, register_exhibit
@@ -287,6 +288,22 @@ def test_an_export_from_the_page_is_followed_and_downloaded(
     bundle = prosecutor.post(export_page + "/bundle", {}, page=export_page)
     assert bundle.status_code == 200  # type: ignore[attr-defined]
     assert hashlib.sha256(bundle.content).hexdigest() == digest[1]  # type: ignore[attr-defined]
+    assert "Entries in the log at export" in page
+    assert "none: every witness cosigned" in page
+    assert "stops before the newest entry" not in page
+    # A bundle that stopped short says so, and names the witnesses that had not cosigned
+    # (set here as the planner records them when a witness is down).
+    export_id = export_page.rsplit("/", 1)[1]
+    with workspace.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE exports SET log_size = tree_size + 3, not_cosigned = :names WHERE id = :id"
+            ),
+            {"names": json.dumps(["witness-be"]), "id": export_id},
+        )
+    short = prosecutor.client.get(export_page).text
+    assert "stops before the newest entry" in short
+    assert "witness-be" in short
     # A judge granted the case receives the bundle; without the grant, no page at all.
     judge = _as(new_browser, scene.world, "NL", "judge", "judge-visser")
     assert judge.client.get(export_page).status_code == 403
