@@ -144,6 +144,24 @@ def holds(
         return _parsed(timeline_repo.holds(conn, case_id, exhibit_id, types))
 
 
+def releasable_holds(
+    ws: Workspace, principal: Principal, case_id: str, exhibit_id: str, owner: str
+) -> frozenset[int]:
+    """The open holds of the exhibit that the principal may release: the matrix, then the
+    custody rule the release service asks (`rules.release_refusal`: the state that set it,
+    a judge's hold only by a judge of it). Only decides which forms a page offers."""
+    with read_transaction(ws.engine) as conn:
+        authorize_read(conn, case_id, principal, Action.CASE_READ)
+        current = standing(conn, case_id, principal)
+        if not allowed(principal, Action.HOLD_RELEASE, current, exhibit_owner=owner):
+            return frozenset()
+        return frozenset(
+            h.seq
+            for h in rules.open_holds(conn, case_id, exhibit_id)
+            if rules.release_refusal(conn, case_id, principal, exhibit_id, h.seq) is None
+        )
+
+
 def log_types(ws: Workspace, principal: Principal, case_id: str) -> list[str]:
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.LOG_READ)

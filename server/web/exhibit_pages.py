@@ -150,16 +150,17 @@ def _hold_action(hold: bool) -> Callable[[Web], Any]:
     async def handler(web: Web) -> Response:
         case_id, exhibit_id = case_id_of(web), exhibit_id_of(web)
         reason = await web.field("reason")
-        # The hold form asks for the reason and the order it rests on in one field, which
-        # is then also the hold's authority; a release ends the one open hold.
-        authority = await web.field("authority") or reason
+        authority = await web.field("authority")
+        named = await web.field("hold")
 
         def work(ws: Workspace, p: Principal) -> object:
             if hold:
                 text, order = schemas.hold({"reason": reason, "authority": authority})
                 return exhibits.set_hold(ws, p, case_id, exhibit_id, reason=text, authority=order)
-            text = schemas.reason({"reason": reason})
-            return exhibits.release_hold(ws, p, case_id, exhibit_id, reason=text, hold=None)
+            # Each release form names its hold (several may be open); the API's rule reads it.
+            seq = schemas.non_negative(named, "hold") if named else None
+            text, which = schemas.release({"reason": reason, "hold": seq})
+            return exhibits.release_hold(ws, p, case_id, exhibit_id, reason=text, hold=which)
 
         return await act(
             web,

@@ -127,6 +127,8 @@ class ExhibitPage:
     holds: list[Hold]
     notes: list[exhibits.NoteView] | None
     case_may: frozenset[str]
+    releasable: frozenset[int] = frozenset()
+    """The open holds (by seq) this user may release: a Release form each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +385,9 @@ def exhibit_page(ws: Workspace, principal: Principal, case_id: str, exhibit_id: 
         holds=holds_of(entry_views(hold_entries, newest.labels)),
         notes=notes,
         case_may=_may(standing, CASE_ACTIONS),
+        releasable=readmodel.releasable_holds(ws, principal, case_id, exhibit_id, owner)
+        if Action.HOLD_RELEASE.value in may
+        else frozenset(),
     )
 
 

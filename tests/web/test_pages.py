@@ -213,14 +213,19 @@ def test_page_actions_write_the_same_custody_entries_as_the_api(
         {"jurisdiction": "FR", "conditions": "court only"},
         page=new_exhibit,
     )
-    prosecutor.post(new_exhibit + "/hold", {"reason": "order 12/2026"}, page=new_exhibit)
-    # Several holds may be open (spec 2.1); a release must then name one, which the page
-    # (releasing the one open hold) cannot: the refusal, in words, on the page.
-    prosecutor.post(new_exhibit + "/hold", {"reason": "order 13/2026"}, page=new_exhibit)
+    order: dict[str, str | list[str]] = {"reason": "seized phone", "authority": "order 12/2026"}
+    prosecutor.post(new_exhibit + "/hold", order, page=new_exhibit)
+    # Several holds may be open (spec 2.1); a release must then name one: without its
+    # seq the refusal is shown in words on the page.
+    order13: dict[str, str | list[str]] = {"reason": "second order", "authority": "order 13/2026"}
+    prosecutor.post(new_exhibit + "/hold", order13, page=new_exhibit)
     refused = prosecutor.post(new_exhibit + "/hold/release", {"reason": "x"}, page=new_exhibit)
     assert refused.status_code == 303  # type: ignore[attr-defined]
     shown = prosecutor.client.get(new_exhibit).text
-    assert "2 open holds" in shown
+    assert "hold must be the seq" in shown
+    # The authority is its own field and required.
+    no_authority = prosecutor.post(new_exhibit + "/hold", {"reason": "r"}, page=new_exhibit)
+    assert no_authority.status_code == 303  # type: ignore[attr-defined]
     types = [e["type"] for e in scene.log()[-5:]]
     assert types == [
         "exhibit.sealed",
@@ -229,7 +234,7 @@ def test_page_actions_write_the_same_custody_entries_as_the_api(
         "exhibit.hold_set",
         "exhibit.hold_set",
     ]
-    assert scene.log()[-1]["data"] == {"reason": "order 13/2026", "authority": "order 13/2026"}
+    assert scene.log()[-1]["data"] == order13
     shares = scene.log()[-3]
     assert shares["data"] == {"jurisdiction": "FR", "conditions": "court only"}
 
@@ -408,12 +413,45 @@ def test_the_exhibit_page_lists_its_holds_and_their_releases(
     scene: Scene, new_browser: NewBrowser
 ) -> None:
     prosecutor = _as(new_browser, scene.world, "NL", "prosecutor")
-    prosecutor.post(scene.exhibit + "/hold", {"reason": "order 12/2026"}, page=scene.exhibit)
+    order: dict[str, str | list[str]] = {"reason": "seized phone", "authority": "order 12/2026"}
+    prosecutor.post(scene.exhibit + "/hold", order, page=scene.exhibit)
     held = len(scene.log()) - 1
-    prosecutor.post(scene.exhibit + "/hold/release", {"reason": "lifted"}, page=scene.exhibit)
+    other: dict[str, str | list[str]] = {"reason": "second", "authority": "order 13/2026"}
+    prosecutor.post(scene.exhibit + "/hold", other, page=scene.exhibit)
+    still = len(scene.log()) - 1
+    # A judge's hold: only a judge of NL may release it, so the prosecutor gets no form.
+    scene.api.post(
+        f"/api/cases/{scene.case_id}/grants",
+        json={"jurisdiction": "NL", "sub": "judge-visser", "role": "judge"},
+        headers=scene.world.headers("NL", "prosecutor"),
+    )
+    judge = _as(new_browser, scene.world, "NL", "judge", "judge-visser")
+    by_court: dict[str, str | list[str]] = {
+        "reason": "court",
+        "authority": "Rechtbank Den Haag 1/2026",
+    }
+    judge.post(scene.exhibit + "/hold", by_court, page=scene.exhibit)
+    judged = len(scene.log()) - 1
+    page = prosecutor.client.get(scene.exhibit).text
+    assert "order 12/2026" in page
+    assert "Rechtbank Den Haag 1/2026" in page
+    forms = set(re.findall(r'name="hold" value="(\d+)"', page))
+    assert forms == {str(held), str(still)}
+    # An NL judge may release every hold NL set, its own court's included.
+    judge_forms = set(
+        re.findall(r'name="hold" value="(\d+)"', judge.client.get(scene.exhibit).text)
+    )
+    assert judge_forms == {str(held), str(still), str(judged)}
+    # FR, a party that set none of them, may release none.
+    fr = _as(new_browser, scene.world, "FR", "prosecutor")
+    assert 'name="hold"' not in fr.client.get(scene.exhibit).text
+    prosecutor.post(
+        scene.exhibit + "/hold/release", {"reason": "lifted", "hold": str(held)}, page=scene.exhibit
+    )
     released = len(scene.log()) - 1
     assert scene.log()[held]["type"] == "exhibit.hold_set"
     assert scene.log()[released]["type"] == "exhibit.hold_released"
+    assert scene.log()[released]["data"]["hold"] == held
     page = prosecutor.client.get(scene.exhibit).text
     assert f'href="{scene.case}/log/{held}"' in page
     assert f"released by entry {released}" in page
