@@ -41,14 +41,18 @@ def exhibit_url(case_id: str, exhibit_id: str) -> str:
 
 
 async def act(
-    web: Web, work: Callable[[Workspace, Principal], object], done: str, back: str
+    web: Web,
+    work: Callable[[Workspace, Principal], object],
+    done: str | Callable[[object], str],
+    back: str,
 ) -> Response:
     """Run an action; on a refusal the user can mend (conflict, bad input), go back to
-    the page with the reason; 403, 404 and a sign-in that ended are pages of their own."""
+    the page with the reason; 403, 404 and a sign-in that ended are pages of their own.
+    `done` names the message, or chooses it from what the action returned."""
     try:
-        await web.run(work)
+        outcome = await web.run(work)
     except (ConflictError, InvalidRequestError) as exc:
         web.flash("error", exc.code, exc.message)
         return web.redirect(back)
-    web.flash("ok", done)
+    web.flash("ok", done if isinstance(done, str) else done(outcome))
     return web.redirect(back)

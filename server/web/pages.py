@@ -17,6 +17,7 @@ from server.api import schemas
 from server.errors import (
     ConflictError,
     InvalidRequestError,
+    NotFoundError,
 )
 from server.services import cases, witnessing
 from server.web import views
@@ -158,7 +159,32 @@ async def add_party(web: Web) -> Response:
     return await act(
         web,
         lambda ws, p: cases.propose_party(ws, p, case_id, schemas.party(body)),
-        "party_added",
+        _party_outcome,
+        case_url(case_id),
+    )
+
+
+def _party_outcome(outcome: object) -> str:
+    """A proposal joins at once in a one-party case, else once every party consented."""
+    assert isinstance(outcome, cases.PartyOutcome)
+    return "party_added" if outcome.added is not None else "party_proposed"
+
+
+@page
+async def approve_party(web: Web) -> Response:
+    case_id = case_id_of(web)
+    raw = web.request.path_params["seq"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFoundError("no such proposal", code="proposal_not_found")
+    seq = int(raw)
+
+    def outcome(done: object) -> str:
+        return "party_added" if _party_outcome(done) == "party_added" else "party_approved"
+
+    return await act(
+        web,
+        lambda ws, p: cases.approve_party(ws, p, case_id, seq),
+        outcome,
         case_url(case_id),
     )
 
@@ -175,18 +201,22 @@ async def remove_party(web: Web) -> Response:
     )
 
 
-async def _grant_body(web: Web) -> dict[str, Any]:
-    return {
+async def _grant_body(web: Web, *, scope: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "jurisdiction": await web.field("jurisdiction"),
         "sub": await web.field("sub"),
         "role": await web.field("role"),
     }
+    if scope:
+        # No exhibit ticked: the grant discloses every exhibit the state may read.
+        body["exhibits"] = await web.fields("exhibits") or None
+    return body
 
 
 @page
 async def grant_access(web: Web) -> Response:
     case_id = case_id_of(web)
-    body = await _grant_body(web)
+    body = await _grant_body(web, scope=True)
     return await act(
         web,
         lambda ws, p: cases.grant_access(ws, p, case_id, schemas.grant(body)),
@@ -250,6 +280,7 @@ def page_routes() -> list[BaseRoute]:
         get(CASE, case_page),
         post(CASE + "/parties", add_party),
         post(CASE + "/parties/remove", remove_party),
+        post(CASE + "/parties/proposals/{seq}/approve", approve_party),
         post(CASE + "/grants", grant_access),
         post(CASE + "/grants/revoke", revoke_access),
         post(CASE + "/policy", set_policy),

@@ -38,6 +38,7 @@ CASE_ACTIONS: Final = (
     Action.NOTE_ADD,
     Action.LOG_READ,
     Action.PARTY_ADD,
+    Action.PARTY_APPROVE,
     Action.PARTY_REMOVE,
     Action.ACCESS_GRANT,
     Action.ACCESS_REVOKE,
@@ -99,7 +100,11 @@ class CasePage:
     checkpoint: Checkpoint | None
     policy: str
     addable: list[tuple[str, str]]
-    """Registered states that are not parties (for a prosecutor adding one)."""
+    """Registered states neither parties nor proposed (for a prosecutor proposing one)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """The labels of the exhibits this user sees (for grants and the grant form)."""
+    approvable: frozenset[int] = frozenset()
+    """Pending proposals (by seq) that this user's state must still consent to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +335,7 @@ def case_page(ws: Workspace, principal: Principal, case_id: str, cursor: str | N
         for item in page.items
     ]
     may = _may(standing, CASE_ACTIONS)
+    taken = set(detail.parties) | {p.jurisdiction for p in detail.proposals}
     witness_list: list[readmodel.WitnessStatus] = []
     newest: Checkpoint | None = None
     policy = ""
@@ -347,9 +353,13 @@ def case_page(ws: Workspace, principal: Principal, case_id: str, cursor: str | N
         witnesses=witness_list,
         checkpoint=newest,
         policy=policy,
-        addable=[(code, name) for code, name in jurisdictions(ws) if code not in detail.parties]
+        addable=[(code, name) for code, name in jurisdictions(ws) if code not in taken]
         if Action.PARTY_ADD.value in may
         else [],
+        labels=readmodel.exhibit_labels(ws, principal, case_id),
+        approvable=frozenset(p.seq for p in detail.proposals if principal.jurisdiction in p.pending)
+        if Action.PARTY_APPROVE.value in may
+        else frozenset(),
     )
 
 
