@@ -1,8 +1,10 @@
 """The case page under the revised JIT rules (spec 2.1): parties join by consent, a state
-withdraws only itself, and grants go to one's own courts and disclose listed exhibits."""
+withdraws only itself, and grants go to one's own courts and disclose listed exhibits; a
+note can be checked against its commitment in the log."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -92,3 +94,26 @@ def test_a_grant_from_the_page_lists_the_exhibits_it_discloses(
     assert refused.status_code in (303, 403)  # type: ignore[attr-defined]
     detail = api.get(f"/api/cases/{case_id}", headers=world.headers("NL", "prosecutor")).json()
     assert [g["sub"] for g in detail["grants"]] == ["adv-bakker", "judge-visser"]
+
+
+def test_a_note_shows_its_commitment_and_salt_so_a_reader_can_check_it(
+    new_browser: NewBrowser, world: World
+) -> None:
+    api = new_browser().client
+    case_id = create_case(api, world, parties=("NL", "FR"))
+    notes = f"/cases/{case_id}/notes"
+    nl = _as(new_browser, world, "NL", "investigator")
+    text = "Handset seized at 10:00, sealed bag 7"
+    assert nl.post(notes, {"text": text}, page=notes).status_code == 303  # type: ignore[attr-defined]
+    page = nl.client.get(notes).text
+    commitment = re.search(r'<code class="hash commitment">([0-9a-f]{64})</code>', page)
+    salt = re.search(r'<code class="hash salt">([0-9a-f]{64})</code>', page)
+    assert commitment is not None
+    assert salt is not None
+    check = hashlib.sha256(bytes.fromhex(salt[1]) + text.encode()).hexdigest()
+    assert check == commitment[1]
+    log = api.get(f"/api/cases/{case_id}/log", headers=world.headers("NL", "prosecutor"))
+    added = [json.loads(line) for line in log.content.splitlines()][-1]
+    assert added["type"] == "note.added"
+    assert added["data"]["commitment"] == commitment[1]
+    assert salt[1] not in log.text
