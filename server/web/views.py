@@ -356,7 +356,10 @@ def case_page(ws: Workspace, principal: Principal, case_id: str, cursor: str | N
         addable=[(code, name) for code, name in jurisdictions(ws) if code not in taken]
         if Action.PARTY_ADD.value in may
         else [],
-        labels=readmodel.exhibit_labels(ws, principal, case_id),
+        # Labels only where the grant form or a grant listing exhibits needs them.
+        labels=readmodel.exhibit_labels(ws, principal, case_id)
+        if Action.ACCESS_GRANT.value in may or any(g.exhibits for g in detail.grants)
+        else {},
         approvable=frozenset(p.seq for p in detail.proposals if principal.jurisdiction in p.pending)
         if Action.PARTY_APPROVE.value in may
         else frozenset(),
