@@ -248,6 +248,8 @@ class ContentUpload(Base):
     expected_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # tus Upload-Metadata as the client sent it: HEAD must give it back unchanged
+    metadata_header: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LogHead(Base):
@@ -270,9 +272,15 @@ class LogEntry(Base):
     type: Mapped[str] = mapped_column(String(64))
     exhibit_id: Mapped[str | None] = mapped_column(UUID_TEXT, nullable=True)
     time: Mapped[str] = mapped_column(String(32))
+    actor_jurisdiction: Mapped[str | None] = mapped_column(CODE, nullable=True)
+    """The actor's state, as in `canonical` (for reading the log by state)."""
+    # The timeline pages read a case's entries by type, exhibit or state, newest first.
     # The case's policy history (spec 2.1 case.policy_set) is read on every export and
     # policy change: a partial index finds its few entries among millions of others.
     __table_args__ = (
+        Index("ix_log_entries_case_type_seq", "case_id", "type", "seq"),
+        Index("ix_log_entries_case_exhibit_seq", "case_id", "exhibit_id", "seq"),
+        Index("ix_log_entries_case_actor_seq", "case_id", "actor_jurisdiction", "seq"),
         Index(
             "ix_log_entries_policy_set",
             "case_id",

@@ -6,7 +6,9 @@ memory stays constant whatever the size. One worker thread per request, as every
 (ADR 0002).
 
 tus 1.0 (https://tus.io/protocols/resumable-upload): core, creation, termination and
-expiration. The checksum extension is not offered: it asks the server to drop a PATCH's
+expiration, with X-HTTP-Method-Override. An upload that was finished answers HEAD as
+complete (Upload-Offset = Upload-Length), so a client resuming it with a stale record does
+not create it again. The checksum extension is not offered: it asks the server to drop a PATCH's
 bytes when their checksum fails, and the store keeps bytes as they arrive; the whole
 content's SHA-256 can be declared instead (Upload-Metadata `sha256`), checked at the end.
 """
@@ -58,6 +60,12 @@ BRIDGE_READ_AHEAD: Final = 8 * 1024 * 1024
 TUS_VERSION: Final = "1.0.0"
 TUS_EXTENSIONS: Final = "creation,termination,expiration"
 TUS_HEADERS: Final = {"Tus-Resumable": TUS_VERSION}
+# What each tus URL answers (POST on an upload URL only as X-HTTP-Method-Override's carrier)
+CREATION_METHODS: Final = ("OPTIONS", "POST")
+UPLOAD_METHODS: Final = ("OPTIONS", "HEAD", "PATCH", "DELETE")
+# Routed to the dispatcher too: the override may ride on them, and otherwise the 405 says
+# what the URL answers.
+ANY_OTHER: Final = ("GET", "POST", "PUT")
 OFFSET_OCTETS: Final = "application/offset+octet-stream"
 CASE: Final = "/api/cases/{case_id}"
 EXHIBIT: Final = CASE + "/exhibits/{exhibit_id}"
@@ -349,7 +357,7 @@ def _tus(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request
 
     async def run(request: Request) -> Response:
         try:
-            if request.method != "OPTIONS":
+            if _method(request) != "OPTIONS":
                 version = request.headers.get("tus-resumable")
                 if version != TUS_VERSION:
                     return Response(
@@ -365,6 +373,37 @@ def _tus(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request
 
     run.__name__ = handler.__name__
     run.__doc__ = handler.__doc__
+    return run
+
+
+def _method(request: Request) -> str:
+    """The request's method, or the one X-HTTP-Method-Override names instead (tus core:
+    for environments that cannot send PATCH or DELETE; the actual method is ignored)."""
+    override = request.headers.get("x-http-method-override")
+    return (override or request.method).strip().upper()
+
+
+def _dispatch(
+    allowed: tuple[str, ...], handlers: dict[str, Callable[[Request], Awaitable[Response]]]
+) -> Callable[[Request], Awaitable[Response]]:
+    """One handler for all of a tus URL's methods, chosen by `_method`; others get 405
+    with the Allow the URL really has."""
+
+    async def run(request: Request) -> Response:
+        handler = handlers.get(_method(request))
+        if handler is None:
+            return json_response(
+                {
+                    "error": {
+                        "code": "method_not_allowed",
+                        "message": f"this tus URL answers {', '.join(allowed)}",
+                    }
+                },
+                status_code=405,
+                headers={**TUS_HEADERS, "Allow": ", ".join(allowed)},
+            )
+        return await handler(request)
+
     return run
 
 
@@ -403,16 +442,21 @@ def _non_negative_header(request: Request, name: str) -> int:
     return int(raw)
 
 
-async def tus_options(request: Request) -> Response:
-    limit = workspace(request).settings.max_upload_bytes
-    return Response(
-        status_code=204,
-        headers={
-            "Tus-Version": TUS_VERSION,
-            "Tus-Extension": TUS_EXTENSIONS,
-            "Tus-Max-Size": str(limit),
-        },
-    )
+def _options(allowed: tuple[str, ...]) -> Callable[[Request], Awaitable[Response]]:
+    async def tus_options(request: Request) -> Response:
+        """tus OPTIONS: the server's tus configuration, on every tus URL."""
+        limit = workspace(request).settings.max_upload_bytes
+        return Response(
+            status_code=204,
+            headers={
+                "Tus-Version": TUS_VERSION,
+                "Tus-Extension": TUS_EXTENSIONS,
+                "Tus-Max-Size": str(limit),
+                "Allow": ", ".join(allowed),
+            },
+        )
+
+    return tus_options
 
 
 async def tus_create(request: Request) -> Response:
@@ -428,6 +472,7 @@ async def tus_create(request: Request) -> Response:
         filename=content.parse_filename(metadata.get("filename")),
         media_type=content.parse_media_type(metadata.get("filetype") or metadata.get("type")),
         expected_sha256=content.parse_expected_sha256(metadata.get("sha256") or None),
+        metadata_header=request.headers.get("upload-metadata") or None,
     )
     view = await call(
         request, lambda ws, p: content.create_upload(ws, p, case_id, exhibit_id, meta, length)
@@ -452,13 +497,13 @@ async def tus_head(request: Request) -> Response:
     view = await call(
         request, lambda ws, p: content.upload_status(ws, p, case_id, exhibit_id, upload_id)
     )
-    headers = {
-        "Upload-Offset": str(view.state.offset),
-        "Cache-Control": "no-store",
-        "Upload-Expires": _expires(view),
-    }
-    if view.state.length is not None:
-        headers["Upload-Length"] = str(view.state.length)
+    headers = {"Upload-Offset": str(view.offset), "Cache-Control": "no-store"}
+    if view.expires is not None:
+        headers["Upload-Expires"] = format_datetime(view.expires.astimezone(UTC), usegmt=True)
+    if view.length is not None:
+        headers["Upload-Length"] = str(view.length)
+    if view.metadata_header is not None:
+        headers["Upload-Metadata"] = view.metadata_header
     return Response(status_code=200, headers=headers)
 
 
@@ -469,17 +514,27 @@ async def tus_patch(request: Request) -> Response:
     if media != OFFSET_OCTETS:
         raise UnsupportedMediaTypeError(f"a tus PATCH body is {OFFSET_OCTETS}")
     offset = _non_negative_header(request, "upload-offset")
+    body_length = _content_length(request)
     bridge = _bridge(request)
-    try:
-        view = await call(
-            request,
-            lambda ws, p: content.append_upload(
-                ws, p, case_id, exhibit_id, upload_id, offset, bridge.chunks()
-            ),
-            upload=True,
-        )
-    finally:
-        await bridge.aclose()
+    # Marked before the first await, so a HEAD arriving after this request waits for it.
+    with content.patching(upload_id):
+        try:
+            view = await call(
+                request,
+                lambda ws, p: content.append_upload(
+                    ws,
+                    p,
+                    case_id,
+                    exhibit_id,
+                    upload_id,
+                    offset,
+                    bridge.chunks(),
+                    body_length=body_length,
+                ),
+                upload=True,
+            )
+        finally:
+            await bridge.aclose()
     headers = {"Upload-Offset": str(view.state.offset), "Upload-Expires": _expires(view)}
     if view.ingested is not None:
         headers.update(_digest_headers(view.ingested))
@@ -495,15 +550,45 @@ async def tus_delete(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def _tus_routes(
+    path: str,
+    allowed: tuple[str, ...],
+    handlers: dict[str, Callable[[Request], Awaitable[Response]]],
+    *,
+    documented: tuple[str, ...],
+) -> list[BaseRoute]:
+    """A tus URL's documented methods, and a second route (not in the API description)
+    taking every other method to the same dispatcher: X-HTTP-Method-Override may ride on
+    any of them, and otherwise the 405 names the methods the URL answers."""
+    endpoint = _dispatch(allowed, handlers)
+    others = [m for m in (*allowed, *ANY_OTHER, "PATCH", "DELETE") if m not in documented]
+    return [
+        Route(path, endpoint, methods=list(documented)),
+        Route(path, endpoint, methods=sorted(set(others)), include_in_schema=False),
+    ]
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route(EXHIBIT + "/content", put_content, methods=["PUT"]),
         Route(EXHIBIT + "/content", get_content, methods=["GET"]),
         Route(EXHIBIT + "/verify", verify_content, methods=["POST"]),
         Route(EXHIBIT + "/dispose", dispose_content, methods=["POST"]),
-        Route(EXHIBIT + "/uploads", _tus(tus_options), methods=["OPTIONS"]),
-        Route(EXHIBIT + "/uploads", _tus(tus_create), methods=["POST"]),
-        Route(EXHIBIT + "/uploads/{upload_id}", _tus(tus_head), methods=["HEAD"]),
-        Route(EXHIBIT + "/uploads/{upload_id}", _tus(tus_patch), methods=["PATCH"]),
-        Route(EXHIBIT + "/uploads/{upload_id}", _tus(tus_delete), methods=["DELETE"]),
+        *_tus_routes(
+            EXHIBIT + "/uploads",
+            CREATION_METHODS,
+            {"OPTIONS": _tus(_options(CREATION_METHODS)), "POST": _tus(tus_create)},
+            documented=("OPTIONS", "POST"),
+        ),
+        *_tus_routes(
+            EXHIBIT + "/uploads/{upload_id}",
+            UPLOAD_METHODS,
+            {
+                "OPTIONS": _tus(_options(UPLOAD_METHODS)),
+                "HEAD": _tus(tus_head),
+                "PATCH": _tus(tus_patch),
+                "DELETE": _tus(tus_delete),
+            },
+            documented=("HEAD", "PATCH", "DELETE"),
+        ),
     ]

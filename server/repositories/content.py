@@ -56,6 +56,7 @@ class UploadRow:
     expected_sha256: str | None
     created_at: datetime
     expires_at: datetime
+    metadata_header: str | None = None
 
 
 def _aware(values: Any) -> dict[str, Any]:
@@ -165,6 +166,24 @@ def count_writes(conn: Connection, exhibit_id: str) -> int:
     """Content writes in progress (PUTs and tus uploads) for one exhibit."""
     query = select(func.count()).select_from(_U).where(_U.c.exhibit_id == exhibit_id)
     return int(conn.execute(query).scalar_one())
+
+
+def exhibits_with_writes(conn: Connection, exhibit_ids: Sequence[str]) -> set[str]:
+    """Which of `exhibit_ids` have a content write in progress (one query)."""
+    if not exhibit_ids:
+        return set()
+    query = select(_U.c.exhibit_id).where(_U.c.exhibit_id.in_(list(exhibit_ids))).distinct()
+    return {str(x) for x in conn.execute(query).scalars()}
+
+
+def uploads_of_exhibit(conn: Connection, exhibit_id: str) -> list[UploadRow]:
+    """The exhibit's writes in progress, oldest first."""
+    query = (
+        select(*_UPLOAD_COLUMNS)
+        .where(_U.c.exhibit_id == exhibit_id)
+        .order_by(_U.c.created_at, _U.c.id)
+    )
+    return [UploadRow(**_aware(row._mapping)) for row in conn.execute(query)]
 
 
 def get_upload(conn: Connection, upload_id: str) -> UploadRow | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, select, union_all
 
 from server.models import Checkpoint, CheckpointCosignature, LogEntry, LogHead, LogNode, table
 from server.repositories.bulk import insert_rows, update_rows
@@ -104,10 +104,15 @@ def nodes(
     wanted = list(wanted)
     if not wanted:
         return {}
-    query = select(_N.c.level, _N.c.idx, _N.c.hash).where(
-        _N.c.case_id == case_id,
-        or_(*(and_(_N.c.level == level, _N.c.idx == idx) for level, idx in wanted)),
-    )
+    # One primary-key lookup per node, in one statement: an OR of the pairs makes SQLite
+    # scan every node of the case (hundreds of thousands for a big log).
+    lookups = [
+        select(_N.c.level, _N.c.idx, _N.c.hash).where(
+            _N.c.case_id == case_id, _N.c.level == level, _N.c.idx == idx
+        )
+        for level, idx in wanted
+    ]
+    query = lookups[0] if len(lookups) == 1 else union_all(*lookups)
     return {(level, idx): value for level, idx, value in conn.execute(query)}
 
 

@@ -236,6 +236,7 @@ class CaseLog:
                 "type": entry.type,
                 "exhibit_id": exhibit,
                 "time": entry.time,
+                "actor_jurisdiction": actor.jurisdiction,
             }
         )
         self._last_leaf = leaf

@@ -26,9 +26,11 @@ DONE: Final[dict[str, str]] = {
     ),
     "disposed": N_("The exhibit was disposed of."),
     "party_added": N_("The state was added as a party."),
-    "party_proposed": N_("The state was proposed; it joins once every party consents."),
-    "party_approved": N_("Your state's consent was recorded."),
-    "party_removed": N_("The state was removed from the parties."),
+    "party_removed": N_("Your state has withdrawn from the case."),
+    "party_proposed": N_(
+        "The state was proposed as a party; it joins once every party state has consented."
+    ),
+    "party_approved": N_("Your state consented to the proposed party."),
     "access_granted": N_("Access was granted."),
     "access_revoked": N_("Access was revoked."),
     "quorum_set": N_("The witness quorum was set."),

@@ -25,6 +25,8 @@ def shown(value: object, *, block: bool = False) -> Markup:
     With `block`, line breaks and tabs are kept (notes, conditions, descriptions; the
     element they go in has `white-space: pre-wrap`)."""
     text = "" if value is None else str(value)
+    if text.isprintable():  # the usual case: nothing hidden (every category hidden is not)
+        return Markup(f'<bdi dir="auto">{escape(text)}</bdi>')  # noqa: S704 - escaped
     parts: list[str] = []
     for char in text:
         if unicodedata.category(char) in _HIDDEN and not (block and char in _KEPT_IN_BLOCKS):
@@ -36,12 +38,14 @@ def shown(value: object, *, block: bool = False) -> Markup:
 
 def has_hidden(value: object) -> bool:
     """Whether `value` holds characters that `shown` makes visible (a warning is due)."""
-    return any(unicodedata.category(c) in _HIDDEN for c in str(value or ""))
+    text = str(value or "")
+    return not text.isprintable() and any(unicodedata.category(c) in _HIDDEN for c in text)
 
 
 def plain(value: object) -> str:
     """`value` for places that take no markup (the page title): control and format
     characters spelled out, the rest left to autoescaping."""
-    return "".join(
-        f"U+{ord(c):04X}" if unicodedata.category(c) in _HIDDEN else c for c in str(value or "")
-    )
+    text = str(value or "")
+    if text.isprintable():
+        return text
+    return "".join(f"U+{ord(c):04X}" if unicodedata.category(c) in _HIDDEN else c for c in text)

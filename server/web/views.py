@@ -18,10 +18,15 @@ from server.services import cases, exhibits, exports, log_read, sharing
 from server.services import views as readmodel
 from server.services.admin import list_jurisdictions
 from server.services.pagination import MAX_LIMIT, PageRequest
+from server.services.views import LogFilter as Filter
 from server.services.workspace import Workspace
 from server.web.i18n import parse_time
 
 LOG_PAGE_SIZE: Final = 50
+EXHIBIT_TIMELINE: Final = 50
+"""Entries an exhibit page shows, newest; the custody timeline filtered by the exhibit has
+them all, page by page."""
+HOLD_TYPES: Final = ("exhibit.hold_set", "exhibit.hold_released")
 CASES_SCANNED: Final = 5000
 """Cases a search looks through (a person sees tens or hundreds of cases)."""
 EXHIBITS_PER_PAGE: Final = 100
@@ -95,7 +100,11 @@ class CasePage:
     checkpoint: Checkpoint | None
     policy: str
     addable: list[tuple[str, str]]
-    """Registered states that are not parties (for a prosecutor adding one)."""
+    """Registered states neither parties nor proposed (for a prosecutor proposing one)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """The labels of the exhibits this user sees (for grants and the grant form)."""
+    approvable: frozenset[int] = frozenset()
+    """Pending proposals (by seq) that this user's state must still consent to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +127,13 @@ class ExhibitPage:
     shares: list[sharing.ShareView]
     share_targets: list[str]
     timeline: list[EntryView]
+    timeline_total: int
+    """The exhibit's entries (counted up to a cap; the page shows EXHIBIT_TIMELINE)."""
     holds: list[Hold]
     notes: list[exhibits.NoteView] | None
     case_may: frozenset[str]
+    releasable: frozenset[int] = frozenset()
+    """The open holds (by seq) this user may release: a Release form each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +142,12 @@ class LogFilters:
     exhibit: str = ""
     state: str = ""
 
-    def matches(self, entry: EntryView) -> bool:
-        return (
-            (not self.type or entry.type == self.type)
-            and (not self.exhibit or entry.exhibit == self.exhibit)
-            and (not self.state or entry.actor.get("jurisdiction") == self.state)
+    def query(self) -> Filter:
+        """The same filter, run by the database."""
+        return Filter(
+            types=(self.type,) if self.type else (),
+            exhibit=self.exhibit or None,
+            jurisdiction=self.state or None,
         )
 
 
@@ -144,6 +158,8 @@ class LogPage:
     page: int
     pages: int
     total: int
+    more: bool
+    """More entries match than `total` (counted up to a cap); `pages` is then a floor."""
     filters: LogFilters
     types: list[str]
     exhibits: list[tuple[str, str]]
@@ -184,24 +200,15 @@ def _may(
     return frozenset(a.value for a in actions if standing.may(a.value, owner=owner))
 
 
-def read_entries(ws: Workspace, principal: Principal, case_id: str) -> list[dict[str, Any]]:
-    """The whole custody log of the case, in reads of at most 10 000 entries."""
-    found: list[dict[str, Any]] = []
-    first = 0
-    while True:
-        page = log_read.read_entries(ws, principal, case_id, first, None)
-        found.extend(json.loads(line) for line in page.lines.splitlines() if line)
-        if page.end >= page.size or page.end == first:
-            return found
-        first = page.end
-
-
-def entry_views(raw: list[dict[str, Any]]) -> list[EntryView]:
-    labels = {
-        e["exhibit"]: str(e["data"].get("label", ""))
-        for e in raw
-        if e.get("type") == "exhibit.registered" and e.get("exhibit")
-    }
+def entry_views(raw: list[dict[str, Any]], labels: dict[str, str] | None = None) -> list[EntryView]:
+    """Entries as a page shows them; `labels` names their exhibits (by default the labels
+    the entries themselves register)."""
+    if labels is None:
+        labels = {
+            e["exhibit"]: str(e["data"].get("label", ""))
+            for e in raw
+            if e.get("type") == "exhibit.registered" and e.get("exhibit")
+        }
     return [
         EntryView(
             seq=int(e["seq"]),
@@ -328,6 +335,7 @@ def case_page(ws: Workspace, principal: Principal, case_id: str, cursor: str | N
         for item in page.items
     ]
     may = _may(standing, CASE_ACTIONS)
+    taken = set(detail.parties) | {p.jurisdiction for p in detail.proposals}
     witness_list: list[readmodel.WitnessStatus] = []
     newest: Checkpoint | None = None
     policy = ""
@@ -345,9 +353,16 @@ def case_page(ws: Workspace, principal: Principal, case_id: str, cursor: str | N
         witnesses=witness_list,
         checkpoint=newest,
         policy=policy,
-        addable=[(code, name) for code, name in jurisdictions(ws) if code not in detail.parties]
+        addable=[(code, name) for code, name in jurisdictions(ws) if code not in taken]
         if Action.PARTY_ADD.value in may
         else [],
+        # Labels only where the grant form or a grant listing exhibits needs them.
+        labels=readmodel.exhibit_labels(ws, principal, case_id)
+        if Action.ACCESS_GRANT.value in may or any(g.exhibits for g in detail.grants)
+        else {},
+        approvable=frozenset(p.seq for p in detail.proposals if principal.jurisdiction in p.pending)
+        if Action.PARTY_APPROVE.value in may
+        else frozenset(),
     )
 
 
@@ -359,9 +374,10 @@ def exhibit_page(ws: Workspace, principal: Principal, case_id: str, exhibit_id: 
     may = _may(standing, EXHIBIT_ACTIONS, owner)
     shares = sharing.list_shares(ws, principal, case_id, exhibit_id)
     active = {s.row.jurisdiction for s in shares if s.row.revoked_at is None}
-    timeline = [
-        e for e in entry_views(read_entries(ws, principal, case_id)) if e.exhibit == exhibit_id
-    ]
+    own = Filter(exhibit=exhibit_id)
+    newest = readmodel.timeline(ws, principal, case_id, own, offset=0, limit=EXHIBIT_TIMELINE)
+    timeline = entry_views(list(reversed(newest.entries)), newest.labels)
+    hold_entries = readmodel.holds(ws, principal, case_id, exhibit_id, HOLD_TYPES)
     notes = None
     if Action.NOTE_READ.value in may:
         notes = [n for n in all_notes(ws, principal, case_id) if n.row.exhibit_id == exhibit_id]
@@ -378,9 +394,13 @@ def exhibit_page(ws: Workspace, principal: Principal, case_id: str, exhibit_id: 
         shares=shares,
         share_targets=[c for c in detail.parties if c != owner and c not in active],
         timeline=timeline,
-        holds=holds_of(timeline),
+        timeline_total=newest.total,
+        holds=holds_of(entry_views(hold_entries, newest.labels)),
         notes=notes,
         case_may=_may(standing, CASE_ACTIONS),
+        releasable=readmodel.releasable_holds(ws, principal, case_id, exhibit_id, owner)
+        if Action.HOLD_RELEASE.value in may
+        else frozenset(),
     )
 
 
@@ -399,11 +419,7 @@ def notes_page(ws: Workspace, principal: Principal, case_id: str) -> NotesPage:
     detail = cases.get_case(ws, principal, case_id)
     standing = readmodel.case_standing(ws, principal, case_id)
     notes = all_notes(ws, principal, case_id)
-    labels = {
-        e.exhibit: e.exhibit_label or ""
-        for e in entry_views(read_entries(ws, principal, case_id))
-        if e.exhibit and e.type == "exhibit.registered"
-    }
+    labels = readmodel.exhibit_labels(ws, principal, case_id)
     return NotesPage(detail, _may(standing, CASE_ACTIONS), notes, labels)
 
 
@@ -411,26 +427,33 @@ def log_page(
     ws: Workspace, principal: Principal, case_id: str, filters: LogFilters, page: int
 ) -> LogPage:
     detail = cases.get_case(ws, principal, case_id)
-    every = entry_views(read_entries(ws, principal, case_id))
-    chosen = [e for e in every if filters.matches(e)]
-    chosen.reverse()  # newest first
-    pages = max(1, -(-len(chosen) // LOG_PAGE_SIZE))
-    page = min(max(1, page), pages)
-    start = (page - 1) * LOG_PAGE_SIZE
+    wanted = filters.query()
+    page = max(1, page)
+    found = readmodel.timeline(
+        ws, principal, case_id, wanted, offset=(page - 1) * LOG_PAGE_SIZE, limit=LOG_PAGE_SIZE
+    )
+    pages = max(1, -(-found.total // LOG_PAGE_SIZE))
+    if found.more:  # not all counted: there is a next page while this one is full
+        pages = max(pages, page + (1 if len(found.entries) == LOG_PAGE_SIZE else 0))
+    elif page > pages:  # past the end: the last page
+        page = pages
+        found = readmodel.timeline(
+            ws, principal, case_id, wanted, offset=(page - 1) * LOG_PAGE_SIZE, limit=LOG_PAGE_SIZE
+        )
+    labels = readmodel.exhibit_labels(ws, principal, case_id)
     witness_list = readmodel.witnesses(ws, principal, case_id)
+    states = set(detail.parties) | ({filters.state} if filters.state else set())
     return LogPage(
         detail=detail,
-        entries=chosen[start : start + LOG_PAGE_SIZE],
+        entries=entry_views(found.entries, found.labels),
         page=page,
         pages=pages,
-        total=len(chosen),
+        total=found.total,
+        more=found.more,
         filters=filters,
-        types=sorted({e.type for e in every}),
-        exhibits=sorted(
-            {(e.exhibit, e.exhibit_label or "") for e in every if e.exhibit},
-            key=lambda pair: (pair[1].casefold(), pair[0]),
-        ),
-        states=sorted({str(e.actor.get("jurisdiction", "")) for e in every}),
+        types=readmodel.log_types(ws, principal, case_id),
+        exhibits=sorted(labels.items(), key=lambda pair: (pair[1].casefold(), pair[0])),
+        states=sorted(states),
         checkpoint=checkpoint(ws, principal, case_id, witness_list),
         witnesses=witness_list,
         case_may=case_may(ws, principal, case_id),

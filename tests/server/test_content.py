@@ -97,6 +97,7 @@ def test_put_streams_hashes_and_logs_one_ingested_entry(scene: Scene, evidence: 
         "blake3": b3,
         "filename": "disk.E01",
         "media_type": "application/x-ewf",
+        "declared_sha256": True,  # Repr-Digest: checked against the sender's hash
     }
     assert ingested[0]["exhibit"] == exhibit_id
     view = client.get(url(case_id, exhibit_id, ""), headers=world.headers("DE", "investigator"))

@@ -123,7 +123,16 @@ def test_upload_in_patches_ingests_with_both_hashes(scene: Scene) -> None:
     assert len(ingested) == 1
     assert ingested[0]["data"]["filename"] == "phone.zip"
     assert ingested[0]["data"]["sha256"] == sha
-    assert head(client, world, location).status_code == 404  # finished uploads are gone
+    assert ingested[0]["data"]["declared_sha256"] is True
+    assert ingested[0]["data"]["upload"] == location.rsplit("/", 1)[1]
+    # A finished upload tells its creator it is complete (a client resuming it with a
+    # stale record must not create it again) ...
+    done = head(client, world, location)
+    assert done.status_code == 200
+    assert done.headers["upload-offset"] == done.headers["upload-length"] == str(len(data))
+    # ... and nobody else anything
+    other = client.head(location, headers={**world.headers("NL", "technician", "other"), **TUS})
+    assert other.status_code == 404
     download = client.get(url(case_id, exhibit_id), headers=world.headers("NL", "investigator"))
     assert download.content == data
 
@@ -372,7 +381,37 @@ def test_sealing_stops_an_upload_under_way(scene: Scene, evidence: Harness) -> N
 def test_uploads_in_progress_per_exhibit_are_bounded(scene: Scene) -> None:
     client, world, case_id, exhibit_id = scene
     for _ in range(content.MAX_WRITES_PER_EXHIBIT):
-        assert create(client, world, case_id, exhibit_id, 8).status_code == 201
+        created = create(client, world, case_id, exhibit_id, 8)
+        assert created.status_code == 201
+        assert patch(client, world, created.headers["location"], 0, b"x").status_code == 204
     refused = create(client, world, case_id, exhibit_id, 8)
+    assert refused.status_code == 409
+    assert error_code(refused) == "too_many_uploads"
+
+
+def test_creations_that_never_got_a_byte_do_not_use_up_the_cap(scene: Scene) -> None:
+    # A client retrying creation (its answers lost) leaves uploads without bytes: at the
+    # cap, the creator's own empty uploads make room, oldest first.
+    client, world, case_id, exhibit_id = scene
+    first = [
+        create(client, world, case_id, exhibit_id, 8).headers["location"]
+        for _ in range(content.MAX_WRITES_PER_EXHIBIT)
+    ]
+    again = create(client, world, case_id, exhibit_id, 8)
+    assert again.status_code == 201, again.text
+    assert head(client, world, first[0]).status_code == 404
+    assert head(client, world, again.headers["location"]).status_code == 200
+    data = b"12345678"
+    assert patch(client, world, again.headers["location"], 0, data).status_code == 204
+    download = client.get(url(case_id, exhibit_id), headers=world.headers("NL", "investigator"))
+    assert download.content == data
+
+
+def test_a_colleagues_empty_uploads_are_not_made_room_for(scene: Scene) -> None:
+    client, world, case_id, exhibit_id = scene
+    for _ in range(content.MAX_WRITES_PER_EXHIBIT):
+        assert create(client, world, case_id, exhibit_id, 8).status_code == 201
+    colleague = {**world.headers("NL", "technician", "colleague"), **TUS, "Upload-Length": "8"}
+    refused = client.post(url(case_id, exhibit_id, "/uploads"), headers=colleague)
     assert refused.status_code == 409
     assert error_code(refused) == "too_many_uploads"

@@ -266,6 +266,21 @@ def test_every_page_passes_axe_core(site: str, browser: Browser, world: World) -
     )
     assert made.status_code == 201, made.text
     export_id = made.json()["id"]
+    # The forms the revised rules add: a Release per open hold, an Approve per proposal
+    # awaiting NL's consent, and a note's commitment check.
+    held = api.call(
+        "POST",
+        f"/api/cases/{case_id}/exhibits/{exhibit_id}/hold",
+        "NL",
+        "prosecutor",
+        json={"reason": "seized phone", "authority": "order 12/2026"},
+    )
+    assert held.status_code == 200, held.text
+    world.add_state("BE")
+    proposed = api.call(
+        "POST", f"/api/cases/{case_id}/parties", "FR", "prosecutor", json={"jurisdiction": "BE"}
+    )
+    assert proposed.status_code == 202, proposed.text
     case = f"/cases/{case_id}"
     pages = {
         "prosecutor": [

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from server.services.workspace import Workspace
 from tests.server.helpers import World, create_case, drain, register_exhibit
@@ -212,14 +213,19 @@ def test_page_actions_write_the_same_custody_entries_as_the_api(
         {"jurisdiction": "FR", "conditions": "court only"},
         page=new_exhibit,
     )
-    prosecutor.post(new_exhibit + "/hold", {"reason": "order 12/2026"}, page=new_exhibit)
-    # Several holds may be open (spec 2.1); a release must then name one, which the page
-    # (releasing the one open hold) cannot: the refusal, in words, on the page.
-    prosecutor.post(new_exhibit + "/hold", {"reason": "order 13/2026"}, page=new_exhibit)
+    order: dict[str, str | list[str]] = {"reason": "seized phone", "authority": "order 12/2026"}
+    prosecutor.post(new_exhibit + "/hold", order, page=new_exhibit)
+    # Several holds may be open (spec 2.1); a release must then name one: without its
+    # seq the refusal is shown in words on the page.
+    order13: dict[str, str | list[str]] = {"reason": "second order", "authority": "order 13/2026"}
+    prosecutor.post(new_exhibit + "/hold", order13, page=new_exhibit)
     refused = prosecutor.post(new_exhibit + "/hold/release", {"reason": "x"}, page=new_exhibit)
     assert refused.status_code == 303  # type: ignore[attr-defined]
     shown = prosecutor.client.get(new_exhibit).text
-    assert "2 open holds" in shown
+    assert "hold must be the seq" in shown
+    # The authority is its own field and required.
+    no_authority = prosecutor.post(new_exhibit + "/hold", {"reason": "r"}, page=new_exhibit)
+    assert no_authority.status_code == 303  # type: ignore[attr-defined]
     types = [e["type"] for e in scene.log()[-5:]]
     assert types == [
         "exhibit.sealed",
@@ -228,7 +234,7 @@ def test_page_actions_write_the_same_custody_entries_as_the_api(
         "exhibit.hold_set",
         "exhibit.hold_set",
     ]
-    assert scene.log()[-1]["data"] == {"reason": "order 13/2026", "authority": "order 13/2026"}
+    assert scene.log()[-1]["data"] == order13
     shares = scene.log()[-3]
     assert shares["data"] == {"jurisdiction": "FR", "conditions": "court only"}
 
@@ -287,6 +293,22 @@ def test_an_export_from_the_page_is_followed_and_downloaded(
     bundle = prosecutor.post(export_page + "/bundle", {}, page=export_page)
     assert bundle.status_code == 200  # type: ignore[attr-defined]
     assert hashlib.sha256(bundle.content).hexdigest() == digest[1]  # type: ignore[attr-defined]
+    assert "Entries in the log at export" in page
+    assert "none: every witness cosigned" in page
+    assert "stops before the newest entry" not in page
+    # A bundle that stopped short says so, and names the witnesses that had not cosigned
+    # (set here as the planner records them when a witness is down).
+    export_id = export_page.rsplit("/", 1)[1]
+    with workspace.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE exports SET log_size = tree_size + 3, not_cosigned = :names WHERE id = :id"
+            ),
+            {"names": json.dumps(["witness-be"]), "id": export_id},
+        )
+    short = prosecutor.client.get(export_page).text
+    assert "stops before the newest entry" in short
+    assert "witness-be" in short
     # A judge granted the case receives the bundle; without the grant, no page at all.
     judge = _as(new_browser, scene.world, "NL", "judge", "judge-visser")
     assert judge.client.get(export_page).status_code == 403
@@ -385,3 +407,105 @@ def test_a_label_with_script_and_a_bidi_override_is_shown_as_text(
         assert re.search(r"<bdi dir=\"auto\">&lt;script&gt;", page), path
     title = tech.client.get(exhibit).text
     assert "<title>&lt;script&gt;alert(1)&lt;/script&gt;U+202Egpj.exe" in title
+
+
+def test_the_exhibit_page_lists_its_holds_and_their_releases(
+    scene: Scene, new_browser: NewBrowser
+) -> None:
+    prosecutor = _as(new_browser, scene.world, "NL", "prosecutor")
+    order: dict[str, str | list[str]] = {"reason": "seized phone", "authority": "order 12/2026"}
+    prosecutor.post(scene.exhibit + "/hold", order, page=scene.exhibit)
+    held = len(scene.log()) - 1
+    other: dict[str, str | list[str]] = {"reason": "second", "authority": "order 13/2026"}
+    prosecutor.post(scene.exhibit + "/hold", other, page=scene.exhibit)
+    still = len(scene.log()) - 1
+    # A judge's hold: only a judge of NL may release it, so the prosecutor gets no form.
+    scene.api.post(
+        f"/api/cases/{scene.case_id}/grants",
+        json={"jurisdiction": "NL", "sub": "judge-visser", "role": "judge"},
+        headers=scene.world.headers("NL", "prosecutor"),
+    )
+    judge = _as(new_browser, scene.world, "NL", "judge", "judge-visser")
+    by_court: dict[str, str | list[str]] = {
+        "reason": "court",
+        "authority": "Rechtbank Den Haag 1/2026",
+    }
+    judge.post(scene.exhibit + "/hold", by_court, page=scene.exhibit)
+    judged = len(scene.log()) - 1
+    page = prosecutor.client.get(scene.exhibit).text
+    assert "order 12/2026" in page
+    assert "Rechtbank Den Haag 1/2026" in page
+    forms = set(re.findall(r'name="hold" value="(\d+)"', page))
+    assert forms == {str(held), str(still)}
+    # An NL judge may release every hold NL set, its own court's included.
+    judge_forms = set(
+        re.findall(r'name="hold" value="(\d+)"', judge.client.get(scene.exhibit).text)
+    )
+    assert judge_forms == {str(held), str(still), str(judged)}
+    # FR, a party that set none of them, may release none.
+    fr = _as(new_browser, scene.world, "FR", "prosecutor")
+    assert 'name="hold"' not in fr.client.get(scene.exhibit).text
+    prosecutor.post(
+        scene.exhibit + "/hold/release", {"reason": "lifted", "hold": str(held)}, page=scene.exhibit
+    )
+    released = len(scene.log()) - 1
+    assert scene.log()[held]["type"] == "exhibit.hold_set"
+    assert scene.log()[released]["type"] == "exhibit.hold_released"
+    assert scene.log()[released]["data"]["hold"] == held
+    page = prosecutor.client.get(scene.exhibit).text
+    assert f'href="{scene.case}/log/{held}"' in page
+    assert f"released by entry {released}" in page
+    # the exhibit's own timeline, and the timeline filtered by the exhibit, show both
+    assert f'href="{scene.case}/log/{released}"' in page
+    exhibit_id = scene.exhibit.rsplit("/", 1)[1]
+    only = prosecutor.client.get(f"{scene.case}/log?exhibit={exhibit_id}").text
+    assert f'href="{scene.case}/log/{held}"' in only
+    assert "opened the case" not in only
+
+
+def test_the_timeline_pages_newest_first_with_and_without_filters(
+    scene: Scene, new_browser: NewBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.web import views
+
+    monkeypatch.setattr(views, "LOG_PAGE_SIZE", 2)
+    browser = _as(new_browser, scene.world, "NL", "prosecutor")
+    log = scene.log()
+    newest = len(log) - 1
+
+    def seqs(query: str) -> list[int]:
+        page = browser.client.get(f"{scene.case}/log?{query}").text
+        return [int(s) for s in re.findall(r'class="seq">#(\d+)<', page)]
+
+    assert seqs("") == [newest, newest - 1]
+    assert seqs("page=2") == [newest - 2, newest - 3]
+    assert seqs("page=999")[-1] == 0  # past the end: the last page
+    by_nl = [e["seq"] for e in reversed(log) if e["actor"]["jurisdiction"] == "NL"]
+    assert seqs("state=NL") == by_nl[:2]
+    assert seqs("state=NL&page=2") == by_nl[2:4]
+
+
+def test_a_filter_many_entries_pass_is_counted_up_to_a_cap_and_still_pages(
+    scene: Scene, new_browser: NewBrowser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.services import views as readmodel
+    from server.web import views
+
+    monkeypatch.setattr(views, "LOG_PAGE_SIZE", 2)
+    monkeypatch.setattr(readmodel, "COUNT_CAP", 3)
+    for n in range(3):
+        noted = scene.api.post(
+            f"/api/cases/{scene.case_id}/notes",
+            json={"text": f"note {n}", "exhibit": None},
+            headers=scene.world.headers("NL", "investigator"),
+        )
+        assert noted.status_code == 201, noted.text
+    browser = _as(new_browser, scene.world, "NL", "prosecutor")
+    by_nl = [e["seq"] for e in reversed(scene.log()) if e["actor"]["jurisdiction"] == "NL"]
+    assert len(by_nl) >= 6
+    first = browser.client.get(f"{scene.case}/log?state=NL").text
+    assert "3+ entries, newest first" in first
+    assert 'rel="next"' in first
+    third = browser.client.get(f"{scene.case}/log?state=NL&page=3").text
+    shown = [int(s) for s in re.findall(r'class="seq">#(\d+)<', third)]
+    assert shown == by_nl[4:6]  # past the counted ones, still the right entries

@@ -28,9 +28,11 @@ from server.services.content.integrity import (
 )
 from server.services.content.recovery import SweepReport, sweep
 from server.services.content.uploads import (
+    UploadStatus,
     UploadView,
     append_upload,
     create_upload,
+    patching,
     terminate_upload,
     upload_status,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "Ingested",
     "ScrubReport",
     "SweepReport",
+    "UploadStatus",
     "UploadView",
     "Verified",
     "append_upload",
@@ -68,6 +71,7 @@ __all__ = [
     "parse_filename",
     "parse_media_type",
     "parse_purpose",
+    "patching",
     "scrub",
     "sweep",
     "sync_store_hold",

@@ -107,6 +107,7 @@ def begin_write(
         expected_sha256=meta.expected_sha256,
         created_at=now,
         expires_at=now + timedelta(seconds=ws.settings.upload_expiry),
+        metadata_header=meta.metadata_header,
     )
     with write_transaction(ws.engine) as conn:
         authorize_upload(conn, principal, case_id, exhibit_id)
@@ -173,7 +174,14 @@ def commit_ingest(
             "blake3": digests.blake3_hex,
             "filename": row.filename,
             "media_type": row.media_type,
+            # whether the client declared the SHA-256 before sending (and it matched): the
+            # difference between "checked against the sender's hash" and "as received"
+            "declared_sha256": row.expected_sha256 is not None,
         }
+        if row.kind == "tus":
+            # the tus upload it came by: a client resuming that upload later learns it is
+            # complete (HEAD) instead of creating it again
+            data["upload"] = row.id
         if recovered:
             data["recovered"] = True  # completed by recovery after an interrupted request
         entry = log.append(actor, "exhibit.ingested", exhibit=row.exhibit_id, data=data)

@@ -34,6 +34,7 @@ class ContentMeta:
     filename: str
     media_type: str
     expected_sha256: str | None
+    metadata_header: str | None = None  # tus Upload-Metadata, as sent
 
 
 def parse_filename(value: str | None) -> str:
