@@ -186,7 +186,7 @@ async def download_bundle(web: Web) -> Response:
     case_id, export_id = case_id_of(web), _export_id(web)
     try:
         # HEAD sends no bundle bytes: checked alike, no access logged (as the API).
-        sends = web.request.method == "GET"
+        sends = web.request.method != "HEAD"
         ready = await web.run(
             lambda ws, p: exports.bundle_file(ws, p, case_id, export_id, record=sends)
         )

@@ -92,7 +92,7 @@ def test_the_web_forms_set_a_second_hold_and_release_the_named_one(
     de = _as(new_browser, world, "DE", "prosecutor", "pros-de")
     page = f"/cases/{case}/exhibits/{exhibit}"
     assert f'action="{page}/hold"' in de.client.get(page).text
-    answer = de.post(page + "/hold", {"reason": "DE order 7"}, page=page)
+    answer = de.post(page + "/hold", {"reason": "DE order 7", "authority": "DE order 7"}, page=page)
     assert getattr(answer, "status_code", None) == 303
     shown = api.get(url, headers=nl_api).json()
     assert len(shown["holds"]) == 2
@@ -162,8 +162,9 @@ def test_the_web_proposes_a_party_and_the_others_consent_on_the_page(
     [proposal] = shown.json()["proposals"]
     de = _as(new_browser, world, "DE", "prosecutor", "pros-de")
     form = de.client.get(page).text
-    assert f'name="proposal" value="{proposal["seq"]}"' in form
-    answer = de.post(page + "/parties/approve", {"proposal": str(proposal["seq"])}, page=page)
+    approve = f"{page}/parties/proposals/{proposal['seq']}/approve"
+    assert f'action="{approve}"' in form
+    answer = de.post(approve, {}, page=page)
     assert getattr(answer, "status_code", None) == 303
     shown = api.get(page.replace("/cases", "/api/cases"), headers=world.headers("NL", "prosecutor"))
     assert shown.json()["parties"] == ["DE", "FR", "NL"]
