@@ -203,6 +203,8 @@ def upload_status(
 ) -> UploadStatus:
     """tus HEAD: the upload's offset once no PATCH of it is under way here; for an upload
     that was finished and ingested, its length as the offset."""
+    # Wait first, then look: a PATCH that finishes the upload meanwhile removes its record,
+    # and the answer must then be "complete", not a stale offset or a 404.
     IN_FLIGHT.settle(upload_id)
     try:
         row = _upload_row(ws, principal, case_id, exhibit_id, upload_id)
