@@ -20,9 +20,12 @@ from server.services.workspace import Workspace
 from server.web import mount_web
 
 WORKER_THREADS = 64
-UPLOAD_THREADS = 16
+UPLOAD_THREADS = 32
 """Threads for requests that stream a body into the store (PUT content, tus PATCH): their
-own pool, so that uploads never hold the threads every other request needs."""
+own pool, so that uploads never hold the threads every other request needs. 32, not
+fewer: a lab sends a batch of 20 exhibits at once over slow links, and an upload that waits
+for a thread behind stalled ones only gets one when those reach JITC_BODY_IDLE_TIMEOUT
+(each upload holds at most its 8 MiB read-ahead, so 32 bound memory at ~256 MiB)."""
 ROUND_THREADS = 2
 """The runtime's rounds (sweep, witnessing) each use one background thread at a time."""
 
