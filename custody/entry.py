@@ -234,7 +234,7 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
         _REQUIRED,
         {"reason": (_is_str, "a string"), "authority": (_is_str, "a string")},
     ),
-    EventType.NOTE_ADDED: (_OPTIONAL, {"sha256": (_is_hex, "64 lowercase hex characters")}),
+    EventType.NOTE_ADDED: (_OPTIONAL, {"commitment": (_is_hex, "64 lowercase hex characters")}),
     EventType.EXPORT_CREATED: (
         _FORBIDDEN,
         {

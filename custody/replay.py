@@ -82,6 +82,7 @@ class Grant:
     jurisdiction: str
     sub: str
     role: str
+    exhibits: frozenset[str] | None = None  # None: all the granting state may read
 
     @property
     def key(self) -> GrantKey:
@@ -152,7 +153,7 @@ class CaseState:
         state = self.exhibits.get(exhibit)
         if state is None:
             return Refusal.UNKNOWN_EXHIBIT
-        refusal = self._standing_refusal(state, jurisdiction, sub, role)
+        refusal = self._standing_refusal(state, jurisdiction, sub, role, exhibit)
         if refusal is None and state.disposed:
             return Refusal.DISPOSED
         return refusal
@@ -161,13 +162,21 @@ class CaseState:
         return self.read_refusal(jurisdiction, sub, role, exhibit) is None
 
     def _standing_refusal(
-        self, state: ExhibitState, jurisdiction: str, sub: str, role: str
+        self, state: ExhibitState, jurisdiction: str, sub: str, role: str, exhibit: str
     ) -> Refusal | None:
-        # spec 6.7: the owner state, a state holding an unrevoked share, or a judge or
-        # defence lawyer holding a grant for the case.
-        if jurisdiction == state.owner or jurisdiction in state.shares:  # readable_by_state
-            return None
-        if role in COURT_ROLES and (jurisdiction, sub, role) in self.grants:
+        # spec 6.7: the owner state or a state holding an unrevoked share; a judge or
+        # defence lawyer through a grant that lists the exhibit (or all) and whose state
+        # may read it at that point.
+        if role in COURT_ROLES:
+            grant = self.grants.get((jurisdiction, sub, role))
+            if (
+                grant is not None
+                and (grant.exhibits is None or exhibit in grant.exhibits)
+                and state.readable_by_state(grant.jurisdiction)
+            ):
+                return None
+            return Refusal.NO_STANDING
+        if state.readable_by_state(jurisdiction):
             return None
         return Refusal.NO_STANDING
 
@@ -221,7 +230,13 @@ def _on_party_removed(
 
 def _on_granted(case: CaseState, entry: Entry, _: ExhibitState | None) -> tuple[Violation, ...]:
     data = entry.data
-    grant = Grant(data["jurisdiction"], data["sub"], data["role"])
+    listed = data.get("exhibits")
+    grant = Grant(
+        data["jurisdiction"],
+        data["sub"],
+        data["role"],
+        None if listed is None else frozenset(listed),
+    )
     case.grants[grant.key] = grant
     return _NO_VIOLATIONS
 
@@ -290,7 +305,12 @@ def _on_hold_set(_: CaseState, entry: Entry, state: ExhibitState | None) -> tupl
 def _on_hold_released(
     _: CaseState, entry: Entry, state: ExhibitState | None
 ) -> tuple[Violation, ...]:
-    _exhibit(state).holds.clear()
+    hold = entry.data.get("hold")
+    holds = _exhibit(state).holds
+    if isinstance(hold, int):
+        holds.pop(hold, None)
+    else:
+        holds.clear()
     return _NO_VIOLATIONS
 
 
@@ -305,7 +325,13 @@ def _on_accessed(
     # spec 6.7: every exhibit.accessed rests on standing at that point (read_refusal's
     # rule; disposal is the AFTER_DISPOSAL rule, reported for every late event).
     actor = entry.actor
-    if case._standing_refusal(_exhibit(state), actor.jurisdiction, actor.sub, actor.role) is None:
+    exhibit = _exhibit(state)
+    if (
+        case._standing_refusal(
+            exhibit, actor.jurisdiction, actor.sub, actor.role, entry.exhibit or ""
+        )
+        is None
+    ):
         return _NO_VIOLATIONS
     return (
         Violation(

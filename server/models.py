@@ -115,7 +115,25 @@ class CaseGrant(Base):
     jurisdiction: Mapped[str] = mapped_column(CODE, primary_key=True)
     sub: Mapped[str] = mapped_column(String(200), primary_key=True)
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    exhibits: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """JSON list of the exhibit ids the grant discloses; NULL: all that the granting state
+    may read (spec 2.1 case.access_granted `exhibits`)."""
     __table_args__ = (Index(None, "jurisdiction", "sub", "role"),)
+
+
+class PartyProposal(Base):
+    """A proposal to add a state to a case (spec 2.1 case.party_proposed), keyed by the
+    seq of its entry, with the states whose consent it needs and those that gave it."""
+
+    __tablename__ = "party_proposals"
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    jurisdiction: Mapped[str] = mapped_column(CODE)
+    proposed_by: Mapped[str] = mapped_column(CODE)
+    required: Mapped[str] = mapped_column(Text)  # JSON list: the parties when proposed
+    consented: Mapped[str] = mapped_column(Text)  # JSON list: those that consented so far
+    added_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Exhibit(Base):
@@ -142,7 +160,10 @@ class Note(Base):
         UUID_TEXT, ForeignKey("exhibits.id"), nullable=True
     )
     text: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
+    commitment: Mapped[str] = mapped_column(String(64))  # SHA-256(salt || UTF-8 text), hex
+    salt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """32 random bytes (hex), never in the log (spec 2.1 note.added); NULL for a note
+    written before commitments were salted."""
     seq: Mapped[int] = mapped_column(BigInteger)  # the note.added entry
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     __table_args__ = (Index(None, "case_id", "seq"),)
@@ -162,6 +183,25 @@ class ExhibitShare(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     __table_args__ = (Index(None, "case_id", "jurisdiction"),)
+
+
+class ExhibitHold(Base):
+    """A hold on an exhibit (spec 2.1 exhibit.hold_set), named by the seq of its entry.
+    Several may be open; `released_seq` is set by the exhibit.hold_released that ends it.
+    `exhibits.legal_hold` says whether any is open (the store's legal hold mirrors it)."""
+
+    __tablename__ = "exhibit_holds"
+    exhibit_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("exhibits.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[str] = mapped_column(UUID_TEXT, ForeignKey("cases.id"), index=True)
+    jurisdiction: Mapped[str] = mapped_column(CODE)  # the state that set it
+    role: Mapped[str] = mapped_column(String(32))  # prosecutor or judge
+    sub: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    authority: Mapped[str] = mapped_column(Text)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    released_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 # --- evidence content -------------------------------------------------------------------
@@ -340,6 +380,7 @@ __all__ = [
     "ContentUpload",
     "Exhibit",
     "ExhibitContent",
+    "ExhibitHold",
     "ExhibitShare",
     "Export",
     "Jurisdiction",
@@ -350,6 +391,7 @@ __all__ = [
     "LogHead",
     "LogNode",
     "Note",
+    "PartyProposal",
     "RevokedToken",
 ]
 

@@ -24,8 +24,9 @@ class Action(StrEnum):
     CASE_READ = "case.read"  # the case, its parties, grants and exhibits
     LOG_READ = "log.read"  # entries, checkpoints, proofs
     NOTE_READ = "note.read"
-    PARTY_ADD = "case.party_add"
-    PARTY_REMOVE = "case.party_remove"
+    PARTY_ADD = "case.party_add"  # a proposal; the state joins once every party consents
+    PARTY_APPROVE = "case.party_approve"
+    PARTY_REMOVE = "case.party_remove"  # only the state itself (withdrawal)
     ACCESS_GRANT = "case.access_grant"
     ACCESS_REVOKE = "case.access_revoke"
     EXHIBIT_REGISTER = "exhibit.register"
@@ -62,6 +63,7 @@ MATRIX: Final[Mapping[Action, Mapping[str, Standing]]] = {
     Action.LOG_READ: _READERS,
     Action.NOTE_READ: {"investigator": _P, "technician": _P, "prosecutor": _P, "judge": _G},
     Action.PARTY_ADD: {"prosecutor": _P},
+    Action.PARTY_APPROVE: {"prosecutor": _P},
     Action.PARTY_REMOVE: {"prosecutor": _P},
     Action.ACCESS_GRANT: {"prosecutor": _P},
     Action.ACCESS_REVOKE: {"prosecutor": _P},
@@ -136,16 +138,30 @@ def authorize(
     who = (principal.jurisdiction, principal.sub, principal.role, principal.jti)
     if case is not None and not _sees(principal, case):
         raise PermissionDeniedError(
-            "your state is not a party to this case and you hold no grant for it",
-            code="case_forbidden",
-            who=who,
-            action=action.value,
+            _unseen(principal, case), code="case_forbidden", who=who, action=action.value
         )
     raise PermissionDeniedError(
         f"a {principal.role} of {principal.jurisdiction} may not {action.value} here",
         who=who,
         action=action.value,
     )
+
+
+def _unseen(principal: Principal, case: CaseStanding) -> str:
+    """Why the case is not visible: the caller must know which step is missing."""
+    party = principal.jurisdiction in case.parties
+    if principal.role in GRANTABLE_ROLES:
+        if party:
+            return (
+                f"your state ({principal.jurisdiction}) is a party to this case, but you hold "
+                f"no grant: a {principal.role} sees a case only through a grant from a "
+                "prosecutor of their own state"
+            )
+        return (
+            f"your state ({principal.jurisdiction}) is not a party to this case and you hold "
+            "no grant for it"
+        )
+    return f"your state ({principal.jurisdiction}) is not a party to this case"
 
 
 def _sees(principal: Principal, case: CaseStanding) -> bool:

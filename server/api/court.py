@@ -9,10 +9,12 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
+from server.api.guard import first
 from server.api.http import call, call_with_body, case_id_of, runtime
 from server.api.responses import json_response
 from server.api.sharing import CASE
 from server.errors import InvalidRequestError
+from server.permissions import Action
 from server.services import exports, witnessing
 
 POLICY_TYPE = "text/plain; charset=utf-8"
@@ -81,8 +83,12 @@ async def create_export(request: Request) -> Response:
         background = runtime(request)
         started = await call_with_body(
             request,
-            lambda ws, p, body: exports.start_export(
-                ws, p, case_id, _export_request(body), background=background
+            first(
+                case_id,
+                Action.EXPORT_CREATE,
+                lambda ws, p, body: exports.start_export(
+                    ws, p, case_id, _export_request(body), background=background
+                ),
             ),
         )
         return json_response(
@@ -96,7 +102,11 @@ async def create_export(request: Request) -> Response:
         )
     made = await call_with_body(
         request,
-        lambda ws, p, body: exports.create_export(ws, p, case_id, _export_request(body)),
+        first(
+            case_id,
+            Action.EXPORT_CREATE,
+            lambda ws, p, body: exports.create_export(ws, p, case_id, _export_request(body)),
+        ),
     )
     return json_response(
         made.to_json(),

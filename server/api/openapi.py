@@ -8,6 +8,16 @@ from typing import Any, Final
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
+from server.api.openapi_rules import (
+    GRANT,
+    GRANT_REVOKE,
+    GRANT_VIEW,
+    HOLD,
+    HOLD_ANSWER,
+    PARTY_ADDED,
+    PARTY_PENDING,
+    PROPOSAL,
+)
 from server.services.pagination import MAX_LIMIT
 
 _ERROR: Final = {
@@ -31,11 +41,6 @@ _REASON = {
     "required": ["reason"],
     "properties": {"reason": {**_STR, "maxLength": schemas.MAX_REASON}},
 }
-_GRANT = {
-    "type": "object",
-    "required": ["jurisdiction", "sub", "role"],
-    "properties": {"jurisdiction": _STR, "sub": _STR, "role": {"enum": ["judge", "defence"]}},
-}
 _CASE = {
     "type": "object",
     "properties": {
@@ -57,12 +62,25 @@ _EXHIBIT = {
         "acquisition": {"type": "object"},
         "sealed": {"type": "boolean"},
         "legal_hold": {"type": "boolean"},
+        "holds": {"type": "array", "items": HOLD},
         "created_at": _STR,
     },
 }
 _NOTE = {
     "type": "object",
-    "properties": {"id": _STR, "exhibit": _STR, "text": _STR, "sha256": _HEX, "seq": _INT},
+    "properties": {
+        "id": _STR,
+        "exhibit": {"type": ["string", "null"]},
+        "text": _STR,
+        "salt": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
+        "commitment": _HEX,
+        "check": {
+            "type": "string",
+            "description": "how to check the commitment: SHA-256(salt || UTF-8 text)",
+        },
+        "seq": _INT,
+        "created_at": _STR,
+    },
 }
 
 
@@ -115,30 +133,63 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "query": _PAGING,
         "response": _page(_CASE),
     },
-    ("get", "/api/cases/{case_id}"): {"summary": "One case, its parties and grants"},
+    ("get", "/api/cases/{case_id}"): {
+        "summary": "One case, its parties, grants and pending party proposals",
+        "response": {
+            **_CASE,
+            "properties": {
+                **_CASE["properties"],  # type: ignore[dict-item]
+                "origin": _STR,
+                "parties": {"type": "array", "items": _STR},
+                "grants": {"type": "array", "items": GRANT_VIEW},
+                "proposals": {"type": "array", "items": PROPOSAL},
+                "log_size": _INT,
+            },
+        },
+    },
     ("post", "/api/cases/{case_id}/parties"): {
-        "summary": "Add a party (prosecutor of a party); appends case.party_added",
+        "summary": "Propose a party (prosecutor of a party); appends case.party_proposed. "
+        "202 while other parties' consent is pending; 201 (and case.party_added) in a case "
+        "with one party",
         "body": {
             "type": "object",
             "required": ["jurisdiction"],
+            "additionalProperties": False,
             "properties": {"jurisdiction": _STR},
         },
-        "status": "201",
-        "response": _RECORDED,
+        "status": "202",
+        "response": PARTY_PENDING,
+        "successes": [("201", "the state is a party now", PARTY_ADDED)],
+        "errors": [("409", "already a party, or already proposed")],
+    },
+    ("post", "/api/cases/{case_id}/parties/proposals/{seq}/approve"): {
+        "summary": "Consent to a proposal (prosecutor of another party that was a party when "
+        "it was made); appends case.party_approved, and with the last consent "
+        "case.party_added (201)",
+        "status": "202",
+        "response": PARTY_PENDING,
+        "successes": [("201", "the last consent: the state is a party now", PARTY_ADDED)],
+        "errors": [("409", "already consented, or the state is already a party")],
     },
     ("delete", "/api/cases/{case_id}/parties/{code}"): {
-        "summary": "Remove a party (prosecutor of a party); appends case.party_removed",
+        "summary": "Withdraw from a case: only the state {code} itself (403 "
+        "remove_other_state otherwise); appends case.party_removed, and revokes the shares "
+        "held by and the grants given by that state",
         "response": _RECORDED,
+        "errors": [("409", "a case keeps at least one party")],
     },
     ("post", "/api/cases/{case_id}/grants"): {
-        "summary": "Grant court or defence access; appends case.access_granted",
-        "body": _GRANT,
+        "summary": "Grant one of the caller's own state's judges or defence lawyers access "
+        "to the listed exhibits (or all); appends case.access_granted",
+        "body": GRANT,
         "status": "201",
         "response": _RECORDED,
+        "errors": [("409", "already granted")],
     },
     ("post", "/api/cases/{case_id}/grants/revoke"): {
-        "summary": "Revoke court or defence access; appends case.access_revoked",
-        "body": _GRANT,
+        "summary": "Revoke a grant the caller's state gave; takes effect at once; appends "
+        "case.access_revoked",
+        "body": GRANT_REVOKE,
         "response": _RECORDED,
     },
     ("post", "/api/cases/{case_id}/exhibits"): {
@@ -179,17 +230,36 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "response": _RECORDED,
     },
     ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/hold"): {
-        "summary": "Set a legal hold; appends exhibit.hold_set",
-        "body": _REASON,
-        "response": _RECORDED,
+        "summary": "Set a hold (several may be open); appends exhibit.hold_set, whose seq "
+        "names the hold",
+        "body": {
+            "type": "object",
+            "required": ["reason", "authority"],
+            "additionalProperties": False,
+            "properties": {
+                "reason": {**_STR, "maxLength": schemas.MAX_REASON},
+                "authority": {**_STR, "maxLength": schemas.MAX_REASON},
+            },
+        },
+        "response": HOLD_ANSWER,
+        "errors": [("409", "the exhibit was disposed of")],
     },
     ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/hold/release"): {
-        "summary": "Release a legal hold; appends exhibit.hold_released",
-        "body": _REASON,
-        "response": _RECORDED,
+        "summary": "Release one hold: only the state that set it, and a judge's hold only a "
+        "judge of that state (403 hold_other_state / hold_set_by_judge); appends "
+        "exhibit.hold_released",
+        "body": {
+            "type": "object",
+            "required": ["reason", "hold"],
+            "additionalProperties": False,
+            "properties": {"reason": {**_STR, "maxLength": schemas.MAX_REASON}, "hold": _INT},
+        },
+        "response": HOLD_ANSWER,
+        "errors": [("409", "the exhibit was disposed of")],
     },
     ("post", "/api/cases/{case_id}/notes"): {
-        "summary": "Add a note; appends note.added with the text's SHA-256",
+        "summary": "Add a note; appends note.added with a salted commitment to the text "
+        "(SHA-256(salt || text)); the answer gives the salt",
         "body": {
             "type": "object",
             "required": ["text"],
@@ -307,10 +377,12 @@ _OPERATIONS.update(
             "response": _SHARES,
         },
         ("post", "/api/cases/{case_id}/access"): {
-            "summary": "Court or defence access (as POST /grants); appends case.access_granted",
-            "body": _GRANT,
+            "summary": "Court or defence access for the caller's own state's judge or defence "
+            "lawyer (as POST /grants); appends case.access_granted with `exhibits`",
+            "body": GRANT,
             "status": "201",
             "response": _RECORDED,
+            "errors": [("409", "already granted")],
         },
         ("get", "/api/cases/{case_id}/policy"): {
             "summary": "The case's tlog-policy: log key, party witnesses, quorum",
@@ -454,8 +526,8 @@ def documented_operations() -> set[tuple[str, str]]:
 
 def _operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": _STR}
-        for name in ("case_id", "exhibit_id", "code")
+        {"name": name, "in": "path", "required": True, "schema": _INT if name == "seq" else _STR}
+        for name in ("case_id", "exhibit_id", "code", "seq")
         if "{" + name + "}" in path
     ] + list(spec.get("query", []))
     status = spec.get("status", "200")
@@ -464,6 +536,8 @@ def _operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
     success["content"] = {media: {"schema": spec.get("response", {"type": "object"})}}
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     responses: dict[str, Any] = {status: success}
+    for code, text, schema in spec.get("successes", ()):
+        responses[code] = {"description": text, "content": {media: {"schema": schema}}}
     for code, text in (
         ("400", "bad input"),
         ("401", "token refused"),

@@ -13,9 +13,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.api import content, court, schemas, sharing
+from server.api.guard import first
 from server.api.http import call, call_with_body, case_id_of, exhibit_id_of, workspace
 from server.api.responses import json_response
 from server.auth import Principal
+from server.permissions import Action
 from server.services import cases, exhibits, log_read, witnessing
 from server.services.pagination import Page, PageRequest
 from server.services.workspace import Workspace
@@ -58,11 +60,25 @@ async def get_case(request: Request) -> Response:
 
 
 async def add_party(request: Request) -> Response:
+    """A proposal (202 while consents are pending; 201 when the state is a party now)."""
     case_id = case_id_of(request)
-    recorded = await call_with_body(
-        request, lambda ws, p, body: cases.add_party(ws, p, case_id, schemas.party(body))
+    outcome = await call_with_body(
+        request,
+        first(
+            case_id,
+            Action.PARTY_ADD,
+            lambda ws, p, body: cases.propose_party(ws, p, case_id, schemas.party(body)),
+        ),
     )
-    return json_response(recorded.to_json(), status_code=201)
+    return json_response(outcome.to_json(), status_code=outcome.status)
+
+
+async def approve_party(request: Request) -> Response:
+    case_id = case_id_of(request)
+    seq = schemas.non_negative(request.path_params["seq"], "proposal")
+    assert seq is not None
+    outcome = await call(request, lambda ws, p: cases.approve_party(ws, p, case_id, seq))
+    return json_response(outcome.to_json(), status_code=outcome.status)
 
 
 async def remove_party(request: Request) -> Response:
@@ -75,7 +91,12 @@ async def remove_party(request: Request) -> Response:
 async def grant_access(request: Request) -> Response:
     case_id = case_id_of(request)
     recorded = await call_with_body(
-        request, lambda ws, p, body: cases.grant_access(ws, p, case_id, schemas.grant(body))
+        request,
+        first(
+            case_id,
+            Action.ACCESS_GRANT,
+            lambda ws, p, body: cases.grant_access(ws, p, case_id, schemas.grant(body)),
+        ),
     )
     return json_response(recorded.to_json(), status_code=201)
 
@@ -83,7 +104,14 @@ async def grant_access(request: Request) -> Response:
 async def revoke_access(request: Request) -> Response:
     case_id = case_id_of(request)
     recorded = await call_with_body(
-        request, lambda ws, p, body: cases.revoke_access(ws, p, case_id, schemas.grant(body))
+        request,
+        first(
+            case_id,
+            Action.ACCESS_REVOKE,
+            lambda ws, p, body: cases.revoke_access(
+                ws, p, case_id, schemas.grant(body, scope=False)
+            ),
+        ),
     )
     return json_response(recorded.to_json())
 
@@ -95,7 +123,13 @@ async def register_exhibit(request: Request) -> Response:
     case_id = case_id_of(request)
     created = await call_with_body(
         request,
-        lambda ws, p, body: exhibits.register_exhibit(ws, p, case_id, schemas.new_exhibit(body)),
+        first(
+            case_id,
+            Action.EXHIBIT_REGISTER,
+            lambda ws, p, body: exhibits.register_exhibit(
+                ws, p, case_id, schemas.new_exhibit(body)
+            ),
+        ),
     )
     return json_response(
         created.to_json(),
@@ -121,31 +155,37 @@ async def seal_exhibit(request: Request) -> Response:
     case_id, exhibit_id = case_id_of(request), exhibit_id_of(request)
     recorded = await call_with_body(
         request,
-        lambda ws, p, body: exhibits.seal_exhibit(ws, p, case_id, exhibit_id, schemas.reason(body)),
+        first(
+            case_id,
+            Action.EXHIBIT_SEAL,
+            lambda ws, p, body: exhibits.seal_exhibit(
+                ws, p, case_id, exhibit_id, schemas.reason(body)
+            ),
+        ),
     )
     return json_response(recorded.to_json())
 
 
 async def set_hold(request: Request) -> Response:
     case_id, exhibit_id = case_id_of(request), exhibit_id_of(request)
-    recorded = await call_with_body(
-        request,
-        lambda ws, p, body: exhibits.set_hold(
-            ws, p, case_id, exhibit_id, schemas.reason(body), hold=True
-        ),
-    )
-    return json_response(recorded.to_json())
+
+    def work(ws: Workspace, p: Principal, body: dict[str, Any]) -> exhibits.HoldSet:
+        reason, authority = schemas.hold(body)
+        return exhibits.set_hold(ws, p, case_id, exhibit_id, reason=reason, authority=authority)
+
+    held = await call_with_body(request, first(case_id, Action.HOLD_SET, work))
+    return json_response(held.to_json())
 
 
 async def release_hold(request: Request) -> Response:
     case_id, exhibit_id = case_id_of(request), exhibit_id_of(request)
-    recorded = await call_with_body(
-        request,
-        lambda ws, p, body: exhibits.set_hold(
-            ws, p, case_id, exhibit_id, schemas.reason(body), hold=False
-        ),
-    )
-    return json_response(recorded.to_json())
+
+    def work(ws: Workspace, p: Principal, body: dict[str, Any]) -> exhibits.HoldReleased:
+        reason, hold = schemas.release(body)
+        return exhibits.release_hold(ws, p, case_id, exhibit_id, reason=reason, hold=hold)
+
+    released = await call_with_body(request, first(case_id, Action.HOLD_RELEASE, work))
+    return json_response(released.to_json())
 
 
 async def add_note(request: Request) -> Response:
@@ -155,7 +195,7 @@ async def add_note(request: Request) -> Response:
         exhibit_id, text = schemas.note(body)
         return exhibits.add_note(ws, p, case_id, exhibit_id, text)
 
-    created = await call_with_body(request, work)
+    created = await call_with_body(request, first(case_id, Action.NOTE_ADD, work))
     return json_response(created.to_json(), status_code=201)
 
 
@@ -230,6 +270,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/cases", list_cases, methods=["GET"]),
         Route(CASE, get_case, methods=["GET"]),
         Route(CASE + "/parties", add_party, methods=["POST"]),
+        Route(CASE + "/parties/proposals/{seq}/approve", approve_party, methods=["POST"]),
         Route(CASE + "/parties/{code}", remove_party, methods=["DELETE"]),
         Route(CASE + "/grants", grant_access, methods=["POST"]),
         Route(CASE + "/grants/revoke", revoke_access, methods=["POST"]),

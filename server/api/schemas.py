@@ -30,6 +30,7 @@ MAX_NOTE = 64 * 1024
 MAX_REASON = 2_000
 MAX_SUB = 200
 MAX_PARTIES = 64
+MAX_GRANT_EXHIBITS = 1_000
 MAX_ACQUISITION_FIELDS = 16
 MAX_HASHES = 16
 SAFE_INT = 2**53 - 1
@@ -171,8 +172,13 @@ def party(body: dict[str, Any]) -> str:
     return jurisdiction_code(body.get("jurisdiction"))
 
 
-def grant(body: dict[str, Any]) -> Grant:
-    _only(body, {"jurisdiction", "sub", "role"})
+def grant(body: dict[str, Any], *, scope: bool = True) -> Grant:
+    """A grant: whom (jurisdiction, sub, role) and, unless `scope` is False (revoking),
+    the exhibits it discloses: a list of exhibit ids, or null/absent for all."""
+    _only(
+        body,
+        {"jurisdiction", "sub", "role", "exhibits"} if scope else {"jurisdiction", "sub", "role"},
+    )
     role = body.get("role")
     if role not in ("judge", "defence"):
         raise InvalidRequestError("role must be judge or defence", code="role_not_grantable")
@@ -181,7 +187,43 @@ def grant(body: dict[str, Any]) -> Grant:
         jurisdiction=jurisdiction_code(body.get("jurisdiction")),
         sub=text(body, "sub", max_length=MAX_SUB),
         role=role,
+        exhibits=_exhibit_list(body.get("exhibits")),
     )
+
+
+def _exhibit_list(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or len(value) > MAX_GRANT_EXHIBITS:
+        raise _bad(
+            f"exhibits must be null or a non-empty list of at most {MAX_GRANT_EXHIBITS} exhibit ids"
+        )
+    ids = []
+    for item in value:
+        if not isinstance(item, str):
+            raise _bad("exhibits must list exhibit ids (lowercase UUIDs)")
+        ids.append(uuid_text(item, "each exhibit"))
+    if len(set(ids)) != len(ids):
+        raise _bad("exhibits must not repeat")
+    return tuple(ids)
+
+
+def hold(body: dict[str, Any]) -> tuple[str, str]:
+    """POST …/hold: (reason, authority), both required (spec 2.1 exhibit.hold_set)."""
+    _only(body, {"reason", "authority"})
+    return (
+        text(body, "reason", max_length=MAX_REASON),
+        text(body, "authority", max_length=MAX_REASON),
+    )
+
+
+def release(body: dict[str, Any]) -> tuple[str, int]:
+    """POST …/hold/release: (reason, hold), the hold being the seq of its exhibit.hold_set."""
+    _only(body, {"reason", "hold"})
+    seq = body.get("hold")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= SAFE_INT:
+        raise _bad("hold must be the seq (a non-negative integer) of an exhibit.hold_set entry")
+    return text(body, "reason", max_length=MAX_REASON), seq
 
 
 def non_negative(value: str | None, name: str) -> int | None:

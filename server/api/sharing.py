@@ -12,9 +12,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
+from server.api.guard import first
 from server.api.http import call, call_with_body, case_id_of, exhibit_id_of
 from server.api.responses import json_response
 from server.errors import InvalidRequestError
+from server.permissions import Action
 from server.services import cases, sharing
 
 CASE = "/api/cases/{case_id}"
@@ -35,7 +37,13 @@ async def share_exhibit(request: Request) -> Response:
     case_id, exhibit_id = case_id_of(request), exhibit_id_of(request)
     recorded = await call_with_body(
         request,
-        lambda ws, p, body: sharing.share_exhibit(ws, p, case_id, exhibit_id, share_request(body)),
+        first(
+            case_id,
+            Action.EXHIBIT_SHARE,
+            lambda ws, p, body: sharing.share_exhibit(
+                ws, p, case_id, exhibit_id, share_request(body)
+            ),
+        ),
     )
     return json_response(recorded.to_json(), status_code=201)
 
@@ -65,7 +73,12 @@ async def grant_access(request: Request) -> Response:
     """POST /access: court or defence access, the same act as POST /grants."""
     case_id = case_id_of(request)
     recorded = await call_with_body(
-        request, lambda ws, p, body: cases.grant_access(ws, p, case_id, schemas.grant(body))
+        request,
+        first(
+            case_id,
+            Action.ACCESS_GRANT,
+            lambda ws, p, body: cases.grant_access(ws, p, case_id, schemas.grant(body)),
+        ),
     )
     return json_response(recorded.to_json(), status_code=201)
 

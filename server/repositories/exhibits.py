@@ -1,4 +1,4 @@
-"""Exhibits (metadata) and notes."""
+"""Exhibits (metadata), their holds, and notes."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
-from server.models import Exhibit, Note, table
+from server.models import Exhibit, ExhibitHold, Note, table
 from server.repositories.bulk import Row, insert_rows, update_rows
 
 _E = EXHIBITS = table(Exhibit)
 _N = table(Note)
+_H = table(ExhibitHold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,14 @@ def get(conn: Connection, case_id: str, exhibit_id: str) -> ExhibitRow | None:
     return None if row is None else ExhibitRow(**row._mapping)
 
 
+def owners(conn: Connection, case_id: str, exhibit_ids: Sequence[str] | None) -> dict[str, str]:
+    """Each exhibit's owner state: of these exhibits of the case, or of all of them."""
+    query = select(_E.c.id, _E.c.owner).where(_E.c.case_id == case_id)
+    if exhibit_ids is not None:
+        query = query.where(_E.c.id.in_(list(exhibit_ids)))
+    return {row.id: row.owner for row in conn.execute(query)}
+
+
 def page(
     conn: Connection, case_id: str, *, after: tuple[datetime, str] | None, limit: int
 ) -> list[ExhibitRow]:
@@ -125,7 +134,8 @@ def new_note_row(
     case_id: str,
     exhibit_id: str | None,
     text: str,
-    sha256: str,
+    commitment: str,
+    salt: str,
     seq: int,
     now: datetime,
 ) -> Row:
@@ -136,7 +146,8 @@ def new_note_row(
             "case_id": case_id,
             "exhibit_id": exhibit_id,
             "text": text,
-            "sha256": sha256,
+            "commitment": commitment,
+            "salt": salt,
             "seq": seq,
             "created_at": now,
         },
@@ -148,7 +159,8 @@ class NoteRow:
     id: str
     exhibit_id: str | None
     text: str
-    sha256: str
+    commitment: str
+    salt: str | None
     seq: int
     created_at: datetime
 
@@ -157,9 +169,75 @@ def notes_page(
     conn: Connection, case_id: str, *, after_seq: int | None, limit: int
 ) -> list[NoteRow]:
     query = select(
-        _N.c.id, _N.c.exhibit_id, _N.c.text, _N.c.sha256, _N.c.seq, _N.c.created_at
+        _N.c.id, _N.c.exhibit_id, _N.c.text, _N.c.commitment, _N.c.salt, _N.c.seq, _N.c.created_at
     ).where(_N.c.case_id == case_id)
     if after_seq is not None:
         query = query.where(_N.c.seq > after_seq)
     query = query.order_by(_N.c.seq).limit(limit)
     return [NoteRow(*row) for row in conn.execute(query)]
+
+
+# --- holds (spec 2.1 exhibit.hold_set / exhibit.hold_released) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRow:
+    exhibit_id: str
+    seq: int
+    jurisdiction: str
+    role: str
+    sub: str
+    reason: str
+    authority: str
+    set_at: datetime
+    released_seq: int | None
+    released_at: datetime | None
+
+
+_HOLD_COLUMNS = (
+    _H.c.exhibit_id,
+    _H.c.seq,
+    _H.c.jurisdiction,
+    _H.c.role,
+    _H.c.sub,
+    _H.c.reason,
+    _H.c.authority,
+    _H.c.set_at,
+    _H.c.released_seq,
+    _H.c.released_at,
+)
+
+
+def insert_hold(conn: Connection, case_id: str, hold: HoldRow) -> None:
+    values = {column.name: getattr(hold, column.name) for column in _HOLD_COLUMNS}
+    conn.execute(insert(_H).values(case_id=case_id, **values))
+
+
+def holds_of(
+    conn: Connection, exhibit_ids: Sequence[str], *, open_only: bool = True
+) -> dict[str, list[HoldRow]]:
+    """The holds of these exhibits (only the open ones unless told), oldest first."""
+    if not exhibit_ids:
+        return {}
+    query = select(*_HOLD_COLUMNS).where(_H.c.exhibit_id.in_(list(exhibit_ids)))
+    if open_only:
+        query = query.where(_H.c.released_seq.is_(None))
+    found: dict[str, list[HoldRow]] = {}
+    for row in conn.execute(query.order_by(_H.c.exhibit_id, _H.c.seq)):
+        hold = HoldRow(**row._mapping)
+        found.setdefault(hold.exhibit_id, []).append(hold)
+    return found
+
+
+def open_holds(conn: Connection, exhibit_id: str) -> list[HoldRow]:
+    return holds_of(conn, [exhibit_id]).get(exhibit_id, [])
+
+
+def release_hold(
+    conn: Connection, exhibit_id: str, seq: int, *, released_seq: int, now: datetime
+) -> None:
+    conn.execute(
+        update(_H)
+        .where(_H.c.exhibit_id == exhibit_id, _H.c.seq == seq)
+        .values(released_seq=released_seq, released_at=now)
+    )

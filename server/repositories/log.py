@@ -73,6 +73,25 @@ def entries(conn: Connection, case_id: str, first: int, end: int) -> list[bytes]
     return list(conn.execute(query).scalars())
 
 
+def entries_with_exhibit(
+    conn: Connection, case_id: str, first: int, end: int
+) -> list[tuple[int, str | None, bytes]]:
+    """(seq, exhibit id, canonical bytes) of entries first..end-1, in seq order."""
+    query = (
+        select(_E.c.seq, _E.c.exhibit_id, _E.c.canonical)
+        .where(_E.c.case_id == case_id, _E.c.seq >= first, _E.c.seq < end)
+        .order_by(_E.c.seq)
+    )
+    return [(seq, exhibit, raw) for seq, exhibit, raw in conn.execute(query)]
+
+
+def exhibit_of(conn: Connection, case_id: str, seq: int) -> tuple[bool, str | None]:
+    """(whether entry `seq` exists, the exhibit it concerns)."""
+    query = select(_E.c.exhibit_id).where(_E.c.case_id == case_id, _E.c.seq == seq)
+    row = conn.execute(query).one_or_none()
+    return (False, None) if row is None else (True, row[0])
+
+
 def leaf_hash(conn: Connection, case_id: str, seq: int) -> bytes | None:
     query = select(_E.c.leaf_hash).where(_E.c.case_id == case_id, _E.c.seq == seq)
     return conn.execute(query).scalar_one_or_none()

@@ -1,34 +1,32 @@
-"""Exhibit shares: the select()s behind "may this state read this exhibit right now"."""
+"""Exhibit shares: who holds one now (the rules decide with `server.services.rules`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from server.models import Exhibit, ExhibitShare, table
+from server.models import ExhibitShare, table
 
 _shares = table(ExhibitShare)
-_exhibits = table(Exhibit)
 
 
-def is_shared_with(conn: Connection, exhibit_id: str, jurisdiction: str) -> bool:
-    """True if the exhibit holds an unrevoked share for `jurisdiction` at this moment."""
-    row = conn.execute(
-        select(_shares.c.exhibit_id).where(
-            _shares.c.exhibit_id == exhibit_id,
-            _shares.c.jurisdiction == jurisdiction,
-            _shares.c.revoked_at.is_(None),
-        )
-    ).first()
-    return row is not None
-
-
-def may_read_content(conn: Connection, exhibit_id: str, jurisdiction: str) -> bool:
-    """spec 6.7: the owner state, or a state holding an unrevoked share."""
-    owner = conn.execute(select(_exhibits.c.owner).where(_exhibits.c.id == exhibit_id)).scalar()
-    return owner == jurisdiction or is_shared_with(conn, exhibit_id, jurisdiction)
+def active_shares(
+    conn: Connection, case_id: str, exhibit_ids: Sequence[str] | None
+) -> dict[str, dict[str, str]]:
+    """Unrevoked shares at this moment: exhibit -> {jurisdiction: conditions}, for these
+    exhibits of the case or all of them."""
+    query = select(_shares.c.exhibit_id, _shares.c.jurisdiction, _shares.c.conditions).where(
+        _shares.c.case_id == case_id, _shares.c.revoked_at.is_(None)
+    )
+    if exhibit_ids is not None:
+        query = query.where(_shares.c.exhibit_id.in_(list(exhibit_ids)))
+    found: dict[str, dict[str, str]] = {}
+    for exhibit_id, jurisdiction, conditions in conn.execute(query):
+        found.setdefault(exhibit_id, {})[jurisdiction] = conditions
+    return found
 
 
 # Sharing and revoking (server.services.sharing), and what is shared with whom.

@@ -10,6 +10,7 @@ object's size, SHA-256 and BLAKE3 against its exhibit.ingested entry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from custody.entry import Entry
 from custody.errors import CustodyError
 from custody.merkle import MemoryTree, leaf_hash
 from custody.note import Note, NoteSignature
+from custody.replay import replay
 from evidence.errors import EvidenceError, ObjectNotFoundError
 from evidence.keys import exhibit_key
 from server.db import read_transaction
@@ -99,15 +101,27 @@ def audit_case(ws: Workspace, case_id: str, *, objects: bool = True) -> AuditRep
         checkpoints = witness_repo.checkpoint_notes(conn, case_id)
         cosignatures = witness_repo.cosignatures(conn, case_id)
         witnesses = {w.name: w for w in witness_repo.all_witnesses(conn)}
+        owners = exhibit_repo.owners(conn, case_id, None)
         tables = _StateTables(
             parties=frozenset(case_repo.parties(conn, case_id)),
             grants=frozenset(
-                (g.jurisdiction, g.sub, g.role) for g in case_repo.grants(conn, case_id)
+                (
+                    g.jurisdiction,
+                    g.sub,
+                    g.role,
+                    None if g.exhibits is None else frozenset(g.exhibits),
+                )
+                for g in case_repo.grants(conn, case_id)
             ),
             shares=frozenset(
                 (s.exhibit_id, s.jurisdiction)
                 for s in share_repo.shares_of_case(conn, case_id)
                 if s.revoked_at is None
+            ),
+            holds=frozenset(
+                (exhibit_id, hold.seq)
+                for exhibit_id, held in exhibit_repo.holds_of(conn, list(owners)).items()
+                for hold in held
             ),
             exhibits={
                 row.id: (row.owner, row.sealed, row.legal_hold)
@@ -251,61 +265,53 @@ class _StateTables:
     """The rows that decide who may read what, as stored."""
 
     parties: frozenset[str]
-    grants: frozenset[tuple[str, str, str]]
+    grants: frozenset[tuple[str, str, str, frozenset[str] | None]]
     shares: frozenset[tuple[str, str]]
+    holds: frozenset[tuple[str, int]]  # open holds: (exhibit, seq of its hold_set)
     exhibits: dict[str, tuple[str, bool, bool]]  # id -> (owner, sealed, legal hold)
 
 
 def _check_state_tables(entries: list[Entry], tables: _StateTables, report: AuditReport) -> None:
-    """Replay the log and compare with the tables every read is checked against: a party,
-    grant or share row that the log does not explain would grant access silently."""
-    parties: set[str] = set()
-    grants: set[tuple[str, str, str]] = set()
-    shares: set[tuple[str, str]] = set()
-    exhibits: dict[str, list[object]] = {}
-    for entry in entries:
-        data, exhibit = entry.data, entry.exhibit
-        if entry.type == "case.created":
-            parties.update(data["parties"])
-        elif entry.type == "case.party_added":
-            parties.add(data["jurisdiction"])
-        elif entry.type == "case.party_removed":
-            parties.discard(data["jurisdiction"])
-        elif entry.type == "case.access_granted":
-            grants.add((data["jurisdiction"], data["sub"], data["role"]))
-        elif entry.type == "case.access_revoked":
-            grants.discard((data["jurisdiction"], data["sub"], data["role"]))
-        elif exhibit is None:
-            continue
-        elif entry.type == "exhibit.registered":
-            exhibits[exhibit] = [data["owner"], False, False]
-        elif entry.type == "exhibit.shared":
-            shares.add((exhibit, data["jurisdiction"]))
-        elif entry.type == "exhibit.share_revoked":
-            shares.discard((exhibit, data["jurisdiction"]))
-        elif entry.type == "exhibit.sealed" and exhibit in exhibits:
-            exhibits[exhibit][1] = True
-        elif entry.type in ("exhibit.hold_set", "exhibit.hold_released") and exhibit in exhibits:
-            exhibits[exhibit][2] = entry.type == "exhibit.hold_set"
+    """Fold the log with the custody rules (`custody.replay`, the verifier's own) and
+    compare with the tables every read is checked against: a party, grant, share or hold
+    row that the log does not explain would grant (or block) access silently."""
+    state = replay(entries).state
+    logged_exhibits = {
+        exhibit_id: (x.owner, x.sealed, x.on_hold)
+        for exhibit_id, x in state.exhibits.items()
+        if x.owner is not None
+    }
     for what, logged, stored in (
-        ("parties", parties, set(tables.parties)),
-        ("grants", grants, set(tables.grants)),
-        ("shares", shares, set(tables.shares)),
+        ("parties", set(state.parties), set(tables.parties)),
+        ("grants", {(*g.key, g.exhibits) for g in state.grants.values()}, set(tables.grants)),
+        (
+            "shares",
+            {(x, j) for x, e in state.exhibits.items() for j in e.shares},
+            set(tables.shares),
+        ),
+        (
+            "holds",
+            {(x, seq) for x, e in state.exhibits.items() for seq in e.holds},
+            set(tables.holds),
+        ),
     ):
-        for extra in sorted(stored - logged):
-            report.error(f"{what} table", f"{extra} is stored but no log entry grants it")
-        for missing in sorted(logged - stored):
-            report.error(f"{what} table", f"{missing} is in the log but not stored")
+        for extra in sorted(stored - logged, key=repr):
+            report.error(f"{what} table", f"{_shown(extra)} is stored but no log entry grants it")
+        for missing in sorted(logged - stored, key=repr):
+            report.error(f"{what} table", f"{_shown(missing)} is in the log but not stored")
     for exhibit_id, stored_state in sorted(tables.exhibits.items()):
-        logged_state = exhibits.get(exhibit_id)
+        logged_state = logged_exhibits.get(exhibit_id)
         if logged_state is None:
             report.error(f"exhibit {exhibit_id}", "stored, but never registered in the log")
-        elif tuple(logged_state) != stored_state:
+        elif logged_state != stored_state:
             report.error(
                 f"exhibit {exhibit_id}",
-                f"stored (owner, sealed, hold) {stored_state} differ from the log's "
-                f"{tuple(logged_state)}",
+                f"stored (owner, sealed, hold) {stored_state} differ from the log's {logged_state}",
             )
+
+
+def _shown(row: Sequence[object]) -> str:
+    return repr(tuple(sorted(x) if isinstance(x, frozenset) else x for x in row))
 
 
 def _check_objects(ws: Workspace, case_id: str, entries: list[Entry], report: AuditReport) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 from custody.note import Note, NoteSignature
 from server.auth import Principal
 from server.db import read_transaction
-from server.errors import InvalidRequestError
+from server.errors import InvalidRequestError, NotFoundError
 from server.permissions import Action
 from server.repositories import log as log_repo
-from server.services import custody_log
+from server.services import custody_log, rules
 from server.services.cases import authorize_read
 from server.services.custody_log import CaseLog
 from server.services.workspace import Workspace
@@ -73,7 +73,11 @@ def _size(conn: Any, case_id: str) -> int:
 def read_entries(
     ws: Workspace, principal: Principal, case_id: str, first: int, end: int | None
 ) -> EntriesPage:
-    """Entries first..end-1, at most 10 000 per read; `end` is cut to the log size."""
+    """Entries first..end-1, at most 10 000 per read; `end` is cut to the log size.
+
+    A defence lawyer reads the case-level entries and those of the exhibits their grant
+    discloses, nothing of the others (spec 2.1); the page skips the rest, and `end` still
+    says where the read stopped in the log."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.LOG_READ)
         size = _size(conn, case_id)
@@ -83,18 +87,23 @@ def read_entries(
                 f"need 0 <= from <= {size} (the log size) and from <= to", code="bad_range"
             )
         stop = min(stop, first + MAX_ENTRIES_PER_READ)
-        rows = log_repo.entries(conn, case_id, first, stop)
+        rows = log_repo.entries_with_exhibit(conn, case_id, first, stop)
+        disclosed = rules.disclosed(conn, case_id, principal)
     # Also at most MAX_READ_BYTES (at least one entry): entries can be large, and one read
     # must not build a response of gigabytes. JITC-Log-End says where this one stopped.
     taken: list[bytes] = []
     total = 0
-    for row in rows:
+    reached = stop
+    for seq, exhibit, row in rows:
+        if disclosed is not None and exhibit is not None and exhibit not in disclosed:
+            continue
         if taken and total + len(row) + 1 > MAX_READ_BYTES:
+            reached = seq
             break
         taken.append(row)
         total += len(row) + 1
     lines = b"".join(row + b"\n" for row in taken)
-    return EntriesPage(lines=lines, first=first, end=first + len(taken), size=size)
+    return EntriesPage(lines=lines, first=first, end=reached, size=size)
 
 
 def latest_checkpoint(ws: Workspace, principal: Principal, case_id: str) -> bytes:
@@ -126,6 +135,13 @@ def inclusion(
             raise InvalidRequestError(
                 f"need 0 <= seq < size <= {current} (the log size)", code="bad_range"
             )
+        disclosed = rules.disclosed(conn, case_id, principal)
+        if disclosed is not None:
+            _, exhibit = log_repo.exhibit_of(conn, case_id, seq)
+            if exhibit is not None and exhibit not in disclosed:
+                raise NotFoundError(
+                    f"no entry {seq} that your grant discloses", code="entry_not_found"
+                )
         leaf = log_repo.leaf_hash(conn, case_id, seq)
         assert leaf is not None  # seq < size
         proof = custody_log.inclusion(conn, case_id, seq, tree_size)

@@ -2,8 +2,8 @@
 
 The owner state shares an exhibit with another party state, with conditions of use, and
 may revoke the share; both are custody entries written with the share row in one
-transaction. Reads of content check the share at that moment
-(`server.repositories.shares.may_read_content`), so a revocation takes effect at once.
+transaction. Reads of content check the share at that moment (`server.services.rules`,
+the custody rules' `CaseState`), so a revocation takes effect at once.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from server.errors import ConflictError, InvalidRequestError, NotFoundError
 from server.permissions import Action, authorize
 from server.repositories import exhibits as exhibit_repo
 from server.repositories import shares as share_repo
-from server.services import content
+from server.services import content, rules
 from server.services.cases import Recorded, authorize_read, locked_standing
 from server.services.custody_log import CaseLog
 from server.services.workspace import Workspace
@@ -137,5 +137,8 @@ def list_shares(
         authorize_read(conn, case_id, principal, Action.CASE_READ)
         if exhibit_id is not None and exhibit_repo.get(conn, case_id, exhibit_id) is None:
             raise NotFoundError(f"no exhibit {exhibit_id} in this case", code="exhibit_not_found")
+        if exhibit_id is not None:
+            rules.require_visible(conn, case_id, principal, exhibit_id)
         rows = share_repo.shares_of_case(conn, case_id, exhibit_id=exhibit_id)
-    return [ShareView(row) for row in rows]
+        disclosed = rules.disclosed(conn, case_id, principal)  # defence: its exhibits only
+    return [ShareView(row) for row in rows if disclosed is None or row.exhibit_id in disclosed]

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from server.auth import Principal
 from server.db import read_transaction
-from server.permissions import GRANTABLE_ROLES, Action, CaseStanding, allowed
+from server.permissions import Action, CaseStanding, allowed
 from server.repositories import content as content_repo
-from server.repositories import shares as share_repo
 from server.repositories import witnesses as witness_repo
+from server.services import rules
 from server.services.cases import authorize_read, standing
 from server.services.workspace import Workspace
 
@@ -67,14 +67,12 @@ def uploading(
 def may_read_content(
     ws: Workspace, principal: Principal, case_id: str, exhibit_id: str, owner: str
 ) -> bool:
-    """Whether a download would be allowed now: the matrix, plus (for party roles) the
-    owner state or an unrevoked share (spec 6.7), the same repository check the content
-    service makes. Only decides whether the page offers the button: the service decides."""
+    """Whether a download would be allowed now: the matrix, plus the custody rules' answer
+    (spec 6.7, `server.services.rules`), the same the content service asks. Only decides
+    whether the page offers the button: the service decides."""
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.CASE_READ)
         current = standing(conn, case_id, principal)
         if not allowed(principal, Action.CONTENT_READ, current, exhibit_owner=owner):
             return False
-        if principal.role in GRANTABLE_ROLES:
-            return True
-        return share_repo.may_read_content(conn, exhibit_id, principal.jurisdiction)
+        return rules.read_refusal(conn, case_id, principal, exhibit_id) is None

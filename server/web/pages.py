@@ -186,7 +186,7 @@ async def add_party(web: Web) -> Response:
     body = {"jurisdiction": await web.field("jurisdiction")}
     return await _act(
         web,
-        lambda ws, p: cases.add_party(ws, p, case_id, schemas.party(body)),
+        lambda ws, p: cases.propose_party(ws, p, case_id, schemas.party(body)),
         "party_added",
         _case_url(case_id),
     )
@@ -377,11 +377,20 @@ def _hold_action(hold: bool) -> Callable[[Web], Any]:
     async def handler(web: Web) -> Response:
         case_id, exhibit_id = _case_id(web), _exhibit_id(web)
         reason = await web.field("reason")
+        # The hold form asks for the reason and the order it rests on in one field, which
+        # is then also the hold's authority; a release ends the one open hold.
+        authority = await web.field("authority") or reason
+
+        def work(ws: Workspace, p: Principal) -> object:
+            if hold:
+                text, order = schemas.hold({"reason": reason, "authority": authority})
+                return exhibits.set_hold(ws, p, case_id, exhibit_id, reason=text, authority=order)
+            text = schemas.reason({"reason": reason})
+            return exhibits.release_hold(ws, p, case_id, exhibit_id, reason=text, hold=None)
+
         return await _act(
             web,
-            lambda ws, p: exhibits.set_hold(
-                ws, p, case_id, exhibit_id, schemas.reason({"reason": reason}), hold=hold
-            ),
+            work,
             "hold_set" if hold else "hold_released",
             _exhibit_url(case_id, exhibit_id),
         )

@@ -163,20 +163,25 @@ def test_parties_change_and_are_logged(client: TestClient, world: World) -> None
     prosecutor = world.headers("NL", "prosecutor")
     be = world.headers("BE", "investigator")
     assert client.get(f"/api/cases/{case_id}", headers=be).status_code == 403
+    # A case with one party: the proposal needs no other consent and adds at once.
     added = client.post(
         f"/api/cases/{case_id}/parties", json={"jurisdiction": "BE"}, headers=prosecutor
     )
     assert added.status_code == 201
-    assert added.json() == {"seq": 1, "type": "case.party_added"}
+    assert added.json() == {"proposal": 1, "added": 2, "jurisdiction": "BE"}
     assert client.get(f"/api/cases/{case_id}", headers=be).status_code == 200
     again = client.post(
         f"/api/cases/{case_id}/parties", json={"jurisdiction": "BE"}, headers=prosecutor
     )
     assert again.status_code == 409
-    removed = client.delete(
+    # No state removes another: BE cannot evict NL.
+    evicted = client.delete(
         f"/api/cases/{case_id}/parties/NL", headers=world.headers("BE", "prosecutor")
     )
-    assert removed.status_code == 200
+    assert evicted.status_code == 403
+    assert error_code(evicted) == "remove_other_state"
+    withdrawn = client.delete(f"/api/cases/{case_id}/parties/NL", headers=prosecutor)
+    assert withdrawn.status_code == 200
     last = client.delete(
         f"/api/cases/{case_id}/parties/BE", headers=world.headers("BE", "prosecutor")
     )
@@ -184,15 +189,17 @@ def test_parties_change_and_are_logged(client: TestClient, world: World) -> None
     assert error_code(last) == "last_party"
     entries = fetch_and_verify(client, be, case_id)
     assert [(e.type, e.data.get("jurisdiction")) for e in entries[1:]] == [
+        ("case.party_proposed", "BE"),
         ("case.party_added", "BE"),
         ("case.party_removed", "NL"),
     ]
+    assert entries[2].data["proposal"] == 1
 
 
 def test_grants_are_logged(client: TestClient, world: World) -> None:
     case_id = create_case(client, world)
     prosecutor = world.headers("DE", "prosecutor")
-    grant = {"jurisdiction": "FR", "sub": "judge-1", "role": "judge"}
+    grant = {"jurisdiction": "DE", "sub": "judge-1", "role": "judge"}
     assert (
         client.post(f"/api/cases/{case_id}/grants", json=grant, headers=prosecutor).status_code
         == 201
@@ -218,7 +225,7 @@ def test_grants_are_logged(client: TestClient, world: World) -> None:
         "case.access_granted",
         "case.access_revoked",
     ]
-    assert dict(entries[1].data) == grant
+    assert dict(entries[1].data) == {**grant, "exhibits": None}
 
 
 # --- exhibits and notes -----------------------------------------------------------------
@@ -239,24 +246,37 @@ def test_exhibit_lifecycle_chains_its_entries(client: TestClient, world: World) 
         client.post(base + "/seal", json={"reason": "again"}, headers=investigator).status_code
         == 409
     )
-    assert (
-        client.post(base + "/hold", json={"reason": "order 1"}, headers=prosecutor).status_code
-        == 200
+    first = client.post(
+        base + "/hold", json={"reason": "order 1", "authority": "Rb 1"}, headers=prosecutor
     )
-    assert (
-        client.post(base + "/hold", json={"reason": "order 2"}, headers=prosecutor).status_code
-        == 409
+    assert first.status_code == 200
+    assert first.json() == {"hold": first.json()["seq"], "seq": 4, "type": "exhibit.hold_set"}
+    # Several holds may be open; each is released by the seq that names it.
+    second = client.post(
+        base + "/hold", json={"reason": "order 2", "authority": "Rb 2"}, headers=prosecutor
     )
-    released = client.post(base + "/hold/release", json={"reason": "over"}, headers=prosecutor)
-    assert released.status_code == 200
+    assert second.status_code == 200
+    holds = client.get(base, headers=prosecutor).json()["holds"]
+    assert [(h["hold"], h["jurisdiction"], h["authority"]) for h in holds] == [
+        (4, "DE", "Rb 1"),
+        (5, "DE", "Rb 2"),
+    ]
+    for hold in (4, 5):
+        released = client.post(
+            base + "/hold/release", json={"reason": "over", "hold": hold}, headers=prosecutor
+        )
+        assert released.status_code == 200
+        assert released.json()["hold"] == hold
     note = client.post(
         f"/api/cases/{case_id}/notes",
         json={"exhibit": exhibit_id, "text": "Screen cracked on arrival."},
         headers=investigator,
     )
     assert note.status_code == 201
-    digest = hashlib.sha256(b"Screen cracked on arrival.").hexdigest()
-    assert note.json()["sha256"] == digest
+    salt = bytes.fromhex(note.json()["salt"])
+    assert len(salt) == 32
+    digest = hashlib.sha256(salt + b"Screen cracked on arrival.").hexdigest()
+    assert note.json()["commitment"] == digest
 
     view = client.get(base, headers=world.headers("DE", "investigator")).json()
     assert view["owner"] == "NL"
@@ -270,6 +290,8 @@ def test_exhibit_lifecycle_chains_its_entries(client: TestClient, world: World) 
         "exhibit.registered",
         "exhibit.sealed",
         "exhibit.hold_set",
+        "exhibit.hold_set",
+        "exhibit.hold_released",
         "exhibit.hold_released",
         "note.added",
     ]
@@ -279,11 +301,16 @@ def test_exhibit_lifecycle_chains_its_entries(client: TestClient, world: World) 
         "description": "seized",
         "acquisition": ACQUISITION,
     }
-    assert mine[-1].data["sha256"] == digest
+    # The log holds the salted commitment, never the salt nor the plain text's hash.
+    assert dict(mine[-1].data) == {"commitment": digest}
+    plain = hashlib.sha256(b"Screen cracked on arrival.").hexdigest()
+    assert plain not in str([e.data for e in entries])
+    assert salt.hex() not in str(entries)
     assert [e.exhibit for e in entries].count(other) == 1
 
     notes = client.get(f"/api/cases/{case_id}/notes", headers=investigator).json()["items"]
     assert notes[0]["text"] == "Screen cracked on arrival."
+    assert (notes[0]["salt"], notes[0]["commitment"]) == (salt.hex(), digest)
 
 
 @pytest.mark.parametrize(

@@ -55,3 +55,37 @@ def test_a_party_or_seal_changed_in_the_database_is_named(
         )
     report = audit_case(workspace, case_id, objects=False)
     assert sorted(f.subject for f in report.findings) == [f"exhibit {exhibit_id}", "parties table"]
+
+
+def test_a_hold_released_or_a_grant_widened_behind_the_logs_back_is_named(
+    client: TestClient, world: World, workspace: Workspace
+) -> None:
+    case_id = create_case(client, world, parties=("NL", "DE"))
+    exhibit_id = register_exhibit(client, world, case_id)
+    prosecutor = world.headers("NL", "prosecutor")
+    held = client.post(
+        f"/api/cases/{case_id}/exhibits/{exhibit_id}/hold",
+        json={"reason": "trial", "authority": "Rb 1"},
+        headers=prosecutor,
+    )
+    assert held.status_code == 200
+    granted = client.post(
+        f"/api/cases/{case_id}/access",
+        json={"jurisdiction": "NL", "sub": "r", "role": "judge", "exhibits": [exhibit_id]},
+        headers=prosecutor,
+    )
+    assert granted.status_code == 201
+    assert audit_case(workspace, case_id, objects=False).ok
+    with workspace.engine.begin() as conn:
+        # A hold ended and a grant widened to every exhibit, with no entry for either.
+        conn.execute(
+            text("UPDATE exhibit_holds SET released_seq = 99 WHERE exhibit_id = :e"),
+            {"e": exhibit_id},
+        )
+        conn.execute(
+            text("UPDATE case_grants SET exhibits = NULL WHERE case_id = :c"), {"c": case_id}
+        )
+    report = audit_case(workspace, case_id, objects=False)
+    subjects = sorted(f.subject for f in report.findings)
+    assert subjects == ["grants table", "grants table", "holds table"]
+    assert any("is in the log but not stored" in f.message for f in report.findings)

@@ -23,10 +23,7 @@ from tests.server.test_cli_workspace import (
     uploaded,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skip(reason="needs the issue-10 API (branch rules)"),
-]
+pytestmark = pytest.mark.slow
 
 __all__ = ["_own_folders"]  # the autouse fixture of the workspace tests, used here too
 

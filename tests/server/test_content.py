@@ -186,17 +186,21 @@ def test_legal_hold_reaches_the_object_and_blocks_disposal(scene: Scene, evidenc
     prosecutor = world.headers("NL", "prosecutor")
     key = _key(case_id, exhibit_id)
     hold = client.post(
-        url(case_id, exhibit_id, "/hold"), json={"reason": "appeal"}, headers=prosecutor
+        url(case_id, exhibit_id, "/hold"),
+        json={"reason": "appeal", "authority": "court order 12"},
+        headers=prosecutor,
     )
     assert hold.status_code == 200, hold.text
     assert evidence.store.legal_hold(key) is True
     order = {"reason": "case closed", "authority": "court order 99"}
     refused = client.post(url(case_id, exhibit_id, "/dispose"), json=order, headers=prosecutor)
     assert refused.status_code == 409
-    assert error_code(refused) == "hold_active"
+    assert error_code(refused) == "exhibit_on_hold"
     assert evidence.store.exists(key)
     release = client.post(
-        url(case_id, exhibit_id, "/hold/release"), json={"reason": "over"}, headers=prosecutor
+        url(case_id, exhibit_id, "/hold/release"),
+        json={"reason": "over", "hold": hold.json()["hold"]},
+        headers=prosecutor,
     )
     assert release.status_code == 200
     assert evidence.store.legal_hold(key) is False
@@ -212,7 +216,11 @@ def test_legal_hold_reaches_the_object_and_blocks_disposal(scene: Scene, evidenc
     gone = client.get(url(case_id, exhibit_id), headers=world.headers("NL", "investigator"))
     assert gone.status_code == 404
     assert error_code(gone) == "content_disposed"
-    again = client.post(url(case_id, exhibit_id, "/hold"), json={"reason": "x"}, headers=prosecutor)
+    again = client.post(
+        url(case_id, exhibit_id, "/hold"),
+        json={"reason": "x", "authority": "y"},
+        headers=prosecutor,
+    )
     assert again.status_code == 409
 
 
@@ -243,7 +251,7 @@ def test_scrub_sets_an_objects_legal_hold_back_to_the_exhibits(
     assert put(client, world, case_id, exhibit_id, b"held").status_code == 201
     hold = client.post(
         url(case_id, exhibit_id, "/hold"),
-        json={"reason": "appeal"},
+        json={"reason": "appeal", "authority": "court order 12"},
         headers=world.headers("NL", "prosecutor"),
     )
     assert hold.status_code == 200

@@ -24,7 +24,7 @@ def _append_note(log: CaseLog, actor_sub: str) -> int:
     from custody.entry import Actor
 
     actor = Actor(jurisdiction="NL", sub=actor_sub, role="investigator", token="t")
-    return log.append(actor, "note.added", data={"sha256": "00" * 32}).seq
+    return log.append(actor, "note.added", data={"commitment": "00" * 32}).seq
 
 
 def test_a_failing_unit_of_work_does_not_fail_its_batch(

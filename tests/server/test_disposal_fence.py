@@ -18,6 +18,7 @@ from tests.server.test_content import Scene, _key, entries, put, scene, url
 __all__ = ["scene"]  # the fixture, re-used from test_content
 
 ORDER = {"reason": "case closed", "authority": "court order 7"}
+HOLD = {"reason": "appeal", "authority": "court order 8"}
 
 
 def test_a_hold_after_the_disposal_fence_is_refused(
@@ -29,7 +30,7 @@ def test_a_hold_after_the_disposal_fence_is_refused(
     with write_transaction(workspace.engine) as conn:
         content_repo.begin_disposal(conn, exhibit_id, now=datetime.now(UTC))
     prosecutor = world.headers("NL", "prosecutor")
-    hold = client.post(url(case_id, exhibit_id, "/hold"), json={"reason": "x"}, headers=prosecutor)
+    hold = client.post(url(case_id, exhibit_id, "/hold"), json=HOLD, headers=prosecutor)
     assert hold.status_code == 409
     read = client.get(url(case_id, exhibit_id), headers=world.headers("NL", "investigator"))
     assert read.status_code == 404
@@ -76,5 +77,5 @@ def test_a_refused_store_disposal_lifts_its_fence(
     assert refused.status_code == 409
     read = client.get(url(case_id, exhibit_id), headers=world.headers("NL", "investigator"))
     assert read.status_code == 200  # not "disposed": the fence was lifted
-    hold = client.post(url(case_id, exhibit_id, "/hold"), json={"reason": "x"}, headers=prosecutor)
+    hold = client.post(url(case_id, exhibit_id, "/hold"), json=HOLD, headers=prosecutor)
     assert hold.status_code == 200, hold.text

@@ -240,11 +240,11 @@ def test_two_states_two_witnesses_postgres_and_s3(
     assert refused.status_code == 403
 
     # Defence access: reads the log, changes nothing.
-    defence = setup.headers("FR", "defence", sub="counsel-1")
+    defence = setup.headers("NL", "defence", sub="counsel-1")
     granted = setup.api(
         "POST",
         f"/api/cases/{case_id}/access",
-        json={"jurisdiction": "FR", "sub": "counsel-1", "role": "defence"},
+        json={"jurisdiction": "NL", "sub": "counsel-1", "role": "defence"},
         headers=nl_prosecutor,
     )
     assert granted.status_code == 201, granted.text

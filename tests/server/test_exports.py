@@ -152,25 +152,43 @@ def test_judges_and_defence_receive_bundles_and_change_nothing(case: Case) -> No
         {"exhibits": None, "disclosure": "full", "content": False, "recipient": "court"}
     )
     export_id = made.json()["id"]
+    selective = case.post_export(
+        {"exhibits": [case.laptop], "disclosure": "selective", "content": True, "recipient": "d"}
+    )
+    assert selective.status_code == 201, selective.text
+    disclosed_id = selective.json()["id"]
     prosecutor = case.world.headers("NL", "prosecutor")
+    judge = {"jurisdiction": "NL", "sub": "judge-1", "role": "judge"}
+    defence = {"jurisdiction": "NL", "sub": "defence-1", "role": "defence"}
+    for grant in (judge, {**defence, "exhibits": [case.laptop]}):
+        granted = case.client.post(f"/api/cases/{case.id}/access", json=grant, headers=prosecutor)
+        assert granted.status_code == 201, granted.text
     for role in ("judge", "defence"):
-        grant = {"jurisdiction": "FR", "sub": f"{role}-1", "role": role}
-        assert (
-            case.client.post(
-                f"/api/cases/{case.id}/access", json=grant, headers=prosecutor
-            ).status_code
-            == 201
-        )
-        headers = case.world.headers("FR", role, sub=f"{role}-1")
-        assert case.bundle(export_id, headers)[:2] == b"PK"
-        listed = case.client.get(f"/api/cases/{case.id}/exports", headers=headers)
-        assert [x["id"] for x in listed.json()["items"]] == [export_id]
+        headers = case.world.headers("NL", role, sub=f"{role}-1")
         attempt = case.client.post(
             f"/api/cases/{case.id}/exports",
             json={"exhibits": None, "disclosure": "full", "content": False, "recipient": "x"},
             headers=headers,
         )
         assert attempt.status_code == 403
+    # The judge receives every bundle of the case.
+    judge_headers = case.world.headers("NL", "judge", sub="judge-1")
+    assert case.bundle(export_id, judge_headers)[:2] == b"PK"
+    listed = case.client.get(f"/api/cases/{case.id}/exports", headers=judge_headers)
+    assert [x["id"] for x in listed.json()["items"]] == [export_id, disclosed_id]
+    # The defence lawyer receives only the selective bundle of what was disclosed to them:
+    # the full one holds the other exhibit's entries (its label included).
+    defence_headers = case.world.headers("NL", "defence", sub="defence-1")
+    listed = case.client.get(f"/api/cases/{case.id}/exports", headers=defence_headers)
+    assert [x["id"] for x in listed.json()["items"]] == [disclosed_id]
+    hidden = case.client.get(f"/api/cases/{case.id}/exports/{export_id}", headers=defence_headers)
+    assert hidden.status_code == 404
+    with zipfile.ZipFile(io.BytesIO(case.bundle(disclosed_id, defence_headers))) as bundle:
+        held = [json.loads(line) for line in bundle.read("entries.jsonl").splitlines()]
+        manifest = bundle.read("jitc-bundle.json").decode()
+    assert {e["exhibit"] for e in held} == {None, case.laptop}
+    assert "Phone" not in str(held)
+    assert "Phone" not in manifest
     other = case.client.get(
         f"/api/cases/{case.id}/exports/{export_id}", headers=case.world.headers("DE", "prosecutor")
     )
@@ -179,6 +197,30 @@ def test_judges_and_defence_receive_bundles_and_change_nothing(case: Case) -> No
         f"/api/cases/{case.id}/exports/{export_id}", headers=case.world.headers("FR", "prosecutor")
     )
     assert stranger.status_code == 403
+
+
+def test_a_judge_receives_content_only_of_the_exhibits_the_grant_lists(case: Case) -> None:
+    both = case.post_export(
+        {"exhibits": None, "disclosure": "full", "content": True, "recipient": "court"}
+    )
+    laptop = case.post_export(
+        {"exhibits": [case.laptop], "disclosure": "selective", "content": True, "recipient": "c"}
+    )
+    assert both.status_code == laptop.status_code == 201
+    grant = {"jurisdiction": "NL", "sub": "judge-1", "role": "judge", "exhibits": [case.laptop]}
+    granted = case.client.post(
+        f"/api/cases/{case.id}/access", json=grant, headers=case.world.headers("NL", "prosecutor")
+    )
+    assert granted.status_code == 201, granted.text
+    judge = case.world.headers("NL", "judge", sub="judge-1")
+    before = case.log()
+    refused = case.client.get(f"/api/cases/{case.id}/exports/{both.json()['id']}", headers=judge)
+    assert refused.status_code == 403
+    assert error_code(refused) == "exhibit_not_shared"
+    assert case.log() == before
+    assert case.bundle(laptop.json()["id"], judge)[:2] == b"PK"
+    accessed = [e for e in case.log()[len(before) :] if e["type"] == "exhibit.accessed"]
+    assert [(e["exhibit"], e["actor"]["role"]) for e in accessed] == [(case.laptop, "judge")]
 
 
 def test_bad_export_requests(case: Case) -> None:

@@ -124,13 +124,13 @@ def test_a_bundle_download_logs_one_access_per_exhibit_with_content(case: Case) 
         assert entry["actor"]["role"] == "prosecutor"
 
     # A judge with a grant receives it too, and that is logged as the judge's access.
-    grant = {"jurisdiction": "FR", "sub": "judge-1", "role": "judge"}
+    grant = {"jurisdiction": "NL", "sub": "judge-1", "role": "judge"}
     granted = case.client.post(
         f"/api/cases/{case.id}/access", json=grant, headers=case.world.headers("NL", "prosecutor")
     )
     assert granted.status_code == 201, granted.text
     before = len(case.log())
-    case.bundle(export_id, case.world.headers("FR", "judge", sub="judge-1"))
+    case.bundle(export_id, case.world.headers("NL", "judge", sub="judge-1"))
     judged = _accesses(case.log()[before:])
     assert {e["exhibit"] for e in judged} == {case.laptop, case.phone}
     assert {e["actor"]["role"] for e in judged} == {"judge"}

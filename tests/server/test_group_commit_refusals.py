@@ -22,7 +22,7 @@ ACTOR = Actor("NL", "inv", "investigator", "jti-x")
 
 
 def _note(text: str) -> dict[str, object]:
-    return {"sha256": hashlib.sha256(text.encode()).hexdigest()}
+    return {"commitment": hashlib.sha256(text.encode()).hexdigest()}
 
 
 def test_a_refused_unit_is_undone_alone_in_its_batch(

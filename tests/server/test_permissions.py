@@ -3,7 +3,8 @@
 EXPECTED is written from docs/permissions.md, independently of server.permissions.MATRIX,
 so that a mistake in the code is not copied into the test. Each caller acts from their
 best standing: investigators, technicians and prosecutors from NL (a party, and the owner
-of the exhibit); judges and defence from FR, holding a grant to the case.
+of the exhibit); judges and defence also from NL, holding a grant from NL's prosecutor (a
+state grants access only to its own courts and defence, spec 2.1).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ EXPECTED: dict[str, set[str]] = {
     "log.read": {"investigator", "technician", "prosecutor", "judge", "defence"},
     "note.read": {"investigator", "technician", "prosecutor", "judge"},
     "case.party_add": {"prosecutor"},
+    "case.party_approve": {"prosecutor"},
     "case.party_remove": {"prosecutor"},
     "case.access_grant": {"prosecutor"},
     "case.access_revoke": {"prosecutor"},
@@ -56,10 +58,10 @@ class Scene:
     world: World
     case_id: str
     exhibit_id: str
+    hold: int
 
     def caller(self, role: str) -> dict[str, str]:
-        state = "FR" if role in ("judge", "defence") else "NL"
-        return self.world.headers(state, role, sub=f"{role}-1")
+        return self.world.headers("NL", role, sub=f"{role}-1")
 
 
 def _scene(client: TestClient, world: World) -> Scene:
@@ -68,19 +70,29 @@ def _scene(client: TestClient, world: World) -> Scene:
     exhibit_id = register_exhibit(client, world, case_id, by="NL")
     prosecutor = world.headers("NL", "prosecutor")
     for role in ("judge", "defence"):
-        grant = {"jurisdiction": "FR", "sub": f"{role}-1", "role": role}
+        grant = {"jurisdiction": "NL", "sub": f"{role}-1", "role": role}
         assert client.post(
             f"/api/cases/{case_id}/grants", json=grant, headers=prosecutor
         ).is_success
-    other = {"jurisdiction": "FR", "sub": "defence-2", "role": "defence"}
+    other = {"jurisdiction": "NL", "sub": "defence-2", "role": "defence"}
     assert client.post(f"/api/cases/{case_id}/grants", json=other, headers=prosecutor).is_success
     hold = client.post(
         f"/api/cases/{case_id}/exhibits/{exhibit_id}/hold",
-        json={"reason": "court order 17"},
+        json={"reason": "pending trial", "authority": "court order 17"},
         headers=prosecutor,
     )
     assert hold.is_success, hold.text
-    return Scene(client, world, case_id, exhibit_id)
+    return Scene(client, world, case_id, exhibit_id, hold.json()["hold"])
+
+
+def _release(scene: Scene) -> None:
+    """NL's prosecutor, who set the scene's hold, releases it."""
+    release = scene.client.post(
+        f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/hold/release",
+        json={"reason": "released first", "hold": scene.hold},
+        headers=scene.world.headers("NL", "prosecutor"),
+    )
+    assert release.status_code == 200, release.text
 
 
 Attempt = Callable[[Scene, dict[str, str]], int]
@@ -92,18 +104,29 @@ def _status(response: object) -> int:
 
 
 def _set_hold_again(scene: Scene, headers: dict[str, str]) -> int:
-    """The scene's exhibit is under hold: a prosecutor releases it, then the caller sets it."""
-    release = scene.client.post(
-        f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/hold/release",
-        json={"reason": "released first"},
-        headers=scene.world.headers("NL", "prosecutor"),
-    )
-    assert release.status_code == 200, release.text
+    """The scene's exhibit is under hold: a prosecutor releases it, then the caller sets one."""
+    _release(scene)
     return _status(
         scene.client.post(
             f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}/hold",
-            json={"reason": "appeal"},
+            json={"reason": "appeal", "authority": "court order 18"},
             headers=headers,
+        )
+    )
+
+
+def _approve(scene: Scene, headers: dict[str, str]) -> int:
+    """DE's prosecutor proposes BE; the caller (of NL) consents."""
+    proposed = scene.client.post(
+        f"/api/cases/{scene.case_id}/parties",
+        json={"jurisdiction": "BE"},
+        headers=scene.world.headers("DE", "prosecutor"),
+    )
+    assert proposed.status_code == 202, proposed.text
+    seq = proposed.json()["proposal"]
+    return _status(
+        scene.client.post(
+            f"/api/cases/{scene.case_id}/parties/proposals/{seq}/approve", headers=headers
         )
     )
 
@@ -133,12 +156,7 @@ def _with_content(scene: Scene) -> str:
 def _dispose(scene: Scene, headers: dict[str, str]) -> int:
     """The scene's exhibit is under hold: a prosecutor releases it first."""
     base = f"/api/cases/{scene.case_id}/exhibits/{scene.exhibit_id}"
-    release = scene.client.post(
-        base + "/hold/release",
-        json={"reason": "released first"},
-        headers=scene.world.headers("NL", "prosecutor"),
-    )
-    assert release.status_code == 200, release.text
+    _release(scene)
     _with_content(scene)
     order = {"reason": "case closed", "authority": "court order 7"}
     return _status(scene.client.post(base + "/dispose", json=order, headers=headers))
@@ -154,20 +172,22 @@ ATTEMPTS: dict[str, Attempt] = {
     "case.party_add": lambda s, h: _status(
         s.client.post(f"/api/cases/{s.case_id}/parties", json={"jurisdiction": "BE"}, headers=h)
     ),
+    "case.party_approve": _approve,
+    # A state withdraws itself (no state removes another).
     "case.party_remove": lambda s, h: _status(
-        s.client.delete(f"/api/cases/{s.case_id}/parties/DE", headers=h)
+        s.client.delete(f"/api/cases/{s.case_id}/parties/NL", headers=h)
     ),
     "case.access_grant": lambda s, h: _status(
         s.client.post(
             f"/api/cases/{s.case_id}/grants",
-            json={"jurisdiction": "BE", "sub": "judge-9", "role": "judge"},
+            json={"jurisdiction": "NL", "sub": "judge-9", "role": "judge"},
             headers=h,
         )
     ),
     "case.access_revoke": lambda s, h: _status(
         s.client.post(
             f"/api/cases/{s.case_id}/grants/revoke",
-            json={"jurisdiction": "FR", "sub": "defence-2", "role": "defence"},
+            json={"jurisdiction": "NL", "sub": "defence-2", "role": "defence"},
             headers=h,
         )
     ),
@@ -189,7 +209,7 @@ ATTEMPTS: dict[str, Attempt] = {
     "exhibit.hold_release": lambda s, h: _status(
         s.client.post(
             f"/api/cases/{s.case_id}/exhibits/{s.exhibit_id}/hold/release",
-            json={"reason": "trial over"},
+            json={"reason": "trial over", "hold": s.hold},
             headers=h,
         )
     ),
@@ -266,25 +286,32 @@ def test_judge_of_a_party_state_without_grant_sees_nothing(
     client: TestClient, world: World
 ) -> None:
     scene = _scene(client, world)
-    response = client.get(f"/api/cases/{scene.case_id}", headers=world.headers("NL", "judge"))
+    response = client.get(
+        f"/api/cases/{scene.case_id}", headers=world.headers("NL", "judge", sub="judge-x")
+    )
     assert response.status_code == 403
     assert error_code(response) == "case_forbidden"
+    # "A party, but no grant" is told apart from "not a party".
+    assert "is a party to this case, but you hold no grant" in response.json()["error"]["message"]
+    outsider = client.get(f"/api/cases/{scene.case_id}", headers=world.headers("FR", "judge"))
+    assert outsider.status_code == 403
+    assert "is not a party to this case" in outsider.json()["error"]["message"]
 
 
 def test_grant_is_personal(client: TestClient, world: World) -> None:
     scene = _scene(client, world)
-    other_judge = world.headers("FR", "judge", sub="judge-2")
+    other_judge = world.headers("NL", "judge", sub="judge-2")
     response = client.get(f"/api/cases/{scene.case_id}", headers=other_judge)
     assert response.status_code == 403
 
 
 def test_revoked_grant_loses_access(client: TestClient, world: World) -> None:
     scene = _scene(client, world)
-    defence = world.headers("FR", "defence", sub="defence-2")
+    defence = world.headers("NL", "defence", sub="defence-2")
     assert client.get(f"/api/cases/{scene.case_id}", headers=defence).status_code == 200
     revoke = client.post(
         f"/api/cases/{scene.case_id}/grants/revoke",
-        json={"jurisdiction": "FR", "sub": "defence-2", "role": "defence"},
+        json={"jurisdiction": "NL", "sub": "defence-2", "role": "defence"},
         headers=world.headers("NL", "prosecutor"),
     )
     assert revoke.status_code == 200, revoke.text
@@ -314,9 +341,9 @@ def test_case_lists_show_only_visible_cases(client: TestClient, world: World) ->
 
     assert listed(world.headers("NL", "investigator")) == {scene.case_id}
     assert listed(world.headers("DE", "technician")) == {scene.case_id, other}
-    assert listed(world.headers("FR", "judge", sub="judge-1")) == {scene.case_id}
+    assert listed(world.headers("NL", "judge", sub="judge-1")) == {scene.case_id}
     assert listed(world.headers("FR", "prosecutor")) == set()
-    assert listed(world.headers("NL", "judge")) == set()
+    assert listed(world.headers("NL", "judge", sub="judge-x")) == set()
 
 
 def test_permission_refusals_go_to_the_security_log(
@@ -341,7 +368,7 @@ def test_outsiders_cannot_probe_exhibit_ids(client: TestClient, world: World, ta
     unknown = "00000000-0000-4000-8000-000000000000"
     response = client.post(
         f"/api/cases/{case_id}/exhibits/{unknown}{tail}",
-        json={"reason": "probe"},
+        json={"reason": "probe", "authority": "none"} if tail == "/hold" else {"reason": "probe"},
         headers=world.headers("FR", "prosecutor"),
     )
     assert response.status_code == 403

@@ -95,11 +95,11 @@ def test_share_only_with_another_party(client: TestClient, world: World) -> None
 
 def test_court_access_endpoint_grants_like_grants(client: TestClient, world: World) -> None:
     case_id, _ = _scene(client, world)
-    judge = world.headers("FR", "judge", sub="judge-7")
+    judge = world.headers("NL", "judge", sub="judge-7")
     assert client.get(f"/api/cases/{case_id}", headers=judge).status_code == 403
     granted = client.post(
         f"/api/cases/{case_id}/access",
-        json={"jurisdiction": "FR", "sub": "judge-7", "role": "judge"},
+        json={"jurisdiction": "NL", "sub": "judge-7", "role": "judge", "exhibits": None},
         headers=world.headers("NL", "prosecutor"),
     )
     assert granted.status_code == 201, granted.text
@@ -120,7 +120,10 @@ def test_removing_a_party_revokes_its_shares_in_the_log(client: TestClient, worl
         client.post(url, json={"jurisdiction": "DE", "conditions": "c"}, headers=owner).status_code
         == 201
     )
-    removed = client.delete(f"/api/cases/{case_id}/parties/DE", headers=owner)
+    # DE withdraws (no state removes another).
+    removed = client.delete(
+        f"/api/cases/{case_id}/parties/DE", headers=world.headers("DE", "prosecutor")
+    )
     assert removed.status_code == 200, removed.text
     entries = _log_types(client, world, case_id)
     assert [(e["type"], e["data"].get("jurisdiction")) for e in entries[-2:]] == [

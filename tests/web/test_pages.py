@@ -213,13 +213,23 @@ def test_page_actions_write_the_same_custody_entries_as_the_api(
         page=new_exhibit,
     )
     prosecutor.post(new_exhibit + "/hold", {"reason": "order 12/2026"}, page=new_exhibit)
-    refused = prosecutor.post(new_exhibit + "/hold", {"reason": "again"}, page=new_exhibit)
+    # Several holds may be open (spec 2.1); a release must then name one, which the page
+    # (releasing the one open hold) cannot: the refusal, in words, on the page.
+    prosecutor.post(new_exhibit + "/hold", {"reason": "order 13/2026"}, page=new_exhibit)
+    refused = prosecutor.post(new_exhibit + "/hold/release", {"reason": "x"}, page=new_exhibit)
     assert refused.status_code == 303  # type: ignore[attr-defined]
     shown = prosecutor.client.get(new_exhibit).text
-    assert "already in that state" in shown  # the refusal, in words, on the page
-    types = [e["type"] for e in scene.log()[-4:]]
-    assert types == ["exhibit.sealed", "note.added", "exhibit.shared", "exhibit.hold_set"]
-    shares = scene.log()[-2]
+    assert "2 open holds" in shown
+    types = [e["type"] for e in scene.log()[-5:]]
+    assert types == [
+        "exhibit.sealed",
+        "note.added",
+        "exhibit.shared",
+        "exhibit.hold_set",
+        "exhibit.hold_set",
+    ]
+    assert scene.log()[-1]["data"] == {"reason": "order 13/2026", "authority": "order 13/2026"}
+    shares = scene.log()[-3]
     assert shares["data"] == {"jurisdiction": "FR", "conditions": "court only"}
 
 

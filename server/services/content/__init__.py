@@ -15,7 +15,6 @@ from server.services.content.access import (
     Download,
     download,
     exhibit_content,
-    may_read_content,
 )
 from server.services.content.disposal import Disposed, dispose, is_disposed
 from server.services.content.ingest import MAX_WRITES_PER_EXHIBIT, Ingested, ingest_stream
@@ -65,7 +64,6 @@ __all__ = [
     "exhibit_content",
     "ingest_stream",
     "is_disposed",
-    "may_read_content",
     "parse_expected_sha256",
     "parse_filename",
     "parse_media_type",

@@ -19,15 +19,14 @@ from server.db import read_transaction
 from server.errors import (
     ConflictError,
     NotFoundError,
-    PermissionDeniedError,
     RangeNotSatisfiableError,
     StorageError,
 )
-from server.permissions import GRANTABLE_ROLES, Action, authorize
+from server.permissions import Action, authorize
 from server.repositories import cases as case_repo
 from server.repositories import content as content_repo
 from server.repositories import exhibits as exhibit_repo
-from server.repositories import shares as share_repo
+from server.services import rules
 from server.services.cases import locked_standing, standing
 from server.services.custody_log import CaseLog
 from server.services.workspace import Workspace
@@ -51,23 +50,9 @@ def exhibit_for(
     current = standing(conn, case_id, principal)
     authorize(principal, Action.CASE_READ, current)  # a case the caller cannot see: 403
     row = exhibit_in_case(conn, case_id, exhibit_id)
+    rules.require_visible(conn, case_id, principal, exhibit_id)  # defence: disclosed only
     authorize(principal, action, current, exhibit_owner=row.owner)
     return row
-
-
-def may_read_content(conn: Connection, principal: Principal, exhibit_id: str) -> bool:
-    """spec 6.7: content goes to the owner state, a state holding an unrevoked share, or a
-    judge or defence lawyer holding a grant (the grant is checked by the matrix)."""
-    if principal.role in GRANTABLE_ROLES:
-        return True
-    return share_repo.may_read_content(conn, exhibit_id, principal.jurisdiction)
-
-
-def _require_readable(conn: Connection, principal: Principal, exhibit_id: str) -> None:
-    if not may_read_content(conn, principal, exhibit_id):
-        raise PermissionDeniedError(
-            "the exhibit is neither owned by nor shared with your state", code="not_shared"
-        )
 
 
 def check_accepts_content(conn: Connection, row: exhibit_repo.ExhibitRow) -> None:
@@ -124,7 +109,7 @@ def download(
     A refusal (403, 404, 416) is not an access and is not logged in the custody log."""
     with read_transaction(ws.engine) as conn:
         exhibit_for(conn, principal, case_id, exhibit_id, Action.CONTENT_READ)
-        _require_readable(conn, principal, exhibit_id)
+        rules.require_readable(conn, case_id, principal, exhibit_id)  # before "no content"
         content = present_content(conn, exhibit_id)
     if if_range is not None and if_range.strip() != f'"{content.sha256}"':
         byte_range = None  # RFC 9110 13.1.5: not the representation the client holds
@@ -149,7 +134,8 @@ def download(
         current = locked_standing(log, principal)
         row = exhibit_in_case(log.conn, case_id, exhibit_id)
         authorize(principal, Action.CONTENT_READ, current, exhibit_owner=row.owner)
-        _require_readable(log.conn, principal, exhibit_id)  # a share revoked meanwhile counts
+        # A share or grant revoked meanwhile counts.
+        rules.require_readable(log.conn, case_id, principal, exhibit_id)
         present_content(log.conn, exhibit_id)
         entry = log.append(
             principal.actor(),

@@ -17,6 +17,7 @@ from server.db import read_transaction
 from server.errors import ConflictError, NotFoundError
 from server.permissions import Action, authorize
 from server.repositories import content as content_repo
+from server.services import rules
 from server.services.cases import locked_standing
 from server.services.content.access import exhibit_for, exhibit_in_case
 from server.services.custody_log import CaseLog
@@ -52,10 +53,9 @@ def dispose(
     """POST …/dispose: only without legal hold; remove the content or record that Object
     Lock retention still keeps it; log exhibit.disposed. Nothing may follow it (spec 6.7)."""
     with read_transaction(ws.engine) as conn:
-        exhibit = exhibit_for(conn, principal, case_id, exhibit_id, Action.EXHIBIT_DISPOSE)
+        exhibit_for(conn, principal, case_id, exhibit_id, Action.EXHIBIT_DISPOSE)
+        _refuse_if_held(conn, case_id, exhibit_id)
         _content_to_dispose(conn, exhibit_id)
-    if exhibit.legal_hold:
-        raise ConflictError("the exhibit is under legal hold", code="hold_active")
 
     # Phase 1, under the case lock: re-check the hold and fence the exhibit. A hold that
     # committed before this is seen here; one that comes after sees the fence and is
@@ -64,8 +64,7 @@ def dispose(
         current = locked_standing(log, principal)
         row = exhibit_in_case(log.conn, case_id, exhibit_id)
         authorize(principal, Action.EXHIBIT_DISPOSE, current, exhibit_owner=row.owner)
-        if row.legal_hold:
-            raise ConflictError("the exhibit is under legal hold", code="hold_active")
+        _refuse_if_held(log.conn, case_id, exhibit_id)
         _content_to_dispose(log.conn, exhibit_id)
         content_repo.begin_disposal(log.conn, exhibit_id, now=datetime.now(UTC))
 
@@ -118,6 +117,18 @@ def dispose(
         return Disposed(entry.seq, removed, until)
 
     return ws.committer.run(case_id, work)
+
+
+def _refuse_if_held(conn: Connection, case_id: str, exhibit_id: str) -> None:
+    """spec 6.7: no exhibit.disposed while any hold on the exhibit is open."""
+    holds = rules.open_holds(conn, case_id, exhibit_id)
+    if holds:
+        named = ", ".join(f"{seq} ({hold.jurisdiction})" for seq, hold in sorted(holds.items()))
+        raise ConflictError(
+            f"the exhibit is under {len(holds)} open hold(s): {named}; each must be released "
+            "by the state that set it first",
+            code="exhibit_on_hold",
+        )
 
 
 def _content_to_dispose(conn: Connection, exhibit_id: str) -> content_repo.ContentRow:

@@ -11,13 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from custody.bundle import BundleReader
 from custody.errors import CustodyError
 from server.auth import Principal
 from server.db import read_transaction
 from server.errors import ConflictError, NotFoundError
 from server.permissions import Action, authorize
+from server.repositories import exhibits as exhibit_repo
 from server.repositories import exports as export_repo
+from server.services import rules
 from server.services.cases import authorize_read, locked_standing
 from server.services.custody_log import CaseLog
 from server.services.exports.plan import may_receive
@@ -52,17 +56,45 @@ class BundleFile:
     sha256: str
 
 
-def _readable(principal: Principal, row: export_repo.ExportRow) -> bool:
-    # Prosecutors receive their own state's bundles; judges and defence (authorised by
-    # their grant) receive any bundle of the case.
-    return principal.role != "prosecutor" or row.requested_by == principal.jurisdiction
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a defence lawyer may see of the case: the exhibits their grant discloses, and
+    every exhibit of the case (a full bundle holds the entries of all of them)."""
+
+    disclosed: frozenset[str]
+    exhibits: frozenset[str]
+
+
+def _scope(conn: Connection, case_id: str, principal: Principal) -> _Scope | None:
+    disclosed = rules.disclosed(conn, case_id, principal)
+    if disclosed is None:
+        return None
+    return _Scope(disclosed, frozenset(exhibit_repo.owners(conn, case_id, None)))
+
+
+def _readable(principal: Principal, row: export_repo.ExportRow, scope: _Scope | None) -> bool:
+    """Prosecutors receive their own state's bundles; judges (through their grant) any
+    bundle of the case; a defence lawyer only a bundle that holds nothing of an exhibit
+    their grant does not disclose: a selective one of disclosed exhibits (spec 5: the
+    case-level entries and those exhibits' entries), or a full one when every exhibit of
+    the case is disclosed. Content is checked again at download."""
+    if principal.role == "prosecutor":
+        return row.requested_by == principal.jurisdiction
+    if scope is None:
+        return True
+    request = json.loads(row.request).get("request") or {}
+    chosen = request.get("exhibits")
+    if request.get("disclosure") == "selective" and isinstance(chosen, list):
+        return all(str(x) in scope.disclosed for x in chosen)
+    return scope.exhibits <= scope.disclosed
 
 
 def list_exports(ws: Workspace, principal: Principal, case_id: str) -> list[ExportView]:
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.EXPORT_READ)
         rows = export_repo.of_case(conn, case_id)
-    return [ExportView(row) for row in rows if _readable(principal, row)]
+        scope = _scope(conn, case_id, principal)
+    return [ExportView(row) for row in rows if _readable(principal, row, scope)]
 
 
 def export_status(ws: Workspace, principal: Principal, case_id: str, export_id: str) -> ExportView:
@@ -78,7 +110,8 @@ def _readable_export(
     with read_transaction(ws.engine) as conn:
         authorize_read(conn, case_id, principal, Action.EXPORT_READ)
         row = export_repo.get(conn, case_id, export_id)
-    if row is None or not _readable(principal, row):
+        scope = _scope(conn, case_id, principal)
+    if row is None or not _readable(principal, row, scope):
         raise NotFoundError(f"no export {export_id} in this case", code="export_not_found")
     return row
 
@@ -116,7 +149,7 @@ def bundle_file(ws: Workspace, principal: Principal, case_id: str, export_id: st
         raise NotFoundError(f"the bundle of export {export_id} is gone", code="export_not_found")
     with_content = _content_exhibits(row, path)
     with read_transaction(ws.engine) as conn:
-        may_receive(conn, principal, with_content)  # a share revoked since the export
+        may_receive(conn, principal, case_id, with_content)  # revoked since the export
     if not with_content:
         return BundleFile(path, row.bundle_sha256)  # hashes only: no content leaves
 
@@ -124,7 +157,7 @@ def bundle_file(ws: Workspace, principal: Principal, case_id: str, export_id: st
         # Again under the case's log lock, as content downloads do: a grant or share
         # revoked meanwhile counts. spec 2.1: one access per exhibit, the whole content.
         authorize(principal, Action.EXPORT_READ, locked_standing(log, principal))
-        may_receive(log.conn, principal, with_content)
+        may_receive(log.conn, principal, case_id, with_content)
         for exhibit_id in with_content:
             log.append(
                 principal.actor(),

@@ -21,12 +21,12 @@ from custody.note import Note, NoteSignature
 from custody.policy import Policy, verify_cosigned_checkpoint
 from server.auth import Principal
 from server.db import read_transaction
-from server.errors import ConflictError, NotFoundError, PermissionDeniedError
+from server.errors import ConflictError, NotFoundError
 from server.permissions import Action, authorize
 from server.repositories import exhibits as exhibit_repo
 from server.repositories import log as log_repo
 from server.repositories import witnesses as witness_repo
-from server.services import content
+from server.services import content, rules
 from server.services.cases import authorize_read, standing
 from server.services.custody_log import case_origin
 from server.services.witnessing import case_policy
@@ -111,7 +111,7 @@ def prepare(ws: Workspace, principal: Principal, case_id: str, request: ExportRe
             if request.content
             else []
         )
-        may_receive(conn, principal, with_content)  # an export is a read (spec 6.7)
+        may_receive(conn, principal, case_id, with_content)  # an export is a read (spec 6.7)
     if request.exhibits is not None:
         registered = {e.exhibit for e in entries if e.type == "exhibit.registered"}
         missing = [x for x in chosen if x not in registered]
@@ -128,21 +128,14 @@ def prepare(ws: Workspace, principal: Principal, case_id: str, request: ExportRe
     )  # fmt: skip
 
 
-def may_receive(conn: Connection, principal: Principal, with_content: list[str]) -> None:
+def may_receive(
+    conn: Connection, principal: Principal, case_id: str, with_content: list[str]
+) -> None:
     """spec 6.7: the bytes of each exhibit go to the owner state, a state holding an
-    unrevoked share, or a judge or defence lawyer holding a grant (checked by the matrix).
-    No bytes of a disposed exhibit leave the server."""
-    for exhibit_id in with_content:
-        if content.is_disposed(conn, exhibit_id):
-            raise ConflictError(
-                f"exhibit {exhibit_id} was disposed of: its content may not leave the server",
-                code="exhibit_disposed",
-            )
-        if not content.may_read_content(conn, principal, exhibit_id):
-            raise PermissionDeniedError(
-                f"exhibit {exhibit_id} is not shared with {principal.jurisdiction}",
-                code="exhibit_not_shared",
-            )
+    unrevoked share, or a judge or defence lawyer whose grant lists it and whose state may
+    read it now (`server.services.rules`, one `CaseState`). No bytes of a disposed exhibit
+    leave the server."""
+    rules.require_receivable(conn, case_id, principal, with_content)
 
 
 def _with_cosignatures(note: bytes, lines: list[str]) -> Note:

@@ -149,7 +149,7 @@ def produce(ws: Workspace, job: Job, watch: Watch | None = None) -> ExportMade:
         # The checks of the read above, again under the case's log lock: a share revoked
         # (or a party removed) while the bundle was written refuses the export.
         authorize(principal, Action.EXPORT_CREATE, locked_standing(log, principal))
-        may_receive(log.conn, principal, job.with_content)
+        may_receive(log.conn, principal, job.case_id, job.with_content)
         _still_pending(log.conn, case_id, export_id)
         entry = log.append(
             principal.actor(),
