@@ -1,0 +1,150 @@
+"""Every operation of /openapi.json, driven by schemathesis with all of its checks.
+
+The app runs in process over a real SQLite database and a file evidence store, with a
+seeded case (NL and DE), an exhibit with content and an open tus upload. Generated ids in
+UUID form are replaced by the seeded ones, so that requests reach the services instead of
+stopping at 404; the callers are real ES256 tokens of the role each operation needs. Any
+server error, undocumented status, header, content type or body is a failure: the
+document must describe every answer the server gives.
+
+The run is bounded (a few examples per operation, derandomized, so it is the same run each
+time) to keep it in the suite.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import traceback
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.python import asgi
+from starlette.applications import Starlette
+
+from server.app import create_app
+from server.config import Settings
+from server.services.workspace import Workspace
+from tests.evidence.support import Harness
+from tests.server.helpers import World, create_case, register_exhibit
+from tests.server.testclient import TestClient
+
+LOG_NAME = "jitc.test"
+MAX_EXAMPLES = 12
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Who calls what: the owner state's investigator stores content and registers exhibits;
+# its prosecutor does everything else a state does in a case.
+_INVESTIGATOR_PATHS = ("/content", "/uploads", "/exhibits")
+
+
+class Seeded:
+    def __init__(self, world: World, ids: dict[str, str]) -> None:
+        self.world = world
+        self.ids = ids
+        self.tokens = {
+            role: world.token("NL", role) for role in ("prosecutor", "investigator", "judge")
+        }
+
+
+@pytest.fixture
+def api(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Starlette, Seeded]]:
+    database = tmp_path / "jitc.sqlite3"
+    shutil.copyfile(sqlite_template, database)
+    ws = Workspace.open(
+        Settings(
+            data_dir=tmp_path / "data",
+            database_url=f"sqlite:///{database}",
+            embedded=False,
+            log_name=LOG_NAME,
+            log_key=None,
+            revocation_refresh=0.0,
+        )
+    )
+    ws.use_store(Harness("fs", root=tmp_path / "evidence").store)
+    world = World.create(ws.engine, audience=LOG_NAME, codes=("NL", "DE", "FR"))
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="schemathesis-bg") as pool:
+        app = create_app(workspace=ws, executor=pool)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            case_id = create_case(client, world)
+            exhibit_id = register_exhibit(client, world, case_id)
+            base = f"/api/cases/{case_id}/exhibits/{exhibit_id}"
+            stored = client.put(
+                f"{base}/content",
+                content=b"seized bytes",
+                headers={**world.headers("NL", "investigator"), "Content-Type": "text/plain"},
+            )
+            assert stored.status_code == 201, stored.text
+            second = register_exhibit(client, world, case_id, label="Phone")
+            upload = client.post(
+                f"/api/cases/{case_id}/exhibits/{second}/uploads",
+                headers={
+                    **world.headers("NL", "investigator"),
+                    "Tus-Resumable": "1.0.0",
+                    "Upload-Length": "64",
+                },
+            )
+            assert upload.status_code == 201, upload.text
+        ids = {
+            "case_id": case_id,
+            "exhibit_id": exhibit_id,
+            "upload_id": upload.headers["location"].rsplit("/", 1)[1],
+        }
+        try:
+            yield app, Seeded(world, ids)
+        finally:
+            asgi.shutdown_lifespans()  # the runtime schemathesis started stops here
+            ws.close()
+
+
+def _role(path: str) -> str:
+    if path.endswith(_INVESTIGATOR_PATHS) or "/uploads/" in path:
+        return "investigator"
+    return "prosecutor"
+
+
+def _exercise(operation: Any, mode: GenerationMode, seeded: Seeded) -> None:
+    token = seeded.tokens[_role(operation.path)]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        for name, value in list((case.path_parameters or {}).items()):
+            if name in seeded.ids and isinstance(value, str) and _UUID.fullmatch(value):
+                case.path_parameters[name] = seeded.ids[name]
+        case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+
+    run()
+
+
+def _describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(exc))
+
+
+def test_every_answer_is_described(api: tuple[Starlette, Seeded]) -> None:
+    app, seeded = api
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                _exercise(operation, mode, seeded)
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - all, together
+                failures.append(f"{operation.label} [{mode.value}]: {_describe(exc)}")
+    assert operations >= 40
+    assert not failures, "\n\n".join(failures)
