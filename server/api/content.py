@@ -398,6 +398,7 @@ def _non_negative_header(request: Request, name: str) -> int:
 
 
 async def tus_options(request: Request) -> Response:
+    _ids(request)  # malformed ids are refused here as on every other route (400)
     limit = workspace(request).settings.max_upload_bytes
     return Response(
         status_code=204,

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.python import asgi
 from starlette.applications import Starlette
@@ -102,6 +103,41 @@ def api(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Starlette, Seed
             ws.close()
 
 
+# Every check is on; two of them are told what this API answers by design:
+# - a request that fits the schema can still be refused for the case's state, with 400 and
+#   a code that says why (a jurisdiction not registered, a range past the log's end, a
+#   cursor this server never gave out) or 422 (input that cannot form a custody entry);
+# - tus core answers 412 to a request without Tus-Resumable: 1.0.0.
+# Query parameters the document does not name are ignored, as HTTP servers do; the run
+# does not invent them.
+_CONFIG = schemathesis.Config.from_dict(
+    {
+        "checks": {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "422"]
+            },
+            "negative_data_rejection": {
+                "expected-statuses": [
+                    "400",
+                    "401",
+                    "403",
+                    "404",
+                    "405",
+                    "409",
+                    "412",
+                    "413",
+                    "415",
+                    "416",
+                    "422",
+                ]
+            },
+        },
+        "generation": {"allow-extra-parameters": False},
+    }
+)
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+
+
 def _role(path: str) -> str:
     if path.endswith(_INVESTIGATOR_PATHS) or "/uploads/" in path:
         return "investigator"
@@ -135,7 +171,7 @@ def _describe(exc: BaseException) -> str:
 
 def test_every_answer_is_described(api: tuple[Starlette, Seeded]) -> None:
     app, seeded = api
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_CONFIG)
     failures: list[str] = []
     operations = 0
     for result in schema.get_all_operations():
@@ -144,6 +180,8 @@ def test_every_answer_is_described(api: tuple[Starlette, Seeded]) -> None:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
                 _exercise(operation, mode, seeded)
+            except Unsatisfiable:
+                continue  # nothing to negate: an operation without parameters or body
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - all, together
                 failures.append(f"{operation.label} [{mode.value}]: {_describe(exc)}")
     assert operations >= 40
