@@ -138,7 +138,22 @@ CONTENT_OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "media": None,
         "headers": {"Location": LOCATION, "Tus-Resumable": TUS_RESUMABLE, **_UPLOAD_STATE},
         "tus": True,
-        "errors": [("409", "the exhibit already has content, or is being written")],
+        "errors": [
+            ("409", "the exhibit already has content, or is being written"),
+            ("413", "Upload-Length is larger than Tus-Max-Size"),
+        ],
+    },
+    ("head", _EX + "/uploads/{upload_id}"): {
+        "summary": "tus: how far an upload is (Upload-Offset), its length and expiry",
+        "query": [_UPLOAD_ID, _TUS],
+        "media": None,
+        "headers": {
+            "Tus-Resumable": TUS_RESUMABLE,
+            **_UPLOAD_STATE,
+            "Upload-Length": {**header(STR, "the declared length"), "required": False},
+            "Cache-Control": header(STR, "no-store"),
+        },
+        "tus": True,
     },
     ("patch", _EX + "/uploads/{upload_id}"): {
         "summary": (

@@ -26,6 +26,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.result import Err
 from schemathesis.python import asgi
 from starlette.applications import Starlette
 
@@ -33,7 +34,7 @@ from server.app import create_app
 from server.config import Settings
 from server.services.workspace import Workspace
 from tests.evidence.support import Harness
-from tests.server.helpers import World, create_case, register_exhibit
+from tests.server.helpers import World, create_case, error_code, register_exhibit
 from tests.server.testclient import TestClient
 
 LOG_NAME = "jitc.test"
@@ -106,7 +107,8 @@ def api(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Starlette, Seed
 # Every check is on; two of them are told what this API answers by design:
 # - a request that fits the schema can still be refused for the case's state, with 400 and
 #   a code that says why (a jurisdiction not registered, a range past the log's end, a
-#   cursor this server never gave out) or 422 (input that cannot form a custody entry);
+#   cursor this server never gave out), 413 (a size past the workspace's configured
+#   limit) or 422 (input that cannot form a custody entry);
 # - tus core answers 412 to a request without Tus-Resumable: 1.0.0.
 # Query parameters the document does not name are ignored, as HTTP servers do; the run
 # does not invent them.
@@ -114,7 +116,7 @@ _CONFIG = schemathesis.Config.from_dict(
     {
         "checks": {
             "positive_data_acceptance": {
-                "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "422"]
+                "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "413", "422"]
             },
             "negative_data_rejection": {
                 "expected-statuses": [
@@ -138,13 +140,27 @@ _CONFIG = schemathesis.Config.from_dict(
 schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
 
 
+_READS = {
+    "GET /api/cases/{case_id}",
+    "GET /api/cases/{case_id}/exhibits",
+    "GET /api/cases/{case_id}/exhibits/{exhibit_id}",
+    "GET /api/cases/{case_id}/exhibits/{exhibit_id}/content",
+    "GET /api/cases/{case_id}/log",
+    "GET /api/cases/{case_id}/checkpoint",
+    "GET /api/cases/{case_id}/policy",
+    "GET /api/cases/{case_id}/shares",
+}
+
+
 def _role(path: str) -> str:
     if path.endswith(_INVESTIGATOR_PATHS) or "/uploads/" in path:
         return "investigator"
     return "prosecutor"
 
 
-def _exercise(operation: Any, mode: GenerationMode, seeded: Seeded) -> None:
+def _exercise(
+    operation: Any, mode: GenerationMode, seeded: Seeded, seen: dict[str, set[int]]
+) -> None:
     token = seeded.tokens[_role(operation.path)]
 
     @given(case=operation.as_strategy(generation_mode=mode))
@@ -160,7 +176,8 @@ def _exercise(operation: Any, mode: GenerationMode, seeded: Seeded) -> None:
         for name, value in list((case.path_parameters or {}).items()):
             if name in seeded.ids and isinstance(value, str) and _UUID.fullmatch(value):
                 case.path_parameters[name] = seeded.ids[name]
-        case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+        response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+        seen.setdefault(operation.label, set()).add(response.status_code)
 
     run()
 
@@ -173,16 +190,45 @@ def test_every_answer_is_described(api: tuple[Starlette, Seeded]) -> None:
     app, seeded = api
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_CONFIG)
     failures: list[str] = []
+    seen: dict[str, set[int]] = {}
     operations = 0
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            failures.append(f"the document is invalid: {result.err()}")
+            continue
         operation = result.ok()
         operations += 1
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
-                _exercise(operation, mode, seeded)
+                _exercise(operation, mode, seeded, seen)
             except Unsatisfiable:
                 continue  # nothing to negate: an operation without parameters or body
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - all, together
                 failures.append(f"{operation.label} [{mode.value}]: {_describe(exc)}")
     assert operations >= 40
     assert not failures, "\n\n".join(failures)
+    # The seeded ids let the reads through to the services: their answers were checked too.
+    reached = {label for label, statuses in seen.items() if statuses & {200, 201, 204}}
+    assert reached >= _READS, _READS - reached
+
+
+def test_a_method_a_path_does_not_serve_is_405_naming_all_it_serves(
+    api: tuple[Starlette, Seeded],
+) -> None:
+    app, seeded = api
+    client = TestClient(app, raise_server_exceptions=False)  # no lifespan: none is needed
+    document = client.get("/openapi.json").json()
+    values = {**seeded.ids, "export_id": seeded.ids["case_id"], "code": "DE", "seq": "0"}
+    refused = 0
+    for path, operations in document["paths"].items():
+        described = {method.upper() for method in operations}
+        served = described | ({"HEAD"} if "GET" in described else set())
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if method in served:
+                continue
+            response = client.request(method, path.format(**values))
+            assert response.status_code == 405, (method, path, response.text)
+            assert error_code(response) == "method_not_allowed"
+            assert set(response.headers["allow"].split(", ")) == served, (method, path)
+            refused += 1
+    assert refused > 100
