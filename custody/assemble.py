@@ -26,6 +26,7 @@ from custody.bundle import (
 from custody.checkpoint import Checkpoint
 from custody.entry import Entry, parse_time
 from custody.errors import CustodyError, FormatError
+from custody.events import EventType
 from custody.merkle import NodeGetter, inclusion_proof, root_from_leaf_hashes
 from custody.note import Note
 from custody.policy import Policy
@@ -74,8 +75,13 @@ def write_bundle(
     exhibits: Sequence[str] | None,
     contents: dict[str, ContentSource],
     get_node: NodeGetter,
+    log_size: int,
 ) -> Manifest:
     """Write a bundle; `entries` are the log's entries 0..tree_size-1 in seq order.
+
+    `log_size`: how large the log was when the bundle was made (spec 5), at least the
+    checkpoint's size; larger when the newest checkpoint that met the case policy is older
+    than the newest entry. `policy_text` must be the newest `case.policy_set` in `entries`.
 
     `exhibits` None means every exhibit. `contents` maps the exhibits whose bytes are to be
     included to a callable streaming them. Returns the manifest written.
@@ -89,6 +95,11 @@ def write_bundle(
         )
     if not entries:
         raise AssemblyError("an empty log has nothing to bundle")
+    if log_size < checkpoint.size:
+        raise AssemblyError(f"log_size {log_size} is below the checkpoint's size {checkpoint.size}")
+    logged = logged_policy(entries)
+    if logged is not None and logged != policy_text:
+        raise AssemblyError("the policy is not the newest case.policy_set of the log")
     # Refuse to write a bundle that could not verify: wrong root, foreign policy, bad time.
     if root_from_leaf_hashes([entry.leaf_hash() for entry in entries]) != checkpoint.root_hash:
         raise AssemblyError("the entries' Merkle root is not the checkpoint's root")
@@ -124,6 +135,7 @@ def write_bundle(
         tree_size=checkpoint.size,
         exhibits=tuple(manifest_exhibits),
         recipient=recipient,
+        log_size=log_size,
     )
     disclosed = set(chosen)
     if disclosure == "full":
@@ -151,6 +163,15 @@ def write_bundle(
             if exhibit.content is not None:
                 writer.add_stream(exhibit.content, contents[exhibit.id]())
     return manifest
+
+
+def logged_policy(entries: Iterable[Entry]) -> str | None:
+    """The newest `case.policy_set` text among `entries` (spec 5 policy.txt), or None."""
+    found = None
+    for entry in entries:
+        if entry.type == EventType.POLICY_SET:
+            found = entry.data["policy"]
+    return found
 
 
 def add_report(path: str | Path, html: str) -> None:

@@ -83,6 +83,9 @@ class Manifest:
     tree_size: int
     exhibits: tuple[ManifestExhibit, ...]
     recipient: str
+    # spec 5: the log's size when the bundle was made (>= tree_size; required). A bundle
+    # stops at the newest checkpoint that met the case policy, which may be older.
+    log_size: int
     format: str = BUNDLE_FORMAT
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +96,7 @@ class Manifest:
             "created": self.created,
             "disclosure": self.disclosure,
             "tree_size": self.tree_size,
+            "log_size": self.log_size,
             "exhibits": [exhibit.to_json() for exhibit in self.exhibits],
             "recipient": self.recipient,
         }
@@ -144,6 +148,11 @@ def _manifest_from_json(obj: Any) -> Manifest:
     tree_size = _manifest_field(obj, "tree_size", int)
     if tree_size < 0:
         raise BundleFormatError(f"{MANIFEST}: tree_size must not be negative")
+    # Required (spec 5): without it a reader cannot tell a bundle that stops early. A value
+    # below tree_size is read, and failed by check 1.
+    log_size = _manifest_field(obj, "log_size", int)
+    if log_size < 0:
+        raise BundleFormatError(f"{MANIFEST}: log_size must not be negative")
     raw_exhibits = _manifest_field(obj, "exhibits", list)
     exhibits = []
     seen: set[str] = set()
@@ -171,6 +180,7 @@ def _manifest_from_json(obj: Any) -> Manifest:
         tree_size=tree_size,
         exhibits=tuple(exhibits),
         recipient=_manifest_field(obj, "recipient", str),
+        log_size=log_size,
     )
 
 

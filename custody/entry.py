@@ -24,7 +24,7 @@ from custody.canonical import (
     parse_json,
 )
 from custody.errors import EntryFormatError
-from custody.events import SYSTEM_ROLE, EventType
+from custody.events import COURT_ROLES, SYSTEM_ROLE, EventType
 from custody.merkle import HASH_SIZE, ZERO_HASH
 from custody.merkle import leaf_hash as merkle_leaf_hash
 
@@ -140,6 +140,14 @@ def _is_range(value: Any) -> bool:
     )
 
 
+def _is_str_list_or_null(value: Any) -> bool:
+    return value is None or _is_str_list(value)
+
+
+def _is_court_role(value: Any) -> bool:
+    return value in COURT_ROLES
+
+
 def _is_disclosure(value: Any) -> bool:
     return value in ("full", "selective")
 
@@ -158,14 +166,26 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
             "agreement": (_is_str, "a string"),
         },
     ),
-    EventType.PARTY_ADDED: (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
+    EventType.PARTY_PROPOSED: (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
+    EventType.PARTY_APPROVED: (
+        _FORBIDDEN,
+        {"proposal": (_is_size, "the seq of a case.party_proposed entry")},
+    ),
+    EventType.PARTY_ADDED: (
+        _FORBIDDEN,
+        {
+            "jurisdiction": (_is_str, "a string"),
+            "proposal": (_is_size, "the seq of a case.party_proposed entry"),
+        },
+    ),
     EventType.PARTY_REMOVED: (_FORBIDDEN, {"jurisdiction": (_is_str, "a string")}),
     EventType.ACCESS_GRANTED: (
         _FORBIDDEN,
         {
             "jurisdiction": (_is_str, "a string"),
             "sub": (_is_str, "a string"),
-            "role": (_is_str, "a string"),
+            "role": (_is_court_role, '"judge" or "defence"'),
+            "exhibits": (_is_str_list_or_null, "a list of exhibit ids or null"),
         },
     ),
     EventType.ACCESS_REVOKED: (
@@ -176,6 +196,7 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
             "role": (_is_str, "a string"),
         },
     ),
+    EventType.POLICY_SET: (_FORBIDDEN, {"policy": (_is_str, "a string")}),
     EventType.REGISTERED: (
         _REQUIRED,
         {
@@ -228,13 +249,25 @@ EVENT_TYPES: Final[Mapping[str, tuple[str, Mapping[str, tuple[_Check, str]]]]] =
         {"jurisdiction": (_is_str, "a string"), "conditions": (_is_str, "a string")},
     ),
     EventType.SEALED: (_REQUIRED, {"reason": (_is_str, "a string")}),
-    EventType.HOLD_SET: (_REQUIRED, {"reason": (_is_str, "a string")}),
-    EventType.HOLD_RELEASED: (_REQUIRED, {"reason": (_is_str, "a string")}),
+    EventType.HOLD_SET: (
+        _REQUIRED,
+        {"reason": (_is_str, "a string"), "authority": (_is_str, "a string")},
+    ),
+    EventType.HOLD_RELEASED: (
+        _REQUIRED,
+        {
+            "reason": (_is_str, "a string"),
+            "hold": (_is_size, "the seq of an exhibit.hold_set entry"),
+        },
+    ),
     EventType.DISPOSED: (
         _REQUIRED,
         {"reason": (_is_str, "a string"), "authority": (_is_str, "a string")},
     ),
-    EventType.NOTE_ADDED: (_OPTIONAL, {"commitment": (_is_hex, "64 lowercase hex characters")}),
+    EventType.NOTE_ADDED: (
+        _OPTIONAL,
+        {"commitment": (_is_hex, "64 lowercase hex characters")},
+    ),
     EventType.EXPORT_CREATED: (
         _FORBIDDEN,
         {

@@ -38,6 +38,10 @@ class BundleFormatError(FormatError):
     """A court bundle cannot be read at all: not a ZIP, unsafe member names, a zip bomb..."""
 
 
+class CommitmentError(FormatError):
+    """A note salt that is not 32 bytes, or a commitment that is not 64 lowercase hex."""
+
+
 class VerificationError(CustodyError):
     """Well-formed data that fails a check: the evidence of tampering or breakage."""
 

@@ -17,10 +17,13 @@ class EventType(StrEnum):
     reports them and does not fail on them."""
 
     CASE_CREATED = "case.created"
+    PARTY_PROPOSED = "case.party_proposed"
+    PARTY_APPROVED = "case.party_approved"
     PARTY_ADDED = "case.party_added"
     PARTY_REMOVED = "case.party_removed"
     ACCESS_GRANTED = "case.access_granted"
     ACCESS_REVOKED = "case.access_revoked"
+    POLICY_SET = "case.policy_set"
     REGISTERED = "exhibit.registered"
     INGESTED = "exhibit.ingested"
     INGEST_REJECTED = "exhibit.ingest_rejected"

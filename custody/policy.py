@@ -31,7 +31,13 @@ from custody.errors import (
     QuorumNotMetError,
     SignatureError,
 )
-from custody.note import Note, NoteSignature, NoteVerifier, parse_ascii_decimal
+from custody.note import (
+    Note,
+    NoteSignature,
+    NoteVerifier,
+    is_valid_key_name,
+    parse_ascii_decimal,
+)
 
 __all__ = [
     "MAX_POLICY_GROUPS",
@@ -398,6 +404,54 @@ def build_policy(
         return Policy((log,), members, (), None)
     group = PolicyGroup(_QUORUM_GROUP, quorum, tuple(w.name for w in members))
     return Policy((log,), members, (group,), _QUORUM_GROUP)
+
+
+def make_policy(
+    log_vkey: str,
+    witness_vkeys: Sequence[str],
+    *,
+    quorum: str | None = None,
+    origin: str | None = None,
+) -> Policy:
+    """A policy made only from keys a user obtained themselves (`jitc policy make`): each
+    witness is named by its vkey's key name; `quorum` is "all" (the default), "any" or a
+    number k of the witnesses; without witnesses the policy says `quorum none`. `origin`
+    renames the log key (spec 4: one key serves every case, under each case's origin).
+    Raises PolicyFormatError, naming the key or value at fault."""
+    try:
+        log = NoteVerifier.from_vkey(log_vkey)
+    except KeyFormatError as exc:
+        raise PolicyFormatError(f"--log: {exc}") from None
+    if origin is not None:
+        if not is_valid_key_name(origin):
+            raise PolicyFormatError(f"--origin {origin!r} is not a valid key name")
+        log = log.for_name(origin)
+    witnesses: list[tuple[str, str]] = []
+    for vkey in witness_vkeys:
+        try:
+            name = CosignatureVerifier.from_vkey(vkey).name
+        except KeyFormatError as exc:
+            raise PolicyFormatError(f"--witness {vkey[:40]!r}: {exc}") from None
+        if any(name == seen for seen, _ in witnesses):
+            raise PolicyFormatError(f"--witness: two keys are named {name!r}")
+        witnesses.append((name, vkey))
+    if not witnesses:
+        if quorum is not None:
+            raise PolicyFormatError("--quorum needs at least one --witness")
+        return build_policy(log.vkey(), (), quorum=None)
+    return build_policy(log.vkey(), witnesses, quorum=_quorum(quorum, len(witnesses)))
+
+
+def _quorum(text: str | None, count: int) -> int | Literal["all", "any"]:
+    if text is None or text == "all":
+        return "all"
+    if text == "any":
+        return "any"
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= count:
+        raise PolicyFormatError(
+            f"--quorum {text!r} is not all, any or a number from 1 to {count} (the witnesses)"
+        )
+    return int(text)
 
 
 # --- verifying a cosigned checkpoint against a policy ---

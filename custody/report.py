@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from custody.entry import Entry
-from custody.verify import CheckResult, VerificationReport
+from custody.verify import POLICY_FROM_BUNDLE, CheckResult, VerificationReport
 
 MAX_TIMELINE_ROWS = 2000
 _STATUS_WORD = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}
@@ -45,9 +45,18 @@ def check_line(check: CheckResult) -> str:
 
 
 def text_lines(report: VerificationReport) -> list[str]:
-    """One line per check, then the warnings, the policy source and the verdict."""
-    lines = [check_line(check) for check in report.checks]
-    lines.extend(f"[WARN] {visible(warning.message)}" for warning in report.warnings)
+    """The headline warning first (spec 6: a bundle resting on the log operator's key
+    alone, or on the exporter's policy, says so in its first line), then one line per
+    check, the other warnings, the policy source and the verdict."""
+    headline = report.headline()
+    lines = [] if headline is None else [visible(headline, limit=1000)]
+    lines.extend(check_line(check) for check in report.checks)
+    shown_first = {report.operator_only, POLICY_FROM_BUNDLE if headline else None}
+    lines.extend(
+        f"[WARN] {visible(warning.message)}"
+        for warning in report.warnings
+        if warning.message not in shown_first
+    )
     source = (
         "given by the user"
         if report.policy_source == "user"
@@ -70,9 +79,13 @@ def render_html(
     *,
     entries: Iterable[Entry] = (),
     policy_text: str = "",
-    title: str = "Court bundle verification report",
+    title: str = "Exporter's report, made at export",
 ) -> str:
-    """A self-contained page for a judge: case, parties, exhibits, timelines, checks, keys."""
+    """The bundle's report.html: a self-contained page of case, parties, exhibits,
+    timelines, checks and keys, as the exporter checked them when it made the bundle.
+
+    spec 6: it is the exporter's own account, says so, and never says that the recipient
+    has verified anything; the recipient verifies with their own tools and policy."""
     manifest = report.manifest
     entry_list: Sequence[Entry] = list(entries)
     parties: list[str] = []
@@ -92,8 +105,22 @@ def render_html(
         ".pass{color:#060}.fail{color:#b00;font-weight:bold}.skip{color:#666}</style>"
     )
     rows.append("</head><body>")
+    if report.operator_only is not None:
+        # spec 6: a bundle resting on the log operator's key alone says so in its first line.
+        rows.append(f"<p class='fail'>WARNING: {_e(report.operator_only)}</p>")
     rows.append(f"<h1>{_e(title)}</h1>")
-    verdict = "VERIFIED: every check passed" if report.ok else "FAILED: see the checks below"
+    rows.append(
+        "<p>This page is the exporter's own account of the checks it ran when it made this "
+        "bundle. It is not a verification by the recipient, and it proves nothing on its "
+        "own: whoever receives the bundle verifies it with their own tools and a policy "
+        "obtained from each state's own authority (<code>jitc verify BUNDLE.zip --policy "
+        "POLICY.txt</code>, or the browser verifier).</p>"
+    )
+    verdict = (
+        "At export, every check the exporter ran passed"
+        if report.ok
+        else "At export, the exporter's checks found failures: see below"
+    )
     rows.append(f"<p class='{'pass' if report.ok else 'fail'}'>{_e(verdict)}</p>")
     if manifest is not None:
         rows.append("<h2>Case</h2><table>")
@@ -106,6 +133,7 @@ def render_html(
             ("Disclosure", manifest.disclosure),
             ("Recipient", manifest.recipient),
             ("Tree size", manifest.tree_size),
+            ("Log size when exported", manifest.log_size),
         ):
             rows.append(f"<tr><th>{_e(label)}</th><td>{_e(value)}</td></tr>")
         rows.append("</table><h2>Exhibits</h2><table><tr><th>Id</th><th>Label</th>")
@@ -130,9 +158,12 @@ def render_html(
             f"<td>{findings or _e(check.detail)}</td></tr>"
         )
     rows.append("</table>")
-    if report.warnings:
-        rows.append("<h2>Warnings</h2><ul>")
-        rows.extend(f"<li>{_e(warning.message)}</li>" for warning in report.warnings)
+    # The exporter checked against the policy it wrote: "taken from the bundle" is no
+    # warning of its own check (the recipient's verifier gives it to the recipient).
+    warnings = [w for w in report.warnings if w.message != POLICY_FROM_BUNDLE]
+    if warnings:
+        rows.append("<h2>Warnings at export</h2><ul>")
+        rows.extend(f"<li>{_e(warning.message)}</li>" for warning in warnings)
         rows.append("</ul>")
     if manifest is not None and entry_list:
         rows.append("<h2>Custody timelines</h2>")
@@ -155,8 +186,11 @@ def render_html(
                 )
             rows.append("</table>")
     rows.append("<h2>Keys and policy</h2>")
-    source = "the user" if report.policy_source == "user" else "the bundle (the exporter's claim)"
-    rows.append(f"<p>Policy taken from {_e(source)}. Cosigned by: ")
+    rows.append(
+        "<p>The exporter checked the bundle against the case policy it put in the bundle "
+        "(policy.txt, below): keys inside a bundle only say what the exporter claims. "
+        "Cosigned by: "
+    )
     rows.append(f"{_e(', '.join(report.cosigners) or 'no witness')}.</p>")
     policy_lines = (_e(line) for line in policy_text.splitlines())
     rows.append(f"<pre>{chr(10).join(policy_lines)}</pre>")

@@ -21,6 +21,7 @@ from custody.verify.proofs import verify_proof
 from custody.verify.results import (
     CHECKS,
     MAX_FINDINGS_PER_CHECK,
+    POLICY_FROM_BUNDLE,
     PROOF_CHECKS,
     SELECTIVE_LOG_TITLE,
     STALE_COSIGNATURE,
@@ -35,6 +36,7 @@ from custody.verify.results import (
 __all__ = [
     "CHECKS",
     "MAX_FINDINGS_PER_CHECK",
+    "POLICY_FROM_BUNDLE",
     "PROOF_CHECKS",
     "SELECTIVE_LOG_TITLE",
     "STALE_COSIGNATURE",

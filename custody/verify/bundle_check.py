@@ -18,7 +18,12 @@ from custody.verify.content import check_content
 from custody.verify.full import FullWalk
 from custody.verify.results import CHECKS, CheckId, Recorder, VerificationReport, new_checks
 from custody.verify.selective import SelectiveWalk
-from custody.verify.signatures import check_checkpoint, load_policy
+from custody.verify.signatures import (
+    check_checkpoint,
+    check_logged_policy,
+    load_policy,
+    operator_only_warning,
+)
 from custody.verify.walk import EntryWalk
 
 # The checks over the entries, which cannot pass on entries never read.
@@ -49,6 +54,7 @@ def verify_bundle(
         checkpoint = check.check_signatures(policy_text)
         entries_read = check.walk_entries(checkpoint)
         check.check_content(entries_read=entries_read)
+        check.check_logged_policy(policy_text, entries_read=entries_read)
         check.finish()
         return report
 
@@ -66,6 +72,7 @@ class _BundleCheck:
             subject="", kind="bundle", checks=checks, manifest=manifest
         )
         self.walk: EntryWalk | None = None
+        self.bundle_policy: str | None = None
 
     def check_manifest(self, *, canonical: bool) -> None:
         """spec 6.1 for the manifest: canonical, a readable `created`, the case's origin."""
@@ -85,6 +92,22 @@ class _BundleCheck:
             )
         if self.selective:
             rec.detail(CheckId.LOG, selective.DETAIL)
+            rec.detail(CheckId.REPLAY, selective.REPLAY_DETAIL)
+        # spec 5: log_size is the log's size when the bundle was made, never below tree_size.
+        if manifest.log_size < manifest.tree_size:
+            rec.fail(
+                CheckId.FORMAT,
+                EntryFormatError,
+                f"manifest log_size {manifest.log_size} is below its tree_size "
+                f"{manifest.tree_size}",
+            )
+        elif manifest.log_size > manifest.tree_size:
+            rec.warn(
+                CheckId.LOG,
+                f"the bundle stops at entry {manifest.tree_size} of {manifest.log_size}: the "
+                f"log held {manifest.log_size - manifest.tree_size} newer entries when it was "
+                "made (it stops at the newest checkpoint that met the case policy)",
+            )
         if not manifest.origin.endswith(f"/case/{manifest.case}"):
             rec.fail(
                 CheckId.FORMAT,
@@ -95,7 +118,9 @@ class _BundleCheck:
     def check_signatures(self, policy_text: str | None) -> Checkpoint | None:
         """spec 6.5: the trusted policy, the checkpoint note, its signatures and quorum."""
         rec, report = self.rec, self.report
-        policy, report.policy_source = load_policy(self.reader, policy_text, rec)
+        policy, report.policy_source, self.bundle_policy = load_policy(
+            self.reader, policy_text, rec
+        )
         note = self._read_checkpoint_note()
         checkpoint: Checkpoint | None = None
         if note is not None:
@@ -103,6 +128,9 @@ class _BundleCheck:
                 note, policy, self.manifest.origin, self.manifest.created, rec
             )
         report.checkpoint = checkpoint
+        report.operator_only = operator_only_warning(policy, report.cosigners)
+        if report.operator_only is not None:
+            rec.warn(CheckId.SIGNATURES, report.operator_only)
         if checkpoint is not None and checkpoint.size != self.manifest.tree_size:
             rec.fail(
                 CheckId.LOG,
@@ -149,6 +177,13 @@ class _BundleCheck:
         """spec 6.6, against the exhibit.ingested entries the walk replayed."""
         case = self.walk.case if self.walk is not None else CaseState()
         check_content(self.reader, self.manifest, case, self.rec, entries_read=entries_read)
+
+    def check_logged_policy(self, policy_text: str | None, *, entries_read: bool) -> None:
+        """spec 5 / 6.5: policy.txt against the newest case.policy_set the walk replayed."""
+        if self.walk is None or not entries_read:
+            return
+        case = self.walk.case
+        check_logged_policy(self.bundle_policy, case.policy, case.policy_seq, policy_text, self.rec)
 
     def finish(self) -> None:
         self.report.warnings = self.rec.warnings

@@ -19,7 +19,7 @@ from custody.verify.results import (
     VerificationReport,
     new_checks,
 )
-from custody.verify.signatures import check_checkpoint, load_policy
+from custody.verify.signatures import check_checkpoint, load_policy, operator_only_warning
 
 LOG = CheckId.LOG
 
@@ -88,12 +88,15 @@ def verify_proof(
         proof = TlogProof.parse(proof_bytes)
     except FormatError as exc:
         raise BundleFormatError(f"not a tlog-proof: {exc}") from None
-    policy, _ = load_policy(None, policy_text, rec)
+    policy, _, _ = load_policy(None, policy_text, rec)
     # The origin comes from the proof's own checkpoint; the policy must hold a log key for
     # it (tlog-policy: any of the listed logs is accepted).
     origin = Checkpoint.parse_body(proof.checkpoint.text).origin
     checkpoint, report.cosigners = check_checkpoint(proof.checkpoint, policy, origin, None, rec)
     report.checkpoint = checkpoint
+    report.operator_only = operator_only_warning(policy, report.cosigners)
+    if report.operator_only is not None:
+        rec.warn(CheckId.SIGNATURES, report.operator_only)
     line = entry_line if entry_line is not None else (proof.extra or None)
     if line is None:
         rec.fail(

@@ -52,6 +52,11 @@ PROOF_CHECKS: Final[tuple[tuple[CheckId, str], ...]] = (
 MAX_FINDINGS_PER_CHECK: Final = 50
 MAX_WARNINGS: Final = MAX_FINDINGS_PER_CHECK * 4
 STALE_COSIGNATURE: Final = timedelta(days=1)
+# spec 6 warnings: the policy came from the bundle, not from the user.
+POLICY_FROM_BUNDLE: Final = (
+    "the policy was taken from the bundle (the exporter's claim), not from you: give a "
+    "policy you obtained yourself (--policy)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +116,20 @@ class VerificationReport:
     cosigners: tuple[str, ...] = ()
     entries: int = 0
     verified_at: str | None = None
+    # spec 6 warnings: why the bundle rests on the log operator's key alone, or None.
+    operator_only: str | None = None
 
     @property
     def ok(self) -> bool:
         return all(check.status != "fail" for check in self.checks)
+
+    def headline(self) -> str | None:
+        """spec 6 warnings that a reader must see first: the bundle rests on the log
+        operator's key alone, or its policy is the exporter's claim. None if neither."""
+        parts = [] if self.operator_only is None else [self.operator_only]
+        if self.policy_source == "bundle":
+            parts.append(POLICY_FROM_BUNDLE)
+        return "WARNING: " + "; ".join(parts) if parts else None
 
     def check(self, check_id: str) -> CheckResult:
         for check in self.checks:
@@ -136,6 +151,9 @@ class VerificationReport:
             "origin": manifest.origin if manifest else None,
             "disclosure": manifest.disclosure if manifest else None,
             "tree_size": self.checkpoint.size if self.checkpoint else None,
+            "log_size": manifest.log_size if manifest else None,
+            "operator_only": self.operator_only,
+            "headline": self.headline(),
             "entries": self.entries,
             "cosigners": list(self.cosigners),
             "verified_at": self.verified_at,

@@ -18,6 +18,16 @@ DETAIL = (
     "that no later entry was withheld"
 )
 
+# spec 6.7: which rules a selective bundle's replay checks only in part.
+REPLAY_DETAIL = (
+    "checked in part: replayed on the entries the bundle holds; the rules that rest on "
+    "case-level entries (court and defence grants and their revocation, party consent and "
+    "withdrawal) are checked only in part, because case-level entries carry no chain and "
+    "one withheld cannot be detected; the rules on each disclosed exhibit (access by a "
+    "party, holds, disposal, content) rest on its unbroken chain up to its last disclosed "
+    "entry, and entries of undisclosed exhibits are not replayed"
+)
+
 
 class SelectiveWalk(EntryWalk):
     """The case's exhibit-less entries and the disclosed exhibits' entries, each proven."""

@@ -9,39 +9,103 @@ from custody.checkpoint import Checkpoint
 from custody.errors import BundleFormatError, FormatError, QuorumNotMetError, SignatureError
 from custody.note import Note
 from custody.policy import Policy, verify_cosigned_checkpoint
-from custody.verify.results import STALE_COSIGNATURE, CheckId, PolicySource, Recorder
+from custody.verify.results import (
+    POLICY_FROM_BUNDLE,
+    STALE_COSIGNATURE,
+    CheckId,
+    PolicySource,
+    Recorder,
+)
 
 SIGNATURES = CheckId.SIGNATURES
 
 
 def load_policy(
     reader: BundleReader | None, policy_text: str | None, rec: Recorder
-) -> tuple[Policy | None, PolicySource]:
+) -> tuple[Policy | None, PolicySource, str | None]:
     """The user's policy if given, else the bundle's policy.txt (spec 5: the exporter's
-    claim); None, with a finding, when it cannot be read or parsed."""
+    claim); None, with a finding, when it cannot be read or parsed. Also returns the text
+    of the bundle's policy.txt (None if absent or unreadable), which check 5 compares with
+    the policy the log recorded."""
     source: PolicySource = "user" if policy_text is not None else "bundle"
+    # With the user's policy, the bundle's is only compared with the log: a missing or
+    # unreadable policy.txt is then no finding (nothing rests on it).
+    bundle_text = _bundle_policy_text(reader, rec if policy_text is None else None)
     if policy_text is None:
-        policy_text = _bundle_policy_text(reader, rec)
-        if policy_text is None:
-            return None, source
+        if bundle_text is None:
+            return None, source, None
+        policy_text = bundle_text
+        rec.warn(SIGNATURES, POLICY_FROM_BUNDLE)
     try:
-        return Policy.parse(policy_text), source
+        return Policy.parse(policy_text), source, bundle_text
     except FormatError as exc:
         rec.fail(SIGNATURES, SignatureError, f"policy ({source}) cannot be parsed: {exc}")
-        return None, source
+        return None, source, bundle_text
 
 
-def _bundle_policy_text(reader: BundleReader | None, rec: Recorder) -> str | None:
+def _bundle_policy_text(reader: BundleReader | None, rec: Recorder | None) -> str | None:
     if reader is None or not reader.has(POLICY):
-        rec.fail(SIGNATURES, SignatureError, f"{POLICY} is missing and no policy was given")
+        if rec is not None:
+            rec.fail(SIGNATURES, SignatureError, f"{POLICY} is missing and no policy was given")
         return None
     try:
         return reader.read(POLICY).decode("utf-8")
     except UnicodeDecodeError:
-        rec.fail(SIGNATURES, SignatureError, f"{POLICY} is not UTF-8")
+        if rec is not None:
+            rec.fail(SIGNATURES, SignatureError, f"{POLICY} is not UTF-8")
     except BundleFormatError as exc:  # corrupt or oversized: a finding, like checkpoint
-        rec.fail(SIGNATURES, SignatureError, f"{POLICY} cannot be read: {exc}")
+        if rec is not None:
+            rec.fail(SIGNATURES, SignatureError, f"{POLICY} cannot be read: {exc}")
     return None
+
+
+def check_logged_policy(
+    bundle_text: str | None,
+    logged: str | None,
+    logged_seq: int | None,
+    trusted: str | None,
+    rec: Recorder,
+) -> None:
+    """spec 5: policy.txt is the newest `case.policy_set` at tree_size. A bundle whose
+    policy.txt is not the policy its own log recorded contradicts itself, whichever policy
+    the user trusts: check 5 fails. A user's policy that differs from the recorded one is
+    a warning (the court may know other keys; it should know that it does)."""
+    if logged is None:
+        if bundle_text is not None:
+            rec.fail(
+                SIGNATURES,
+                SignatureError,
+                f"the log records no case.policy_set, so {POLICY} is not a policy the case "
+                "recorded (spec 5)",
+            )
+        return
+    if bundle_text is not None and bundle_text != logged:
+        rec.fail(
+            SIGNATURES,
+            SignatureError,
+            f"{POLICY} is not the newest case.policy_set at tree_size (seq {logged_seq}): the "
+            "bundle's policy is not the one its log recorded",
+        )
+    if trusted is not None and trusted != logged:
+        rec.warn(
+            SIGNATURES,
+            f"the policy you gave differs from the case's recorded policy (case.policy_set "
+            f"seq {logged_seq})",
+        )
+
+
+def operator_only_warning(policy: Policy | None, cosigners: tuple[str, ...]) -> str | None:
+    """spec 6 warnings: with `quorum none`, or no cosignature, the bundle rests on the log
+    operator's key alone (the operator could sign any history it likes)."""
+    if policy is None:
+        return None  # no policy, nothing verified: check 5 already fails
+    if policy.quorum is None:
+        why = "the policy has quorum none"
+    elif not cosigners:
+        why = "no witness cosignature on the checkpoint verified"
+    else:
+        return None
+    return f"this bundle rests on the log operator's key alone ({why})"
 
 
 def check_checkpoint(

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from custody.replay import Refusal
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
 from server.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
@@ -357,7 +358,8 @@ def _complete_if_consented(
     approved: int | None,
 ) -> PartyOutcome:
     pending = proposal.pending
-    if pending:
+    state = rules.case_level(log.conn, log.case_id)
+    if state.addition_refusal(proposal.seq, proposal.jurisdiction) is not None:
         return PartyOutcome(proposal.seq, proposal.jurisdiction, pending, approved=approved)
     # spec 2.1: case.party_added in the transaction of the last consent.
     code = proposal.jurisdiction
@@ -378,14 +380,15 @@ def remove_party(ws: Workspace, principal: Principal, case_id: str, code: str) -
     def work(log: CaseLog) -> Recorded:
         current = locked_standing(log, principal)
         authorize(principal, Action.PARTY_REMOVE, current)
-        if code != principal.jurisdiction:
+        refusal = rules.case_level(log.conn, case_id).removal_refusal(principal.jurisdiction, code)
+        if refusal is Refusal.OTHER_STATE:
             raise _refuse(
                 principal,
                 Action.PARTY_REMOVE,
                 f"no state removes another: only {code} itself may withdraw from the case",
                 "remove_other_state",
             )
-        if len(current.parties) == 1:
+        if refusal is not None:  # Refusal.LAST_PARTY
             raise ConflictError("a case keeps at least one party", code="last_party")
         case_repo.remove_party(log.conn, case_id, code)
         log.parties = current.parties - {code}
@@ -428,8 +431,9 @@ def _grant_data(grant: case_repo.Grant, *, scope: bool = False) -> dict[str, Any
     return data
 
 
-def _own_state(principal: Principal, grant: case_repo.Grant, action: Action) -> None:
-    if grant.jurisdiction != principal.jurisdiction:
+def _own_state(log: CaseLog, principal: Principal, grant: case_repo.Grant, action: Action) -> None:
+    state = rules.case_level(log.conn, log.case_id)
+    if state.grant_refusal(principal.jurisdiction, grant.jurisdiction) is not None:
         raise _refuse(
             principal,
             action,
@@ -451,7 +455,7 @@ def grant_access(
 
     def work(log: CaseLog) -> Recorded:
         authorize(principal, Action.ACCESS_GRANT, locked_standing(log, principal))
-        _own_state(principal, grant, Action.ACCESS_GRANT)
+        _own_state(log, principal, grant, Action.ACCESS_GRANT)
         if grant.exhibits is not None:
             for exhibit_id in grant.exhibits:
                 if exhibit_repo.get(log.conn, case_id, exhibit_id) is None:
@@ -488,7 +492,7 @@ def revoke_access(
 
     def work(log: CaseLog) -> Recorded:
         authorize(principal, Action.ACCESS_REVOKE, locked_standing(log, principal))
-        _own_state(principal, grant, Action.ACCESS_REVOKE)
+        _own_state(log, principal, grant, Action.ACCESS_REVOKE)
         if not case_repo.has_grant(log.conn, case_id, grant):
             raise NotFoundError("no such access grant", code="grant_not_found")
         case_repo.remove_grant(log.conn, case_id, grant)

@@ -8,7 +8,6 @@ commitment to the text (`note.added` `commitment`), the salt stays here with the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import uuid
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from custody.commitment import SALT_SIZE, note_commitment
 from server.auth import Principal
 from server.db import read_transaction
 from server.errors import ConflictError, NotFoundError, PermissionDeniedError
@@ -112,11 +112,6 @@ NOTE_CHECK = (
     "the UTF-8 bytes of `text`, hash with SHA-256, and compare with `commitment` and with "
     "the note.added entry at `seq` (spec 2.1)"
 )
-
-
-def note_commitment(salt: bytes, text: str) -> str:
-    """spec 2.1 note.added: SHA-256(salt || UTF-8 text), lowercase hex."""
-    return hashlib.sha256(salt + text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +287,7 @@ def release_hold(
         authorize(principal, Action.HOLD_RELEASE, current, exhibit_owner=row.owner)
         rules.require_visible(log.conn, case_id, principal, exhibit_id)
         _refuse_if_disposed(log, exhibit_id)
-        holds = rules.open_holds(log.conn, case_id, exhibit_id)
+        holds = [h.seq for h in rules.open_holds(log.conn, case_id, exhibit_id)]
         seq = hold
         if seq is None:
             if len(holds) != 1:
@@ -301,12 +296,11 @@ def release_hold(
                     code="hold_ambiguous" if holds else "no_open_hold",
                 )
             [seq] = holds
-        ended = holds.get(seq)
-        if ended is None:
-            raise NotFoundError(f"no open hold {seq} on this exhibit", code="hold_not_found")
-        refusal = rules.hold_release_refusal(ended, principal)
+        refusal = rules.release_refusal(log.conn, case_id, principal, exhibit_id, seq)
         if refusal is not None:
-            message, code = refusal
+            status, code, message = refusal
+            if status == 404:
+                raise NotFoundError(message, code=code)
             raise PermissionDeniedError(
                 message,
                 code=code,
@@ -338,7 +332,7 @@ def add_note(
     note_id = str(uuid.uuid4())
     # spec 2.1 note.added: a fresh 32-byte salt per note, so that a reader of the log
     # cannot confirm a guessed text; the salt stays with the text, never in the log.
-    salt = secrets.token_bytes(32)
+    salt = secrets.token_bytes(SALT_SIZE)
     commitment = note_commitment(salt, text)
 
     def work(log: CaseLog) -> NoteCreated:

@@ -10,9 +10,12 @@ them); here they are read back into a `CaseState` with only what a decision need
   exhibit and whose state may read it now);
 - defence: `disclosed` (the exhibits a defence lawyer sees at all: nothing of the others,
   labels included); judges and party roles see every exhibit;
-- grants: `state_may_read` (a state grants only what it may read itself);
-- holds: `release_refusal` (only the state that set a hold releases it; a judge's hold
-  only a judge of that state).
+- grants: `unreadable_by_state` (a state grants only what it may read itself), and
+  `CaseState.grant_refusal` (only to its own courts and defence);
+- parties: `CaseState.addition_refusal` (every consent given), `removal_refusal` (only a
+  state itself withdraws; one party remains);
+- holds: `CaseState.release_refusal` (only the state that set a hold releases it; a judge's
+  hold only a judge of that state) and `disposal_refusal` (no disposal under any hold).
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection
 
 from custody.events import Role
-from custody.replay import CaseState, ExhibitState, Grant, Hold, Refusal
+from custody.replay import CaseState, ExhibitState, Grant, Hold, Proposal, Refusal
 from server.auth import Principal
-from server.errors import NotFoundError, PermissionDeniedError
+from server.errors import ConflictError, NotFoundError, PermissionDeniedError
 from server.permissions import GRANTABLE_ROLES
 from server.repositories import cases as case_repo
 from server.repositories import content as content_repo
@@ -48,9 +51,10 @@ def case_state(
     exhibits: Sequence[str] | None = None,
     principal: Principal | None = None,
 ) -> CaseState:
-    """The case as its tables hold it now: its parties; the principal's grant (every grant
-    if no principal is named); and these exhibits (all of the case's if None), each with
-    its owner, unrevoked shares, open holds and whether its disposal has begun."""
+    """The case as its tables hold it now: its parties and pending proposals; the
+    principal's grant (every grant if no principal is named); and these exhibits (all of
+    the case's if None), each with its owner, unrevoked shares, open holds and whether its
+    disposal has begun."""
     if principal is None:
         grants = [_grant(g) for g in case_repo.grants(conn, case_id)]
     else:
@@ -71,9 +75,27 @@ def case_state(
             disposed=content is not None and content.disposal_begun,
             holds={h.seq: Hold(h.seq, h.jurisdiction, h.role) for h in holds.get(exhibit_id, [])},
         )
+    proposals = [
+        Proposal(
+            seq=p.seq,
+            jurisdiction=p.jurisdiction,
+            proposer=p.proposed_by,
+            required=frozenset(p.required),
+            consented=set(p.consented),
+        )
+        for p in case_repo.pending_proposals(conn, case_id)
+    ]
     return CaseState.from_tables(
-        parties=case_repo.parties(conn, case_id), grants=grants, exhibits=states
+        parties=case_repo.parties(conn, case_id),
+        grants=grants,
+        exhibits=states,
+        proposals=proposals,
     )
+
+
+def case_level(conn: Connection, case_id: str) -> CaseState:
+    """The case's parties, grants and pending proposals, without its exhibits."""
+    return case_state(conn, case_id, exhibits=[])
 
 
 def read_refusal(
@@ -117,27 +139,26 @@ def require_receivable(
     conn: Connection, case_id: str, principal: Principal, exhibit_ids: Iterable[str]
 ) -> None:
     """The bytes of each exhibit may go to the principal now (a bundle with content): 403
-    `exhibit_not_shared` for the first that may not, 409 for a disposed one."""
-    from server.errors import ConflictError  # noqa: PLC0415 - only this path raises it
-
+    `exhibit_not_shared` if any may not (checked for all first: standing before content),
+    then 409 for a disposed one."""
     wanted = list(exhibit_ids)
     state = case_state(conn, case_id, exhibits=wanted, principal=principal)
-    for exhibit_id in wanted:
-        refusal = state.read_refusal(
-            principal.jurisdiction, principal.sub, principal.role, exhibit_id
-        )
+    who = principal.jurisdiction, principal.sub, principal.role
+    refusals = {x: state.read_refusal(*who, x) for x in wanted}
+    for exhibit_id, refusal in refusals.items():
+        if _lacks_standing(refusal):
+            scope = " or not disclosed by your grant" if principal.role in GRANTABLE_ROLES else ""
+            raise PermissionDeniedError(
+                f"exhibit {exhibit_id} is not shared with {principal.jurisdiction}{scope}",
+                code="exhibit_not_shared",
+                who=(*who, principal.jti),
+                action="export.create" if principal.role == Role.PROSECUTOR else "export.read",
+            )
+    for exhibit_id, refusal in refusals.items():
         if refusal is Refusal.DISPOSED:
             raise ConflictError(
                 f"exhibit {exhibit_id} was disposed of: its content may not leave the server",
                 code="exhibit_disposed",
-            )
-        if refusal is not None:
-            raise PermissionDeniedError(
-                f"exhibit {exhibit_id} is not shared with {principal.jurisdiction}"
-                + (" or not disclosed by your grant" if principal.role in GRANTABLE_ROLES else ""),
-                code="exhibit_not_shared",
-                who=(principal.jurisdiction, principal.sub, principal.role, principal.jti),
-                action="export.read",
             )
 
 
@@ -178,25 +199,27 @@ def unreadable_by_state(
     ]
 
 
-def open_holds(conn: Connection, case_id: str, exhibit_id: str) -> dict[int, Hold]:
+def open_holds(conn: Connection, case_id: str, exhibit_id: str) -> list[Hold]:
+    """The exhibit's open holds, oldest first."""
+    return case_state(conn, case_id, exhibits=[exhibit_id]).open_holds(exhibit_id)
+
+
+def release_refusal(
+    conn: Connection, case_id: str, principal: Principal, exhibit_id: str, hold: int
+) -> tuple[int, str, str] | None:
+    """spec 6.7: a hold is released only while open, by the jurisdiction that set it, and a
+    hold set by a judge only by a judge. None if the principal may release it, else
+    (HTTP status, code, message)."""
     state = case_state(conn, case_id, exhibits=[exhibit_id])
-    exhibit = state.exhibits.get(exhibit_id)
-    return {} if exhibit is None else dict(exhibit.holds)
-
-
-def hold_release_refusal(hold: Hold, principal: Principal) -> tuple[str, str] | None:
-    """spec 6.7: a hold is released only by the jurisdiction that set it, and a hold set by
-    a judge only by a judge. None if the principal may release it, else (message, code)."""
-    if hold.jurisdiction != principal.jurisdiction:
+    refusal = state.release_refusal(principal.jurisdiction, principal.role, exhibit_id, hold)
+    if refusal is None:
+        return None
+    if refusal is Refusal.NO_SUCH_HOLD:
+        return 404, "hold_not_found", f"no open hold {hold} on this exhibit"
+    setter = state.exhibits[exhibit_id].holds[hold].jurisdiction
+    if refusal is Refusal.JUDGE_HOLD:
         message = (
-            f"hold {hold.seq} was set by {hold.jurisdiction}: only {hold.jurisdiction} "
-            "may release it"
+            f"hold {hold} was set by a judge of {setter}: only a judge of {setter} may release it"
         )
-        return message, "hold_other_state"
-    if hold.role == Role.JUDGE and principal.role != Role.JUDGE:
-        message = (
-            f"hold {hold.seq} was set by a judge of {hold.jurisdiction}: only a judge of "
-            f"{hold.jurisdiction} may release it"
-        )
-        return message, "hold_set_by_judge"
-    return None
+        return 403, "hold_set_by_judge", message
+    return 403, "hold_other_state", f"hold {hold} was set by {setter}: only {setter} may release it"

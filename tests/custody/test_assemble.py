@@ -30,6 +30,7 @@ def test_writer_refuses_a_bad_created_time(tmp_path: Path) -> None:
             exhibits=None,
             contents={},
             get_node=tree.get_node,
+            log_size=tree.size,
         )
 
 
@@ -52,4 +53,5 @@ def test_writer_refuses_entries_that_do_not_match_the_checkpoint(tmp_path: Path)
             exhibits=None,
             contents={},
             get_node=tree.get_node,
+            log_size=tree.size,
         )

@@ -78,10 +78,13 @@ def test_system_actor_has_null_token() -> None:
 def test_every_spec_event_type_is_known() -> None:
     assert set(EVENT_TYPES) == {
         "case.created",
+        "case.party_proposed",
+        "case.party_approved",
         "case.party_added",
         "case.party_removed",
         "case.access_granted",
         "case.access_revoked",
+        "case.policy_set",
         "exhibit.registered",
         "exhibit.ingested",
         "exhibit.ingest_rejected",
@@ -189,6 +192,34 @@ def test_malformed_entries_name_the_field(changes: dict[str, Any], reason: str) 
             {"title": "t", "parties": ["NL", 1], "agreement": ""},
             "data.parties",
         ),
+        # spec 2.1 as revised: the shapes of grants, party changes, holds, notes, policy.
+        (
+            "case.access_granted",
+            None,
+            {"jurisdiction": "NL", "sub": "s", "role": "investigator", "exhibits": None},
+            r'data.role must be "judge" or "defence"',
+        ),
+        (
+            "case.access_granted",
+            None,
+            {"jurisdiction": "NL", "sub": "s", "role": "judge"},
+            "data.exhibits is missing",
+        ),
+        (
+            "case.access_granted",
+            None,
+            {"jurisdiction": "NL", "sub": "s", "role": "judge", "exhibits": "all"},
+            "data.exhibits must be a list of exhibit ids or null",
+        ),
+        ("case.party_added", None, {"jurisdiction": "DE"}, "data.proposal is missing"),
+        ("case.party_approved", None, {"proposal": "3"}, "data.proposal must be the seq"),
+        ("case.party_proposed", EXHIBIT, {"jurisdiction": "DE"}, "exhibit null"),
+        ("case.policy_set", None, {"policy": None}, "data.policy must be a string"),
+        ("exhibit.hold_set", EXHIBIT, {"reason": "r"}, "data.authority is missing"),
+        ("exhibit.hold_released", EXHIBIT, {"reason": "r"}, "data.hold is missing"),
+        ("exhibit.hold_released", EXHIBIT, {"reason": "r", "hold": -1}, "data.hold must be"),
+        ("note.added", None, {"sha256": "0" * 64}, "data.commitment is missing"),
+        ("note.added", EXHIBIT, {"commitment": "A" * 64}, "data.commitment must be 64"),
     ],
 )
 def test_type_specific_data_is_checked(

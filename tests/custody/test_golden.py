@@ -43,14 +43,16 @@ def test_verdict_with_the_bundles_own_policy(name: str) -> None:
     assert _failing(path, None) == EXPECTED[name].own_policy
     report = verify_bundle(path)
     assert report.policy_source == "bundle"
-    assert len(report.warnings) == EXPECTED[name].warnings
+    assert len(report.warnings) == EXPECTED[name].own_warnings, report.warnings
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_verdict_with_the_courts_trusted_policy(name: str) -> None:
     path = GOLDEN_DIR / f"{name}.zip"
     assert _failing(path, TRUSTED) == EXPECTED[name].trusted_policy
-    assert verify_bundle(path, policy_text=TRUSTED).policy_source == "user"
+    report = verify_bundle(path, policy_text=TRUSTED)
+    assert report.policy_source == "user"
+    assert len(report.warnings) == EXPECTED[name].trusted_warnings, report.warnings
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if EXPECTED[n].trusted_policy])
@@ -101,7 +103,32 @@ def test_valid_bundle_report_lists_all_seven_checks() -> None:
 def test_report_html_is_in_the_bundle_and_escapes_filenames() -> None:
     members = generator.read_members((GOLDEN_DIR / "valid-full.zip").read_bytes())
     html = members["report.html"].decode("utf-8")
-    assert "VERIFIED" in html
+    # spec 6: the exporter's own account, made at export; never that the recipient verified.
+    assert "the exporter's own account" in html.replace("&#x27;", "'")
+    assert "At export, every check the exporter ran passed" in html
+    assert "VERIFIED" not in html
+    assert "verified by" not in html.lower()
+    assert "Policy taken from the user" not in html
     # The handset's filename carries a right-to-left override: shown, never interpreted.
     assert "\u202e" not in html
     assert "&lt;U+202E&gt;" in html
+
+
+@pytest.mark.parametrize("name", ["valid-no-witnesses", "fail-5-policy-not-logged"])
+def test_report_html_says_first_that_the_bundle_rests_on_the_log_key_alone(name: str) -> None:
+    members = generator.read_members((GOLDEN_DIR / f"{name}.zip").read_bytes())
+    body = members["report.html"].decode("utf-8").split("<body>", 1)[1]
+    first = body.lstrip().split("\n", 1)[0]
+    assert "rests on the log operator&#x27;s key alone" in first, first
+
+
+def test_a_report_html_checked_with_the_exporters_policy_never_says_from_the_user() -> None:
+    # The server's exporter checks the bundle with the policy it wrote (policy_source
+    # "user" to the verifier): the page still speaks of the exporter's policy.
+    from custody.report import render_html
+
+    path = GOLDEN_DIR / "valid-full.zip"
+    policy = generator.read_members(path.read_bytes())["policy.txt"].decode()
+    html = render_html(verify_bundle(path, policy_text=policy), policy_text=policy)
+    assert "from the user" not in html
+    assert "the case policy it put in the bundle" in html

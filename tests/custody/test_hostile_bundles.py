@@ -109,13 +109,13 @@ def test_corrupt_policy_member_is_a_finding_not_unreadable(tmp_path: Path) -> No
 
 
 def test_non_utf8_entry_line(tmp_path: Path) -> None:
-    path = mutated(tmp_path, edit_line(3, lambda line: line.replace(b"laptop", b"lap\xfftop")))
-    assert_fails(verify(path), "format", r"^line 4: .*UTF-8")
+    path = mutated(tmp_path, edit_line(4, lambda line: line.replace(b"laptop", b"lap\xfftop")))
+    assert_fails(verify(path), "format", r"^line 5: .*UTF-8")
 
 
 def test_noncanonical_line_with_an_extra_space(tmp_path: Path) -> None:
-    path = mutated(tmp_path, edit_line(3, lambda line: line.replace(b'"data":', b'"data": ')))
-    assert_fails(verify(path), "format", r"^line 4: .*canonical")
+    path = mutated(tmp_path, edit_line(4, lambda line: line.replace(b'"data":', b'"data": ')))
+    assert_fails(verify(path), "format", r"^line 5: .*canonical")
 
 
 def test_noncanonical_line_with_reordered_keys(tmp_path: Path) -> None:
@@ -123,44 +123,44 @@ def test_noncanonical_line_with_reordered_keys(tmp_path: Path) -> None:
         assert line.endswith(b',"v":1}')
         return b'{"v":1,' + line[1 : -len(b',"v":1}')] + b"}"
 
-    report = verify(mutated(tmp_path, edit_line(3, v_first)))
-    assert_fails(report, "format", r"^line 4: .*canonical")
+    report = verify(mutated(tmp_path, edit_line(4, v_first)))
+    assert_fails(report, "format", r"^line 5: .*canonical")
 
 
 def test_entry_nested_10000_levels_deep(tmp_path: Path) -> None:
     deep = b'"data":{"x":' + b"[" * 10_000 + b"]" * 10_000 + b","
-    path = mutated(tmp_path, edit_line(3, lambda line: line.replace(b'"data":{', deep)))
-    assert_fails(verify(path), "format", r"^line 4: .*(depth|nested)")
+    path = mutated(tmp_path, edit_line(4, lambda line: line.replace(b'"data":{', deep)))
+    assert_fails(verify(path), "format", r"^line 5: .*(depth|nested)")
 
 
 def test_whole_entry_line_10000_levels_deep(tmp_path: Path) -> None:
-    path = mutated(tmp_path, edit_line(3, lambda _: b"[" * 10_000 + b"]" * 10_000))
-    assert_fails(verify(path), "format", r"^line 4: .*(depth|nested)")
+    path = mutated(tmp_path, edit_line(4, lambda _: b"[" * 10_000 + b"]" * 10_000))
+    assert_fails(verify(path), "format", r"^line 5: .*(depth|nested)")
 
 
 def test_integer_2_pow_53_in_entry_data(tmp_path: Path) -> None:
     big = b'"data":{"big":9007199254740992,'
-    path = mutated(tmp_path, edit_line(3, lambda line: line.replace(b'"data":{', big)))
-    assert_fails(verify(path), "format", r"^line 4: .*(2\^53|safe integer)")
+    path = mutated(tmp_path, edit_line(4, lambda line: line.replace(b'"data":{', big)))
+    assert_fails(verify(path), "format", r"^line 5: .*(2\^53|safe integer)")
 
 
 def test_integer_far_beyond_a_double_in_seq(tmp_path: Path) -> None:
     huge = b'"seq":' + b"9" * 5000 + b","
-    path = mutated(tmp_path, edit_line(3, lambda line: line.replace(b'"seq":3,', huge)))
-    assert_fails(verify(path), "format", r"^line 4: .*(not valid JSON|infinity|2\^53|safe integer)")
+    path = mutated(tmp_path, edit_line(4, lambda line: line.replace(b'"seq":4,', huge)))
+    assert_fails(verify(path), "format", r"^line 5: .*(not valid JSON|infinity|2\^53|safe integer)")
 
 
 def test_duplicate_key_in_an_entry(tmp_path: Path) -> None:
     dup = b'"data":{"label":"forged",'
-    path = mutated(tmp_path, edit_line(3, lambda line: line.replace(b'"data":{', dup)))
-    assert_fails(verify(path), "format", r"^line 4: .*duplicate .*'label'")
+    path = mutated(tmp_path, edit_line(4, lambda line: line.replace(b'"data":{', dup)))
+    assert_fails(verify(path), "format", r"^line 5: .*duplicate .*'label'")
 
 
 def test_entry_line_of_2_mib(tmp_path: Path) -> None:
     pad = b'"data":{"a":"' + b"x" * (2 << 20) + b'",'
-    path = mutated(tmp_path, edit_line(3, lambda line: line.replace(b'"data":{', pad)))
+    path = mutated(tmp_path, edit_line(4, lambda line: line.replace(b'"data":{', pad)))
     report = verify(path)
-    message = rf"entries\.jsonl: line 4 is longer than {MAX_ENTRY_LINE_BYTES} bytes"
+    message = rf"entries\.jsonl: line 5 is longer than {MAX_ENTRY_LINE_BYTES} bytes"
     assert_fails(report, "format", message, only=True)
     assert report.check("log").status == "skip"
 
@@ -169,8 +169,8 @@ def test_entry_line_over_the_cap_but_complete_within_two_chunks(tmp_path: Path) 
     # 1.5 MiB: never an unfinished tail longer than the cap, so only a check of complete
     # lines catches it.
     pad = b'"data":{"a":"' + b"x" * (3 << 19) + b'",'
-    path = mutated(tmp_path, edit_line(3, lambda line: line.replace(b'"data":{', pad)))
-    message = rf"entries\.jsonl: line 4 is longer than {MAX_ENTRY_LINE_BYTES} bytes"
+    path = mutated(tmp_path, edit_line(4, lambda line: line.replace(b'"data":{', pad)))
+    message = rf"entries\.jsonl: line 5 is longer than {MAX_ENTRY_LINE_BYTES} bytes"
     assert_fails(verify(path), "format", message, only=True)
 
 
@@ -185,7 +185,7 @@ def test_empty_line_in_entries(tmp_path: Path) -> None:
     path = mutated(tmp_path, edit_member(ENTRIES, lambda data: b"\n" + data))
     report = verify(path)
     assert_fails(report, "format", r"^line 1: .*(JSON|empty)")
-    assert_fails(report, "log", r"has 16 entries, tree_size is 15")
+    assert_fails(report, "log", r"has 24 entries, tree_size is 23")
 
 
 # --- checkpoint signature lines -------------------------------------------------------------
@@ -248,6 +248,12 @@ def edit_manifest(old: bytes, new: bytes) -> Callable[[Members], None]:
     return apply
 
 
+def tree_size_24(members: Members) -> None:
+    # A forger who raises tree_size raises log_size with it (log_size >= tree_size).
+    edit_manifest(b'"log_size":23', b'"log_size":24')(members)
+    edit_manifest(b'"tree_size":23', b'"tree_size":24')(members)
+
+
 def test_manifest_of_format_version_2(tmp_path: Path) -> None:
     path = mutated(tmp_path, edit_manifest(b"jitc-bundle/1", b"jitc-bundle/2"))
     with pytest.raises(BundleFormatError, match="format is 'jitc-bundle/2'"):
@@ -261,7 +267,7 @@ def test_duplicate_key_in_the_manifest(tmp_path: Path) -> None:
 
 
 def test_integer_2_pow_53_in_the_manifest(tmp_path: Path) -> None:
-    path = mutated(tmp_path, edit_manifest(b'"tree_size":15', b'"tree_size":9007199254740992'))
+    path = mutated(tmp_path, edit_manifest(b'"tree_size":23', b'"tree_size":9007199254740992'))
     with pytest.raises(BundleFormatError, match=r"2\^53|safe integer"):
         verify(path)
 
@@ -279,14 +285,14 @@ def test_non_utf8_manifest(tmp_path: Path) -> None:
 
 
 def test_noncanonical_manifest(tmp_path: Path) -> None:
-    path = mutated(tmp_path, edit_manifest(b'"tree_size":15', b'"tree_size": 15'))
+    path = mutated(tmp_path, edit_manifest(b'"tree_size":23', b'"tree_size": 23'))
     assert_fails(verify(path), "format", "jitc-bundle.json is not RFC 8785 canonical", only=True)
 
 
 def test_manifest_tree_size_not_the_checkpoints(tmp_path: Path) -> None:
-    report = verify(mutated(tmp_path, edit_manifest(b'"tree_size":15', b'"tree_size":16')))
-    assert_fails(report, "log", "checkpoint size 15 is not the manifest's tree_size 16", only=True)
-    assert_fails(report, "log", r"entries\.jsonl has 15 entries, tree_size is 16")
+    report = verify(mutated(tmp_path, tree_size_24))
+    assert_fails(report, "log", "checkpoint size 23 is not the manifest's tree_size 24", only=True)
+    assert_fails(report, "log", r"entries\.jsonl has 23 entries, tree_size is 24")
 
 
 def test_manifest_case_in_upper_case(tmp_path: Path) -> None:
@@ -317,15 +323,15 @@ def test_manifest_content_path_outside_its_exhibit_folder(tmp_path: Path, target
 RAISING_CASES: list[tuple[str, Callable[[Members], None], type[Exception], str]] = [
     (
         "tree-size",
-        edit_manifest(b'"tree_size":15', b'"tree_size":16'),
+        tree_size_24,
         RootMismatchError,
-        "tree_size 16",
+        "tree_size 24",
     ),
     (
         "noncanonical-line",
-        edit_line(3, lambda line: line.replace(b'"data":', b'"data": ')),
+        edit_line(4, lambda line: line.replace(b'"data":', b'"data": ')),
         EntryFormatError,
-        r"line 4: .*canonical",
+        r"line 5: .*canonical",
     ),
     (
         "garbled-signature",
@@ -429,12 +435,12 @@ def test_cli_unreadable_inputs_exit_2_with_one_line(
 def test_cli_hostile_bundle_with_findings_exits_1_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = mutated(tmp_path, edit_line(3, lambda _: b"[" * 10_000 + b"]" * 10_000))
+    path = mutated(tmp_path, edit_line(4, lambda _: b"[" * 10_000 + b"]" * 10_000))
     monkeypatch.chdir(tmp_path)
     before = listing(tmp_path)
     assert run_cli(str(path)) == 1
     out = capsys.readouterr().out
-    assert re.search(r"^\[FAIL\] 1\. format: .* -- line 4: ", out, re.MULTILINE)
+    assert re.search(r"^\[FAIL\] 1\. format: .* -- line 5: ", out, re.MULTILINE)
     assert listing(tmp_path) == before
 
 

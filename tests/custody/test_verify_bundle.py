@@ -19,7 +19,7 @@ def test_selective_bundle_with_a_large_entry_verifies(tmp_path: Path) -> None:
             NL_INV,
             "note.added",
             generator.PHONE,
-            {"sha256": hashlib.sha256(b"x").hexdigest(), "pad": "x" * 800_000},
+            {"commitment": hashlib.sha256(b"x").hexdigest(), "pad": "x" * 800_000},
         )
 
     bundle = Bundle(

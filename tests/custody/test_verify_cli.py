@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from custody.canonical import canonical_bytes
 from server.cli import verify as verify_cli
 from tests.custody.golden.generator import EXPECTED, Expected, read_members, write_members
 
@@ -21,7 +22,7 @@ GOLDEN = Path(__file__).parent / "data" / "golden"
 TRUSTED = GOLDEN / "trusted-policy.txt"
 CHECK_LINE = re.compile(r"^\[(PASS|FAIL|SKIP)\] (\d)\. ([a-z-]+): ")
 CHECK_IDS = ["format", "log", "time", "exhibit-chains", "signatures", "content", "replay"]
-PROOF_SEQ = 2
+PROOF_SEQ = 3
 
 
 def run_cli(*argv: str) -> int:
@@ -35,6 +36,18 @@ def run_cli(*argv: str) -> int:
 def expected_failures(expected: Expected, *, trusted: bool) -> frozenset[str]:
     return expected.trusted_policy if trusted else expected.own_policy
 
+
+def _warnings(expected: Expected, *, trusted: bool) -> int:
+    return expected.trusted_warnings if trusted else expected.own_warnings
+
+
+# (bundle, with the trusted policy): the bundles that rest on the log operator's key alone.
+OPERATOR_ONLY = {
+    ("valid-no-witnesses", False),  # quorum none
+    ("valid-no-witnesses", True),  # no cosignature
+    ("fail-5-policy-not-logged", False),  # its policy.txt says quorum none
+    ("fail-5-swapped-log-key", True),  # no cosignature checked once the log key fails
+}
 
 CASES = [
     pytest.param(name, trusted, id=f"{name}-{'trusted' if trusted else 'own'}-policy")
@@ -57,6 +70,14 @@ def test_golden_bundle_text_report(
     assert captured.err == ""
     assert code == (1 if failing else 0)
     lines = captured.out.splitlines()
+    # spec 6 warnings: the first line says when the bundle rests on the log operator's key
+    # alone, or on the exporter's policy; no headline with a trusted policy and witnesses.
+    operator_only = (name, trusted) in OPERATOR_ONLY
+    if operator_only or not trusted:
+        headline = lines.pop(0)
+        assert headline.startswith("WARNING: ")
+        assert ("rests on the log operator's key alone" in headline) is operator_only
+        assert ("taken from the bundle" in headline) is (not trusted)
     checks = [CHECK_LINE.match(line) for line in lines[:7]]
     assert all(checks), lines[:7]
     assert [match.group(3) for match in checks if match] == CHECK_IDS
@@ -68,7 +89,8 @@ def test_golden_bundle_text_report(
         if line.startswith("[FAIL]"):
             assert " -- " in line  # the first finding is shown beside the check
     warnings = [line for line in lines if line.startswith("[WARN] ")]
-    assert len(warnings) == EXPECTED[name].warnings
+    in_headline = int(operator_only) + int(not trusted)
+    assert len(warnings) == _warnings(EXPECTED[name], trusted=trusted) - in_headline
     source = "policy: given by the user" if trusted else "policy: taken from the bundle"
     assert sum(line.startswith(source) for line in lines) == 1
     assert lines[-1] == f"verdict: {'FAILED' if failing else 'VERIFIED'}"
@@ -92,11 +114,77 @@ def test_golden_bundle_json_report(
     for check in report["checks"]:
         assert check["status"] in ("pass", "fail", "skip")
         assert (check["status"] == "fail") == bool(check["findings"])
-    assert len(report["warnings"]) == EXPECTED[name].warnings
+    assert len(report["warnings"]) == _warnings(EXPECTED[name], trusted=trusted)
+    assert (report["operator_only"] is not None) is ((name, trusted) in OPERATOR_ONLY)
+    assert report["log_size"] >= report["tree_size"]
 
 
 def test_every_golden_bundle_is_covered() -> None:
     assert {path.stem for path in GOLDEN.glob("*.zip")} == set(EXPECTED)
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("fail-7-self-granted-judge", "holds no unrevoked grant"),
+        ("fail-7-grant-for-another-state", "grants access only to its own courts"),
+        ("fail-7-defence-outside-disclosure", "does not disclose this exhibit"),
+        ("fail-7-hold-released-by-another-state", "only the state that set a hold"),
+        ("fail-7-disposal-under-hold", "disposed of while hold(s) 21 are open"),
+        ("fail-7-party-removed-by-another", "only a state itself withdraws"),
+        ("fail-7-party-added-without-consent", "without the consent of BE, DE"),
+    ],
+)
+def test_each_new_custody_rule_fails_check_7_with_its_reason(
+    name: str, rule: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli(str(GOLDEN / f"{name}.zip"), "--policy", str(TRUSTED)) == 1
+    lines = capsys.readouterr().out.splitlines()
+    [failed] = [line for line in lines if line.startswith("[FAIL]")]
+    assert failed.startswith("[FAIL] 7. replay: ")
+    assert rule in failed
+    assert lines[-1] == "verdict: FAILED"
+
+
+def _rewritten_manifest(tmp_path: Path, change: dict[str, object]) -> Path:
+    members = read_members((GOLDEN / "valid-full.zip").read_bytes())
+    manifest = json.loads(members["jitc-bundle.json"])
+    for key, value in change.items():
+        if value is None:
+            del manifest[key]
+        else:
+            manifest[key] = value
+    members["jitc-bundle.json"] = canonical_bytes(manifest)
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(write_members(members))
+    return path
+
+
+def test_a_manifest_without_log_size_cannot_be_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _rewritten_manifest(tmp_path, {"log_size": None})
+    assert run_cli(str(path), "--policy", str(TRUSTED)) == 2
+    assert "'log_size' is missing" in capsys.readouterr().err
+
+
+def test_a_log_size_below_tree_size_fails_check_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _rewritten_manifest(tmp_path, {"log_size": 22})
+    assert run_cli(str(path), "--policy", str(TRUSTED)) == 1
+    out = capsys.readouterr().out
+    assert "[FAIL] 1. format: " in out
+    assert "log_size 22 is below its tree_size 23" in out
+
+
+def test_a_bundle_that_stops_early_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _rewritten_manifest(tmp_path, {"log_size": 30})
+    assert run_cli(str(path), "--policy", str(TRUSTED)) == 0
+    out = capsys.readouterr().out
+    assert "[WARN] the bundle stops at entry 23 of 30" in out
 
 
 # --- a lone .tlog-proof ---------------------------------------------------------------------
@@ -246,7 +334,9 @@ def test_bidi_override_in_a_bundle_witness_name_is_shown_visibly(
     members["policy.txt"] = members["policy.txt"].replace(b"NL-1", "NL\u202e-1".encode())
     path = tmp_path / "bidi.zip"
     path.write_bytes(write_members(members))
-    assert run_cli(str(path)) == 0
+    # The edited policy.txt is no longer the case's recorded policy: check 5 says so.
+    assert run_cli(str(path)) == 1
     out = capsys.readouterr().out
+    assert "is not the newest case.policy_set" in out
     assert "\u202e" not in out
     assert "cosigned by: BE-1, NL<U+202E>-1" in out

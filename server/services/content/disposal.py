@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from custody.replay import Refusal
 from evidence import LegalHoldActiveError, ObjectNotFoundError, exhibit_key
 from server.auth import Principal
 from server.db import read_transaction
@@ -121,9 +122,10 @@ def dispose(
 
 def _refuse_if_held(conn: Connection, case_id: str, exhibit_id: str) -> None:
     """spec 6.7: no exhibit.disposed while any hold on the exhibit is open."""
-    holds = rules.open_holds(conn, case_id, exhibit_id)
-    if holds:
-        named = ", ".join(f"{seq} ({hold.jurisdiction})" for seq, hold in sorted(holds.items()))
+    state = rules.case_state(conn, case_id, exhibits=[exhibit_id])
+    if state.disposal_refusal(exhibit_id) is Refusal.ON_HOLD:
+        holds = state.open_holds(exhibit_id)
+        named = ", ".join(f"{hold.seq} ({hold.jurisdiction})" for hold in holds)
         raise ConflictError(
             f"the exhibit is under {len(holds)} open hold(s): {named}; each must be released "
             "by the state that set it first",

@@ -242,6 +242,7 @@ def write(ws: Workspace, job: Job, watch: Watch) -> tuple[Path, str, int, list[s
                 exhibits=job.chosen,
                 contents=contents,
                 get_node=tree.get_node,
+                log_size=tree.size,
             )
         except LeaseLostError:
             raise  # this server stalled and another took over: nothing about the bundle

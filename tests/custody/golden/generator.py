@@ -25,6 +25,7 @@ from typing import Any
 from custody.assemble import ContentSource, add_report, write_bundle
 from custody.canonical import canonical_bytes
 from custody.checkpoint import Checkpoint
+from custody.commitment import note_commitment
 from custody.cosignature import CosignatureSigner
 from custody.entry import SYSTEM_ACTOR, ZERO_HASH, Actor, Entry, make_entry
 from custody.merkle import MemoryTree, leaf_hash
@@ -62,7 +63,12 @@ NL_PROS = Actor("NL", "pros-eva", "prosecutor", "tok-nl-pros")
 BE_TECH = Actor("BE", "tech-luc", "technician", "tok-be-tech")
 BE_INV = Actor("BE", "inv-marie", "investigator", "tok-be-inv")
 DE_INV = Actor("DE", "inv-klaus", "investigator", "tok-de-inv")
+BE_PROS = Actor("BE", "pros-jan", "prosecutor", "tok-be-pros")
+BE_JUDGE = Actor("BE", "judge-peeters", "judge", "tok-be-judge")
+BE_DEFENCE = Actor("BE", "adv-janssens", "defence", "tok-be-defence")
+NL_JUDGE = Actor("NL", "judge-bos", "judge", "tok-nl-judge")
 DEFENCE = Actor("NL", "adv-de-vries", "defence", "tok-defence")
+SALT = hashlib.sha256(b"jitc golden note salt").digest()
 
 
 def digests(content: bytes) -> dict[str, Any]:
@@ -114,8 +120,18 @@ class LogBuilder:
         return entry
 
 
-def standard_log(*, extra: Callable[[LogBuilder], None] | None = None) -> LogBuilder:
-    """The story of a small JIT case between the Netherlands and Belgium."""
+def policy_text(
+    log_key: NoteSigner = LOG_KEY, witnesses: tuple[str, ...] = ("NL-1", "BE-1")
+) -> str:
+    """spec 5 policy.txt: the log key, the witnesses, all of them (or `quorum none`)."""
+    named = [(name, WITNESSES[name].vkey()) for name in witnesses]
+    return build_policy(log_key.vkey(), named, quorum="all" if named else None).to_text()
+
+
+def standard_log(
+    *, extra: Callable[[LogBuilder], None] | None = None, policy: str | None = None
+) -> LogBuilder:
+    """The story of a small JIT case between the Netherlands and Belgium that Germany joins."""
     log = LogBuilder()
     log.add(
         NL_PROS,
@@ -123,6 +139,7 @@ def standard_log(*, extra: Callable[[LogBuilder], None] | None = None) -> LogBui
         None,
         {"title": "Operation Golden Tulip", "parties": ["NL", "BE"], "agreement": "JIT-2026-17"},
     )
+    log.add(SYSTEM_ACTOR, "case.policy_set", None, {"policy": policy or policy_text()})
     log.add(
         NL_TECH,
         "exhibit.registered",
@@ -171,7 +188,7 @@ def standard_log(*, extra: Callable[[LogBuilder], None] | None = None) -> LogBui
         DISK,
         {**digests(DISK_BYTES), "filename": "laptop.E01", "media_type": "application/x-ewf"},
     )
-    log.add(NL_INV, "note.added", PHONE, {"sha256": hashlib.sha256(b"first look").hexdigest()})
+    log.add(NL_INV, "note.added", PHONE, {"commitment": note_commitment(SALT, "first look")})
     log.add(
         NL_PROS,
         "exhibit.shared",
@@ -184,16 +201,36 @@ def standard_log(*, extra: Callable[[LogBuilder], None] | None = None) -> LogBui
         NL_PROS,
         "case.access_granted",
         None,
-        {"jurisdiction": "NL", "sub": "adv-de-vries", "role": "defence"},
+        {"jurisdiction": "NL", "sub": "adv-de-vries", "role": "defence", "exhibits": [PHONE]},
     )
-    log.add(DEFENCE, "exhibit.accessed", DISK, {"purpose": "defence review", "range": None})
+    log.add(DEFENCE, "exhibit.accessed", PHONE, {"purpose": "defence review", "range": None})
     log.add(BE_TECH, "exhibit.sealed", DISK, {"reason": "analysis complete"})
     log.add(SYSTEM_ACTOR, "exhibit.verified", PHONE, {"ok": True, **_hashes(PHONE_BYTES)})
-    log.add(NL_PROS, "exhibit.hold_set", PHONE, {"reason": "trial pending"})
+    proposal = log.add(NL_PROS, "case.party_proposed", None, {"jurisdiction": "DE"}).seq
+    log.add(BE_PROS, "case.party_approved", None, {"proposal": proposal})
+    log.add(BE_PROS, "case.party_added", None, {"jurisdiction": "DE", "proposal": proposal})
+    log.add(
+        BE_PROS,
+        "case.access_granted",
+        None,
+        {"jurisdiction": "BE", "sub": "judge-peeters", "role": "judge", "exhibits": None},
+    )
+    log.add(BE_JUDGE, "exhibit.accessed", DISK, {"purpose": "hearing", "range": None})
+    judge_hold = log.add(
+        BE_JUDGE, "exhibit.hold_set", DISK, {"reason": "appeal", "authority": "court order 7"}
+    ).seq
+    log.add(BE_JUDGE, "exhibit.hold_released", DISK, {"reason": "appeal done", "hold": judge_hold})
+    log.add(
+        NL_PROS, "exhibit.hold_set", PHONE, {"reason": "trial pending", "authority": "OM 26/114"}
+    )
     if extra is not None:
         extra(log)
-    log.add(NL_INV, "note.added", None, {"sha256": hashlib.sha256(b"case note").hexdigest()})
+    log.add(NL_INV, "note.added", None, {"commitment": note_commitment(SALT, "case note")})
     return log
+
+
+# The seq of the open hold on the handset that standard_log leaves (its last hold_set).
+PHONE_HOLD = 21
 
 
 def _hashes(content: bytes) -> dict[str, Any]:
@@ -251,6 +288,7 @@ class Bundle:
     cosign_time: datetime = CREATED_AT - timedelta(hours=1)
     tamper_zip: Callable[[dict[str, bytes]], None] | None = None
     bad_cosigner: str | None = None
+    log_size_extra: int = 0  # entries the log held beyond tree_size when it was exported
 
 
 def sign_checkpoint(bundle: Bundle, tree: MemoryTree) -> Note:
@@ -268,10 +306,7 @@ def sign_checkpoint(bundle: Bundle, tree: MemoryTree) -> Note:
 
 def policy_for(bundle: Bundle) -> str:
     """The policy the exporter puts in the bundle: its own log key, its witnesses, all."""
-    witnesses = [(name, WITNESSES[name].vkey()) for name in bundle.witnesses]
-    return build_policy(
-        bundle.log_key.vkey(), witnesses, quorum="all" if witnesses else None
-    ).to_text()
+    return policy_text(bundle.log_key, bundle.witnesses)
 
 
 def render(bundle: Bundle) -> bytes:
@@ -297,6 +332,7 @@ def render(bundle: Bundle) -> bytes:
             exhibits=bundle.exhibits,
             contents=contents,
             get_node=tree.get_node,
+            log_size=tree.size + bundle.log_size_extra,
         )
         if bundle.tamper_zip is not None:
             members = read_members(path.read_bytes())
@@ -334,10 +370,10 @@ def write_members(members: dict[str, bytes]) -> bytes:
 
 def _noncanonical() -> Bundle:
     entries = standard_log().entries
-    victim = entries[5]
+    victim = entries[6]
     spaced = canonical_bytes(victim.to_json()).replace(b'"data":', b'"data": ')
-    entries[5] = raw_entry(victim, spaced)
-    return Bundle(rechain(entries, start=6))
+    entries[6] = raw_entry(victim, spaced)
+    return Bundle(rechain(entries, start=7))
 
 
 def _root_mismatch() -> Bundle:
@@ -348,7 +384,7 @@ def _root_mismatch() -> Bundle:
         # The last entry (a case note, no exhibit) is swapped after signing: no later entry
         # links to it, so only the Merkle root can tell.
         lines = members["entries.jsonl"].split(b"\n")
-        forged = last._replace(data={"sha256": hashlib.sha256(b"another note").hexdigest()})
+        forged = last._replace(data={"commitment": note_commitment(SALT, "another note")})
         lines[-2] = canonical_bytes(forged.to_json())
         members["entries.jsonl"] = b"\n".join(lines)
 
@@ -357,7 +393,7 @@ def _root_mismatch() -> Bundle:
 
 def _time_reversed() -> Bundle:
     entries = standard_log().entries
-    entries[8] = entries[8]._replace(time="2026-11-02T08:00:00.000000Z")
+    entries[9] = entries[9]._replace(time="2026-11-02T08:00:00.000000Z")
     return Bundle(rechain(entries))
 
 
@@ -365,19 +401,19 @@ def _exhibit_chain_broken() -> Bundle:
     entries = standard_log().entries
     # The handset's second access points back past the note and the share, as if both had
     # been cut out of its history.
-    victim = entries[8]
-    entries[8] = make_entry(
+    victim = entries[9]
+    entries[9] = make_entry(
         case=victim.case,
         seq=victim.seq,
-        prev=entries[7].leaf_hash(),
+        prev=entries[8].leaf_hash(),
         time=victim.time,
         actor=victim.actor,
         type=victim.type,
         exhibit=victim.exhibit,
-        exhibit_prev=entries[2].leaf_hash(),
+        exhibit_prev=entries[3].leaf_hash(),
         data=dict(victim.data),
     )
-    return Bundle(rechain(entries, start=9))
+    return Bundle(rechain(entries, start=10))
 
 
 def _unshared_access() -> Bundle:
@@ -423,7 +459,9 @@ def _content_altered() -> Bundle:
 
 
 def _swapped_log_key() -> Bundle:
-    return Bundle(standard_log().entries, log_key=ROGUE_LOG_KEY)
+    # The forger logs its own key in case.policy_set too, so policy.txt matches the log.
+    log = standard_log(policy=policy_text(ROGUE_LOG_KEY))
+    return Bundle(log.entries, log_key=ROGUE_LOG_KEY)
 
 
 def _quorum_not_met() -> Bundle:
@@ -457,7 +495,74 @@ def _warnings() -> Bundle:
         log.add(NL_INV, "exhibit.tagged", PHONE, {"tag": "priority"})
         log.add(SYSTEM_ACTOR, "exhibit.verified", DISK, {"ok": False, **_hashes(b"other")})
 
-    return Bundle(standard_log(extra=extra).entries, cosign_time=CREATED_AT - timedelta(days=3))
+    return Bundle(
+        standard_log(extra=extra).entries,
+        cosign_time=CREATED_AT - timedelta(days=3),
+        log_size_extra=4,
+    )
+
+
+def _rule_break(*steps: tuple[Actor, str, str | None, dict[str, Any]]) -> Callable[[], Bundle]:
+    """A bundle whose log, after the standard story, holds `steps`: each breaks one custody
+    rule of spec 6.7 (and nothing else), in a log signed and cosigned as usual."""
+
+    def make() -> Bundle:
+        def extra(log: LogBuilder) -> None:
+            for actor, kind, exhibit, data in steps:
+                log.add(actor, kind, exhibit, data)
+
+        return Bundle(standard_log(extra=extra).entries)
+
+    return make
+
+
+# The seq of the first entry a rule break adds after the standard story.
+EXTRA = PHONE_HOLD + 1
+OTHER_BE_JUDGE = Actor("BE", "judge-claes", "judge", "tok-be-judge-2")
+_GRANT_FOR_BE_JUDGE = {"jurisdiction": "BE", "sub": "judge-claes", "role": "judge"}
+
+RULE_BREAKS: dict[str, Callable[[], Bundle]] = {
+    # A judge reads with no grant at all, though the state owns the exhibit.
+    "fail-7-self-granted-judge": _rule_break(
+        (OTHER_BE_JUDGE, "exhibit.accessed", DISK, {"purpose": "hearing", "range": None}),
+    ),
+    # NL grants a Belgian judge: a state grants access only to its own courts.
+    "fail-7-grant-for-another-state": _rule_break(
+        (NL_PROS, "case.access_granted", None, {**_GRANT_FOR_BE_JUDGE, "exhibits": None}),
+    ),
+    # BE discloses the disk to its defence; the defence reads the handset (which BE may read).
+    "fail-7-defence-outside-disclosure": _rule_break(
+        (
+            BE_PROS,
+            "case.access_granted",
+            None,
+            {"jurisdiction": "BE", "sub": BE_DEFENCE.sub, "role": "defence", "exhibits": [DISK]},
+        ),
+        (BE_DEFENCE, "exhibit.accessed", PHONE, {"purpose": "review", "range": None}),
+    ),
+    "fail-7-hold-released-by-another-state": _rule_break(
+        (BE_PROS, "exhibit.hold_released", PHONE, {"reason": "no longer", "hold": PHONE_HOLD}),
+    ),
+    "fail-7-disposal-under-hold": _rule_break(
+        (NL_PROS, "exhibit.disposed", PHONE, {"reason": "destroyed", "authority": "OM 26/200"}),
+    ),
+    "fail-7-party-removed-by-another": _rule_break(
+        (NL_PROS, "case.party_removed", None, {"jurisdiction": "BE"}),
+    ),
+    # BE and DE, parties when FR was proposed, never consented.
+    "fail-7-party-added-without-consent": _rule_break(
+        (NL_PROS, "case.party_proposed", None, {"jurisdiction": "FR"}),
+        (NL_PROS, "case.party_added", None, {"jurisdiction": "FR", "proposal": EXTRA}),
+    ),
+}
+
+
+def _policy_not_logged() -> Bundle:
+    # policy.txt swapped after export for one without witnesses; the log recorded two.
+    def swap_policy(members: dict[str, bytes]) -> None:
+        members["policy.txt"] = policy_text(LOG_KEY, ()).encode()
+
+    return Bundle(standard_log().entries, tamper_zip=swap_policy)
 
 
 SCENARIOS: dict[str, Callable[[], Bundle]] = {
@@ -468,7 +573,9 @@ SCENARIOS: dict[str, Callable[[], Bundle]] = {
         exhibits=[PHONE],
         content={PHONE: PHONE_BYTES},
     ),
-    "valid-no-witnesses": lambda: Bundle(standard_log().entries, witnesses=(), cosigners=()),
+    "valid-no-witnesses": lambda: Bundle(
+        standard_log(policy=policy_text(LOG_KEY, ())).entries, witnesses=(), cosigners=()
+    ),
     "valid-hashes-only": lambda: Bundle(standard_log().entries, content={}),
     "valid-with-warnings": _warnings,
     "fail-1-noncanonical-entry": _noncanonical,
@@ -479,20 +586,25 @@ SCENARIOS: dict[str, Callable[[], Bundle]] = {
     "fail-5-swapped-log-key": _swapped_log_key,
     "fail-5-quorum-not-met": _quorum_not_met,
     "fail-5-bad-cosignature": _bad_cosignature,
+    "fail-5-policy-not-logged": _policy_not_logged,
     "fail-6-content-altered": _content_altered,
     "fail-7-access-without-share": _unshared_access,
     "fail-7-ingest-after-seal": _ingest_after_seal,
     "fail-7-event-after-disposal": _after_disposal,
+    **RULE_BREAKS,
 }
 
 
 @dataclass(frozen=True)
 class Expected:
-    """Checks that fail with the bundle's own policy, and with the court's trusted policy."""
+    """Checks that fail with the bundle's own policy, and with the court's trusted policy;
+    the number of warnings with each."""
 
     own_policy: frozenset[str]
     trusted_policy: frozenset[str]
-    warnings: int = 0
+    # With its own policy a bundle always warns that the policy is the exporter's claim.
+    own_warnings: int = 1
+    trusted_warnings: int = 0
 
 
 def _same(*checks: str) -> Expected:
@@ -503,22 +615,35 @@ EXPECTED: dict[str, Expected] = {
     "valid-full": _same(),
     "valid-selective": _same(),
     # The exporter claims no witnesses; a court that trusts the two states' witnesses says no.
-    "valid-no-witnesses": Expected(frozenset(), frozenset({"signatures"})),
+    # Both warn that the bundle rests on the log key alone; the court's policy also differs
+    # from the one the case recorded.
+    "valid-no-witnesses": Expected(
+        frozenset(), frozenset({"signatures"}), own_warnings=2, trusted_warnings=2
+    ),
     "valid-hashes-only": _same(),
-    "valid-with-warnings": Expected(frozenset(), frozenset(), warnings=3),
+    # Unknown type, storage altered, stale cosignature, log_size above tree_size.
+    "valid-with-warnings": Expected(frozenset(), frozenset(), own_warnings=5, trusted_warnings=4),
     "fail-1-noncanonical-entry": _same("format"),
     "fail-2-root-mismatch": _same("log"),
     "fail-2-selective-bad-proof": _same("log"),
     "fail-3-time-reversed": _same("time"),
     "fail-4-exhibit-chain-broken": _same("exhibit-chains"),
-    # Signed by another key, with a policy.txt naming that key: only a trusted policy tells.
-    "fail-5-swapped-log-key": Expected(frozenset(), frozenset({"signatures"})),
+    # Signed by another key, with a policy.txt and a case.policy_set naming that key: only a
+    # trusted policy tells (which also differs from the recorded one, and verifies no
+    # cosignature once the log signature fails: two warnings).
+    "fail-5-swapped-log-key": Expected(frozenset(), frozenset({"signatures"}), trusted_warnings=2),
     "fail-5-quorum-not-met": _same("signatures"),
     "fail-5-bad-cosignature": _same("signatures"),
+    # policy.txt (quorum none) is not the logged policy; with its own policy the bundle
+    # also rests on the log key alone.
+    "fail-5-policy-not-logged": Expected(
+        frozenset({"signatures"}), frozenset({"signatures"}), own_warnings=2
+    ),
     "fail-6-content-altered": _same("content"),
     "fail-7-access-without-share": _same("replay"),
     "fail-7-ingest-after-seal": _same("replay"),
     "fail-7-event-after-disposal": _same("replay"),
+    **{name: _same("replay") for name in RULE_BREAKS},
 }
 
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "data" / "golden"
