@@ -20,6 +20,9 @@ from server.services.workspace import Workspace
 from server.web import mount_web
 
 WORKER_THREADS = 64
+UPLOAD_THREADS = 16
+"""Threads for requests that stream a body into the store (PUT content, tus PATCH): their
+own pool, so that uploads never hold the threads every other request needs."""
 ROUND_THREADS = 2
 """The runtime's rounds (sweep, witnessing) each use one background thread at a time."""
 
@@ -67,5 +70,6 @@ def create_app(
     mount_web(app, ws)  # the workspace's pages, and the API's door for their session
     app.state.workspace = ws
     app.state.limiter = CapacityLimiter(WORKER_THREADS)
+    app.state.upload_limiter = CapacityLimiter(UPLOAD_THREADS)
     app.state.runtime = runtime
     return app

@@ -28,6 +28,7 @@ DEFAULT_RECOVERY_GRACE = 300.0
 DEFAULT_MAX_CONCURRENT_EXPORTS = 2
 DEFAULT_EXPORT_RESERVE = 1024**3
 DEFAULT_MAX_CONCURRENT_VERIFIES = 2
+DEFAULT_BODY_IDLE_TIMEOUT = 60.0
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -58,7 +59,15 @@ def _evidence_options(env: Mapping[str, str]) -> dict[str, object]:
         "max_concurrent_verifies": _count(
             env, "JITC_MAX_CONCURRENT_VERIFIES", DEFAULT_MAX_CONCURRENT_VERIFIES, minimum=1
         ),
+        "body_idle_timeout": _body_idle_timeout(env),
     }
+
+
+def _body_idle_timeout(env: Mapping[str, str]) -> float:
+    value = _seconds(env, "JITC_BODY_IDLE_TIMEOUT", DEFAULT_BODY_IDLE_TIMEOUT)
+    if value <= 0:
+        raise ConfigError("JITC_BODY_IDLE_TIMEOUT must be a positive number of seconds")
+    return value
 
 
 def _count(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
@@ -99,6 +108,9 @@ class Settings:
     """JITC_EXPORT_RESERVE_BYTES: disk left free after an export's estimated size (507)."""
     max_concurrent_verifies: int = DEFAULT_MAX_CONCURRENT_VERIFIES
     """JITC_MAX_CONCURRENT_VERIFIES: POST …/verify re-reads at once in this process (503)."""
+    body_idle_timeout: float = DEFAULT_BODY_IDLE_TIMEOUT
+    """JITC_BODY_IDLE_TIMEOUT seconds: a request body that sends no byte for this long is
+    answered 408 and its worker freed."""
 
     @property
     def evidence_url(self) -> str:

@@ -45,6 +45,12 @@ class PayloadTooLargeError(InvalidRequestError):
     default_code = "payload_too_large"
 
 
+class RequestTimeoutError(InvalidRequestError):
+    """The client sent no byte of its request body for JITC_BODY_IDLE_TIMEOUT seconds."""
+
+    default_code = "body_timeout"
+
+
 class UnsupportedMediaTypeError(InvalidRequestError):
     """A request body is not JSON."""
 

@@ -123,6 +123,15 @@ class TokenRequest:
     jti: str | None = None
 
 
+def new_jti() -> str:
+    """A random token id (128 bits, base64url) that never begins with `-`: a leading dash
+    would make `jitc token revoke JTI` read it as an option (1 token in 64 did)."""
+    while True:
+        jti = secrets.token_urlsafe(16)
+        if not jti.startswith("-"):
+            return jti
+
+
 def issue_token(
     key: ec.EllipticCurvePrivateKey, request: TokenRequest, *, now: int | None = None
 ) -> str:
@@ -131,6 +140,8 @@ def issue_token(
         raise InvalidRequestError(f"role must be one of {', '.join(ROLES)}")
     if not 0 < request.ttl_seconds <= MAX_LIFETIME_SECONDS:
         raise InvalidRequestError("a token lives at most 12 hours")
+    if request.jti is not None and (not request.jti or request.jti.startswith("-")):
+        raise InvalidRequestError("a jti must not be empty or begin with '-'")
     issued = int(time.time()) if now is None else now
     claims = {
         "iss": request.iss,
@@ -140,7 +151,7 @@ def issue_token(
         "iat": issued,
         "nbf": issued,
         "exp": issued + request.ttl_seconds,
-        "jti": request.jti or secrets.token_urlsafe(16),
+        "jti": request.jti or new_jti(),
     }
     kid = public_jwk(key.public_key())["kid"]
     pem = private_key_pem(key).decode("ascii")

@@ -35,13 +35,15 @@ from evidence.errors import EvidenceError
 from server.api import schemas
 from server.api.errors import handle_server_error
 from server.api.http import (
+    body_parts,
     call,
+    call_with_body,
     case_id_of,
     exhibit_id_of,
-    read_body,
     workspace,
 )
 from server.api.responses import json_response
+from server.auth import Principal
 from server.errors import (
     InvalidRequestError,
     PayloadTooLargeError,
@@ -49,6 +51,7 @@ from server.errors import (
     UnsupportedMediaTypeError,
 )
 from server.services import content
+from server.services.workspace import Workspace
 
 BRIDGE_READ_AHEAD: Final = 8 * 1024 * 1024
 TUS_VERSION: Final = "1.0.0"
@@ -75,11 +78,19 @@ class BodyBridge:
     read-ahead (`read_ahead` bytes) was full and has drained to half, so memory stays
     bounded. A client that goes away raises `ClientDisconnect` out of the iterator, which
     the stores treat as a broken body (a PUT leaves nothing; a tus upload keeps what
-    arrived)."""
+    arrived). A body idle for `idle_timeout` seconds raises RequestTimeoutError the same
+    way, and the store drops it alike; the route answers 408."""
 
-    def __init__(self, request: Request, read_ahead: int = BRIDGE_READ_AHEAD) -> None:
+    def __init__(
+        self,
+        request: Request,
+        read_ahead: int = BRIDGE_READ_AHEAD,
+        *,
+        idle_timeout: float | None = None,
+    ) -> None:
         self._request = request
         self._read_ahead = read_ahead
+        self._idle_timeout = idle_timeout
         self._parts: queue.SimpleQueue[bytes | Exception | None] = queue.SimpleQueue()
         self._lock = threading.Lock()  # guards _buffered and _pump_waits
         self._buffered = 0
@@ -105,7 +116,7 @@ class BodyBridge:
     async def _pump(self) -> None:
         end: Exception | None = None
         try:
-            async for part in self._request.stream():
+            async for part in body_parts(self._request, self._idle_timeout):
                 if not part:
                     continue
                 with self._lock:
@@ -217,6 +228,10 @@ def _digest_headers(ingested: content.Ingested) -> dict[str, str]:
     }
 
 
+def _bridge(request: Request) -> BodyBridge:
+    return BodyBridge(request, idle_timeout=workspace(request).settings.body_idle_timeout)
+
+
 def _disconnected() -> Response:
     # The client is gone; nobody reads this. Not an error of ours.
     return Response(status_code=400)
@@ -240,11 +255,12 @@ async def put_content(request: Request) -> Response:
         media_type=content.parse_media_type(request.headers.get("content-type")),
         expected_sha256=_repr_digest(request),
     )
-    bridge = BodyBridge(request)
+    bridge = _bridge(request)
     try:
         ingested = await call(
             request,
             lambda ws, p: content.ingest_stream(ws, p, case_id, exhibit_id, meta, bridge.chunks()),
+            upload=True,
         )
     except ClientDisconnect:
         return _disconnected()
@@ -276,10 +292,19 @@ async def get_content(request: Request) -> Response:
     )
     wanted = _byte_range(request)
     if_range = request.headers.get("if-range")
+    # HEAD sends no content bytes: checked like a GET, but no exhibit.accessed.
+    head = request.method == "HEAD"
     download = await call(
         request,
         lambda ws, p: content.download(
-            ws, p, case_id, exhibit_id, purpose=purpose, byte_range=wanted, if_range=if_range
+            ws,
+            p,
+            case_id,
+            exhibit_id,
+            purpose=purpose,
+            byte_range=wanted,
+            if_range=if_range,
+            record=not head,
         ),
     )
     row = download.content
@@ -305,6 +330,9 @@ async def get_content(request: Request) -> Response:
         selected = download.selected
         headers["Content-Length"] = str(selected.length)
         headers["Content-Range"] = f"bytes {selected.first}-{selected.last}/{row.size}"
+    if head:
+        del headers["JITC-Entry-Seq"]  # nothing was logged
+        return Response(status_code=status, media_type=row.media_type, headers=headers)
     return StreamingResponse(
         download.chunks, status_code=status, media_type=row.media_type, headers=headers
     )
@@ -318,20 +346,14 @@ async def verify_content(request: Request) -> Response:
 
 async def dispose_content(request: Request) -> Response:
     case_id, exhibit_id = _ids(request)
-    raw = await read_body(request)
-    body = schemas.body_object(raw)
-    reason = body.get("reason")
-    authority = body.get("authority")
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > 4000:
-        raise InvalidRequestError("reason must be a non-empty string")
-    if not isinstance(authority, str) or not authority.strip() or len(authority) > 4000:
-        raise InvalidRequestError("authority must name who ordered the disposal")
-    disposed = await call(
-        request,
-        lambda ws, p: content.dispose(
-            ws, p, case_id, exhibit_id, reason=reason, authority=authority
-        ),
-    )
+
+    def work(ws: Workspace, p: Principal, body: dict[str, Any]) -> content.Disposed:
+        order = schemas.disposal_order(body)
+        return content.dispose(
+            ws, p, case_id, exhibit_id, reason=order.reason, authority=order.authority
+        )
+
+    disposed = await call_with_body(request, work)
     return json_response(disposed.to_json())
 
 
@@ -464,13 +486,14 @@ async def tus_patch(request: Request) -> Response:
     if media != OFFSET_OCTETS:
         raise UnsupportedMediaTypeError(f"a tus PATCH body is {OFFSET_OCTETS}")
     offset = _non_negative_header(request, "upload-offset")
-    bridge = BodyBridge(request)
+    bridge = _bridge(request)
     try:
         view = await call(
             request,
             lambda ws, p: content.append_upload(
                 ws, p, case_id, exhibit_id, upload_id, offset, bridge.chunks()
             ),
+            upload=True,
         )
     finally:
         await bridge.aclose()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Message, Receive, Scope, Send
 
 from server.api import schemas
 from server.api.guard import first
@@ -131,14 +134,43 @@ async def export_status(request: Request) -> Response:
 async def download_export(request: Request) -> Response:
     case_id = case_id_of(request)
     export_id = schemas.uuid_text(request.path_params["export_id"], "export id")
-    ready = await call(request, lambda ws, p: exports.bundle_file(ws, p, case_id, export_id))
+    ready = await call(
+        request, lambda ws, p: exports.bundle_file(ws, p, case_id, export_id, record=False)
+    )
+
+    async def record() -> None:
+        await call(request, lambda ws, p: exports.record_bundle_download(ws, p, case_id, export_id))
+
     # Streamed from disk in chunks: a bundle with GiBs of content never sits in memory.
-    return FileResponse(
+    return RecordedFileResponse(
         ready.path,
+        record=record,
         media_type="application/zip",
         filename=f"jitc-bundle-{export_id}.zip",
         headers={"JITC-Bundle-SHA256": ready.sha256},
     )
+
+
+class RecordedFileResponse(FileResponse):
+    """A file whose sending is an access: `record` runs just before a GET's 200 or 206
+    goes out, and only then. HEAD, 304 and 416 (and a malformed Range's 400) send no
+    bundle bytes and record nothing. If `record` refuses (a grant revoked meanwhile),
+    nothing has been sent yet and the refusal is the answer."""
+
+    def __init__(self, path: Path, *, record: Callable[[], Awaitable[None]], **kw: Any) -> None:
+        super().__init__(path, **kw)
+        self._record = record
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        sends_bytes = scope.get("method") == "GET"
+
+        async def gated(message: Message) -> None:
+            start = message["type"] == "http.response.start"
+            if sends_bytes and start and message["status"] in (200, 206):
+                await self._record()
+            await send(message)
+
+        await super().__call__(scope, receive, gated)
 
 
 def routes() -> list[BaseRoute]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from custody.errors import CustodyError, FormatError
@@ -40,6 +40,7 @@ from server.errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RangeNotSatisfiableError,
+    RequestTimeoutError,
     SchemaOutOfDateError,
     ServerError,
     StorageError,
@@ -61,6 +62,7 @@ _ANSWERS: Final[tuple[tuple[type[Exception], int, Describe | None], ...]] = (
     (NotFoundError, 404, None),
     (ConflictError, 409, None),
     (PayloadTooLargeError, 413, None),
+    (RequestTimeoutError, 408, None),
     (RangeNotSatisfiableError, 416, None),
     (UnprocessableContentError, 422, None),
     (StorageError, 503, None),
@@ -163,6 +165,8 @@ async def handle_server_error(request: Request, exc: Exception) -> Response:
         headers["Content-Range"] = f"bytes */{exc.size}"
     if isinstance(exc, BusyError):  # RFC 9110 10.2.3
         headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, RequestTimeoutError):  # RFC 9110 15.5.9: the rest is not read
+        headers["Connection"] = "close"
     return error_response(status, code, message, **headers)
 
 
@@ -191,6 +195,13 @@ async def handle_http_exception(_request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail), **headers)
 
 
+async def handle_client_gone(_request: Request, _exc: Exception) -> Response:
+    """The client closed the connection before its body was whole: nobody reads an
+    answer, and it is no fault of ours (no 500, no traceback in the log)."""
+    log.info("client went away before sending its whole body")
+    return Response(status_code=400)
+
+
 async def handle_unexpected(_request: Request, exc: Exception) -> Response:
     log.error("unexpected error", exc_info=exc)
     return error_response(500, "internal_error", "internal server error")
@@ -201,5 +212,6 @@ EXCEPTION_HANDLERS: Final = {
     CustodyError: handle_server_error,
     EvidenceError: handle_server_error,
     HTTPException: handle_http_exception,
+    ClientDisconnect: handle_client_gone,
     Exception: handle_unexpected,
 }

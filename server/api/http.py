@@ -1,16 +1,24 @@
-"""Request plumbing shared by the routes: body limits, bearer tokens, the worker threads."""
+"""Request plumbing shared by the routes: body limits, bearer tokens, the worker threads.
+
+Two pools of worker threads: `app.state.upload_limiter` for the requests that stream a
+body into the store while they hold their thread (PUT content, tus PATCH), and
+`app.state.limiter` for everything else, so that uploads, stalled or slow, can never take
+the threads another user's read needs. A body that sends no byte for
+JITC_BODY_IDLE_TIMEOUT seconds ends with 408, and its thread is free again.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
 from server.api import schemas
 from server.auth import Principal
-from server.errors import PayloadTooLargeError, UnsupportedMediaTypeError
+from server.errors import PayloadTooLargeError, RequestTimeoutError, UnsupportedMediaTypeError
 from server.runtime import Runtime
 from server.services.workspace import Workspace
 
@@ -53,9 +61,28 @@ def remote(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+async def body_parts(request: Request, idle_timeout: float | None) -> AsyncIterator[bytes]:
+    """The request body as it arrives; RequestTimeoutError (408) when no byte came for
+    `idle_timeout` seconds (None: wait for ever). A client that leaves raises
+    ClientDisconnect."""
+    stream = request.stream()
+    while True:
+        try:
+            with anyio.fail_after(idle_timeout):
+                part = await anext(stream)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"no byte of the body arrived for {idle_timeout:g} seconds"
+            ) from None
+        yield part
+
+
 async def read_body(request: Request) -> bytes:
     """The JSON request body, refused past the configured size limit without reading it all."""
-    limit = workspace(request).settings.max_json_body
+    settings = workspace(request).settings
+    limit = settings.max_json_body
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
         raise UnsupportedMediaTypeError("send the body as application/json")
@@ -64,7 +91,7 @@ async def read_body(request: Request) -> bytes:
         raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in body_parts(request, settings.body_idle_timeout):
         size += len(chunk)
         if size > limit:
             raise PayloadTooLargeError(f"the body is larger than {limit} bytes")
@@ -72,13 +99,16 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def in_thread(request: Request, work: Callable[[], T]) -> T:
-    """Run blocking service code (database, signing) on the worker threads."""
-    limiter = request.app.state.limiter
+async def in_thread(request: Request, work: Callable[[], T], *, upload: bool = False) -> T:
+    """Run blocking service code (database, signing) on the worker threads; `upload`: on
+    the uploads' own threads (a request that streams its body while it holds one)."""
+    limiter = request.app.state.upload_limiter if upload else request.app.state.limiter
     return await anyio.to_thread.run_sync(work, limiter=limiter)
 
 
-async def call(request: Request, work: Callable[[Workspace, Principal], T]) -> T:
+async def call(
+    request: Request, work: Callable[[Workspace, Principal], T], *, upload: bool = False
+) -> T:
     """Authenticate the caller's token and run `work` on a worker thread: one hop per
     request for the token check and the service call (ADR 0002)."""
     ws = workspace(request)
@@ -88,15 +118,21 @@ async def call(request: Request, work: Callable[[Workspace, Principal], T]) -> T
     def run() -> T:
         return work(ws, ws.authenticate(token, remote=client))
 
-    return await in_thread(request, run)
+    return await in_thread(request, run, upload=upload)
 
 
 async def call_with_body(
     request: Request, work: Callable[[Workspace, Principal, dict[str, Any]], T]
 ) -> T:
-    """`call` with the JSON body, read (size-limited) before the hop."""
+    """`call` with the JSON body. The token is checked first, so a caller without a valid
+    one never makes the server receive (and hold) a body: one hop to authenticate, the
+    body read (size-limited, idle-timed) on the event loop, one hop for the service."""
+    ws = workspace(request)
+    token = credential(request)
+    client = remote(request)
+    principal = await in_thread(request, lambda: ws.authenticate(token, remote=client))
     raw = await read_body(request)
-    return await call(request, lambda ws, p: work(ws, p, schemas.body_object(raw)))
+    return await in_thread(request, lambda: work(ws, principal, schemas.body_object(raw)))
 
 
 def case_id_of(request: Request) -> str:

@@ -7,6 +7,7 @@ raises InvalidRequestError naming the field, which becomes a 400.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -28,6 +29,7 @@ MAX_LABEL = 200
 MAX_DESCRIPTION = 10_000
 MAX_NOTE = 64 * 1024
 MAX_REASON = 2_000
+MAX_ORDER = 4_000  # a disposal order's reason and authority
 MAX_SUB = 200
 MAX_PARTIES = 64
 MAX_GRANT_EXHIBITS = 1_000
@@ -160,6 +162,35 @@ def note(body: dict[str, Any]) -> tuple[str | None, str]:
             raise _bad("exhibit must be an exhibit id or null")
         uuid_text(exhibit, "exhibit")
     return exhibit, text(body, "text", max_length=MAX_NOTE)
+
+
+# Characters that change how the text around them is displayed (bidi embeddings,
+# overrides, isolates and marks): in a disposal order, which a court may read in the log,
+# "authority" must show what it says.
+_BIDI_CONTROLS: Final = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DisposalOrder:
+    reason: str
+    authority: str
+
+
+def _shown_as_written(value: str, name: str) -> str:
+    if any(c in _BIDI_CONTROLS for c in value):
+        raise _bad(f"{name} contains a bidirectional control character")
+    return value
+
+
+def disposal_order(body: dict[str, Any]) -> DisposalOrder:
+    """POST …/dispose: `{"reason", "authority"}`, nothing else; no NUL, no bidi controls."""
+    _only(body, {"reason", "authority"})
+    return DisposalOrder(
+        reason=_shown_as_written(text(body, "reason", max_length=MAX_ORDER), "reason"),
+        authority=_shown_as_written(text(body, "authority", max_length=MAX_ORDER), "authority"),
+    )
 
 
 def reason(body: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import Engine, make_url
 
 from server import migrate
-from server.cli.guard import guarded
+from server.cli.guard import EXIT_CONFIG, CommandError, guarded
 from server.config import Settings
 from server.db import make_engine
 from server.errors import InvalidRequestError
@@ -223,17 +224,30 @@ def _token_issue(args: argparse.Namespace) -> int:
     request = TokenRequest(
         iss=args.iss, sub=args.sub, role=args.role, aud=audience, ttl_seconds=parse_ttl(args.ttl)
     )
-    print(issue_token(load_private_key(pem), request))
+    token = issue_token(load_private_key(pem), request)
+    if args.json:
+        claims = json.loads(_b64url_part(token.split(".")[1]))
+        shown = {"token": token, "jti": claims["jti"], "exp": claims["exp"]}
+        print(json.dumps(shown, sort_keys=True))
+    else:
+        print(token)
     return 0
 
 
+def _b64url_part(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def _token_revoke(args: argparse.Namespace) -> int:
+    jti = args.jti_option if args.jti_option is not None else args.jti
+    if jti is None or (args.jti_option is not None and args.jti is not None):
+        raise CommandError("name one token: jitc token revoke JTI, or --jti JTI", EXIT_CONFIG)
     _settings, engine = _open_engine()
     try:
-        fresh = admin.revoke_token(engine, args.jti)
+        fresh = admin.revoke_token(engine, jti)
     finally:
         engine.dispose()
-    print(f"token {args.jti} {'revoked' if fresh else 'was already revoked'}")
+    print(f"token {jti} {'revoked' if fresh else 'was already revoked'}")
     return 0
 
 
@@ -321,9 +335,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     issue.add_argument("--role", required=True, choices=ROLES, help="their role")
     issue.add_argument("--ttl", default="8h", help="lifetime, at most 12h (default 8h)")
     issue.add_argument("--aud", help="the server's log name (default JITC_LOG_NAME)")
+    issue.add_argument(
+        "--json", action="store_true", help='print {"token", "jti", "exp"} as one JSON line'
+    )
     issue.set_defaults(func=guarded(_token_issue))
-    revoke = t_sub.add_parser("revoke", help="revoke a token by its jti")
-    revoke.add_argument("jti", help="the token's jti")
+    revoke = t_sub.add_parser(
+        "revoke",
+        help="revoke a token by its jti",
+        description="Revoke a token by its jti. A jti that begins with '-' (older tokens) "
+        "is given as --jti=JTI or after --: jitc token revoke -- JTI.",
+    )
+    revoke.add_argument("jti", nargs="?", help="the token's jti")
+    revoke.add_argument("--jti", dest="jti_option", metavar="JTI", help="the token's jti")
     revoke.set_defaults(func=guarded(_token_revoke))
 
     subparsers.add_parser(

@@ -15,6 +15,7 @@ from server.app import create_app
 from server.cli import main
 from server.config import Settings
 from server.services.workspace import Workspace
+from server.tokens import new_jti
 from tests.server.helpers import error_code
 from tests.server.testclient import TestClient
 
@@ -89,10 +90,14 @@ def test_register_issue_use_revoke(
         "prosecutor",
         "--ttl",
         "2h",
+        "--json",
     )
     assert status == 0
-    token = out.strip()
+    issued = json.loads(out)
+    token = issued["token"]
     claims = jwt.get_unverified_claims(token)
+    assert issued["jti"] == claims["jti"]
+    assert issued["exp"] == claims["exp"]
     assert claims["aud"] == LOG_NAME
     assert claims["exp"] - claims["iat"] == 7200
     assert jwt.get_unverified_header(token)["alg"] == "ES256"
@@ -102,7 +107,8 @@ def test_register_issue_use_revoke(
         with TestClient(create_app(workspace=ws)) as client:
             headers = {"Authorization": f"Bearer {token}"}
             assert client.get("/api/cases", headers=headers).status_code == 200
-            status, out, _ = _run(capsys, "token", "revoke", claims["jti"])
+            # --jti=JTI takes any jti, also one an older server gave with a leading '-'.
+            status, out, _ = _run(capsys, "token", "revoke", f"--jti={claims['jti']}")
             assert status == 0
             assert "revoked" in out
             response = client.get("/api/cases", headers=headers)
@@ -110,8 +116,30 @@ def test_register_issue_use_revoke(
             assert error_code(response) == "token_revoked"
     finally:
         ws.close()
-    status, out, _ = _run(capsys, "token", "revoke", claims["jti"])
+    status, out, _ = _run(capsys, "token", "revoke", "--", claims["jti"])
     assert "already revoked" in out
+
+
+def test_revoke_takes_a_jti_that_begins_with_a_dash(
+    env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Tokens issued before jtis were kept dash-free may still need revoking.
+    status, out, err = _run(capsys, "token", "revoke", "--", "-dashed_jti_from_before")
+    assert status == 0, err
+    assert "token -dashed_jti_from_before revoked" in out
+    status, out, err = _run(capsys, "token", "revoke", "--jti=-dashed_jti_from_before")
+    assert status == 0, err
+    assert "already revoked" in out
+    status, _, err = _run(capsys, "token", "revoke")
+    assert status == 2
+    assert "--jti" in err
+
+
+def test_a_fresh_jti_never_begins_with_a_dash() -> None:
+    # One random base64url jti in 64 began with '-' (and then read as an option).
+    jtis = [new_jti() for _ in range(3000)]
+    assert not [jti for jti in jtis if jti.startswith("-")]
+    assert len(set(jtis)) == len(jtis)
 
 
 def test_key_rotation_adds_a_second_key(

@@ -103,10 +103,12 @@ def download(
     purpose: str,
     byte_range: tuple[int | None, int | None] | None,
     if_range: str | None = None,
+    record: bool = True,
 ) -> Download:
     """GET …/content: check, open the bytes, log exhibit.accessed; then they may be sent.
 
-    A refusal (403, 404, 416) is not an access and is not logged in the custody log."""
+    A refusal (403, 404, 416) is not an access and is not logged in the custody log;
+    `record=False` (HEAD: no bytes are sent) checks alike, and opens and logs nothing."""
     with read_transaction(ws.engine) as conn:
         exhibit_for(conn, principal, case_id, exhibit_id, Action.CONTENT_READ)
         rules.require_readable(conn, case_id, principal, exhibit_id)  # before "no content"
@@ -123,6 +125,8 @@ def download(
             ) from None
         if selected.first == 0 and selected.last == content.size - 1:
             selected = None  # the whole content after all
+    if not record:
+        return Download(content, selected, iter(()), seq=0)
     first, last = (None, None) if selected is None else (selected.first, selected.last)
     try:
         chunks = ws.store.open_range(exhibit_key(case_id, exhibit_id), first, last)

@@ -13,6 +13,7 @@ from server.services.exports.access import (
     bundle_file,
     export_status,
     list_exports,
+    record_bundle_download,
 )
 from server.services.exports.jobs import (
     EXPORT_RETRY_AFTER,
@@ -54,6 +55,7 @@ __all__ = [
     "interrupt_running_exports",
     "list_exports",
     "parse_entries",
+    "record_bundle_download",
     "start_export",
     "sweep_partial_exports",
 ]

@@ -21,6 +21,7 @@ from server.errors import ConflictError, NotFoundError
 from server.permissions import Action, authorize
 from server.repositories import exhibits as exhibit_repo
 from server.repositories import exports as export_repo
+from server.repositories import log as log_repo
 from server.services import rules
 from server.services.cases import authorize_read, locked_standing
 from server.services.custody_log import CaseLog
@@ -135,9 +136,13 @@ def _content_exhibits(row: export_repo.ExportRow, path: Path) -> list[str]:
     return [x.id for x in manifest.exhibits if x.content is not None]
 
 
-def bundle_file(ws: Workspace, principal: Principal, case_id: str, export_id: str) -> BundleFile:
+def bundle_file(
+    ws: Workspace, principal: Principal, case_id: str, export_id: str, *, record: bool = True
+) -> BundleFile:
     """GET …/exports/{id}: check, log one exhibit.accessed per exhibit whose bytes are in
-    the bundle, then it may be streamed. A refusal is not an access and is not logged."""
+    the bundle, then it may be streamed. A refusal is not an access and is not logged.
+    `record=False` only checks: the caller records with `record_bundle_download` once it
+    knows that bundle bytes will be sent (not for HEAD, 304 or 416)."""
     row = _readable_export(ws, principal, case_id, export_id)
     if row.status != "ready" or row.bundle_sha256 is None:
         raise ConflictError(
@@ -150,21 +155,62 @@ def bundle_file(ws: Workspace, principal: Principal, case_id: str, export_id: st
     with_content = _content_exhibits(row, path)
     with read_transaction(ws.engine) as conn:
         may_receive(conn, principal, case_id, with_content)  # revoked since the export
-    if not with_content:
-        return BundleFile(path, row.bundle_sha256)  # hashes only: no content leaves
+    if with_content and record:
+        _record(ws, principal, row, with_content)
+    return BundleFile(path, row.bundle_sha256)
+
+
+def record_bundle_download(
+    ws: Workspace, principal: Principal, case_id: str, export_id: str
+) -> None:
+    """Log the accesses of a bundle download that is about to send bytes (after
+    `bundle_file(..., record=False)`); the checks are made again under the log lock."""
+    row = _readable_export(ws, principal, case_id, export_id)
+    with_content = _content_exhibits(row, exports_dir(ws) / f"{export_id}.zip")
+    if with_content:
+        _record(ws, principal, row, with_content)
+
+
+def _record(
+    ws: Workspace, principal: Principal, row: export_repo.ExportRow, with_content: list[str]
+) -> None:
+    purpose = f"court bundle {row.id}"
 
     def work(log: CaseLog) -> None:
         # Again under the case's log lock, as content downloads do: a grant or share
         # revoked meanwhile counts. spec 2.1: one access per exhibit, the whole content.
         authorize(principal, Action.EXPORT_READ, locked_standing(log, principal))
-        may_receive(log.conn, principal, case_id, with_content)
+        may_receive(log.conn, principal, row.case_id, with_content)
+        # One download of one export by one person is one access per exhibit: a resumed
+        # or repeated download (ranges, retries) of the same bundle by the same person
+        # adds nothing the log does not already say (docs/permissions.md).
+        if _received_before(log, principal, row, purpose):
+            return
         for exhibit_id in with_content:
             log.append(
                 principal.actor(),
                 "exhibit.accessed",
                 exhibit=exhibit_id,
-                data={"purpose": f"court bundle {export_id}", "range": None},
+                data={"purpose": purpose, "range": None},
             )
 
-    ws.committer.run(case_id, work)
-    return BundleFile(path, row.bundle_sha256)
+    ws.committer.run(row.case_id, work)
+
+
+def _received_before(
+    log: CaseLog, principal: Principal, row: export_repo.ExportRow, purpose: str
+) -> bool:
+    """Whether this person's download of this export is in the log already (only entries
+    after the export's tree size can be)."""
+    first = row.tree_size or 0
+    for raw in log_repo.entries(log.conn, row.case_id, first, log.size):
+        entry = json.loads(raw)
+        actor = entry.get("actor") or {}
+        if (
+            entry.get("type") == "exhibit.accessed"
+            and (entry.get("data") or {}).get("purpose") == purpose
+            and actor.get("jurisdiction") == principal.jurisdiction
+            and actor.get("sub") == principal.sub
+        ):
+            return True
+    return False
