@@ -45,7 +45,8 @@ def text(max_length: int, *, empty: bool = False) -> dict[str, Any]:
     return {
         "type": "string",
         "maxLength": max_length,
-        "pattern": f"^[^\\u0000]*[^\\u0000{_SPACE}][^\\u0000]*$",
+        "pattern": f"[^\\u0000{_SPACE}]",
+        "not": {"pattern": "\\u0000"},
     }
 
 
