@@ -99,6 +99,16 @@ _CASE_DETAIL = obj(
         "log_size": INT,
     }
 )
+_EXHIBIT_EXAMPLE = {
+    "label": "Laptop",
+    "description": "seized at the address",
+    "acquisition": {
+        "tool": "FTK Imager 4.7",
+        "operator": "J. Jansen",
+        "time": "2026-11-20T09:15:00Z",
+        "hashes": {"sha256": "ab" * 32},
+    },
+}
 _REASON = body({"reason": text(schemas.MAX_REASON)}, required=("reason",))
 
 
@@ -121,6 +131,11 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     },
     ("post", "/api/cases"): {
         "summary": "Create a case (prosecutor); appends case.created",
+        "example": {
+            "title": "Operation Tulip",
+            "parties": ["NL", "DE"],
+            "agreement": "JIT-2026-001",
+        },
         "body": body(
             {
                 "title": text(schemas.MAX_TITLE),
@@ -152,6 +167,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "summary": "Propose a party (prosecutor of a party); appends case.party_proposed. "
         "202 while other parties' consent is pending; 201 (and case.party_added) in a case "
         "with one party",
+        "example": {"jurisdiction": "FR"},
         "body": body({"jurisdiction": CODE}, required=("jurisdiction",)),
         "status": "202",
         "response": PARTY_PENDING,
@@ -177,6 +193,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("post", "/api/cases/{case_id}/grants"): {
         "summary": "Grant one of the caller's own state's judges or defence lawyers access "
         "to the listed exhibits (or all); appends case.access_granted",
+        "example": {"jurisdiction": "NL", "sub": "judge-nl", "role": "judge", "exhibits": None},
         "body": GRANT,
         "status": "201",
         "response": RECORDED,
@@ -185,12 +202,14 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("post", "/api/cases/{case_id}/grants/revoke"): {
         "summary": "Revoke a grant the caller's state gave; takes effect at once; appends "
         "case.access_revoked",
+        "example": {"jurisdiction": "NL", "sub": "judge-nl", "role": "judge"},
         "body": GRANT_REVOKE,
         "response": RECORDED,
         "errors": [("409", "no such grant")],
     },
     ("post", "/api/cases/{case_id}/exhibits"): {
         "summary": "Register an exhibit owned by the caller's state; appends exhibit.registered",
+        "example": _EXHIBIT_EXAMPLE,
         "body": body(
             {
                 "label": text(schemas.MAX_LABEL),
@@ -234,6 +253,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     },
     ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/seal"): {
         "summary": "Seal an exhibit (its owner state); appends exhibit.sealed",
+        "example": {"reason": "imaging finished"},
         "body": _REASON,
         "response": RECORDED,
         "errors": [("409", "already sealed, or disposed of")],
@@ -241,6 +261,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/hold"): {
         "summary": "Set a hold (several may be open); appends exhibit.hold_set, whose seq "
         "names the hold",
+        "example": {"reason": "appeal pending", "authority": "District Court of Rotterdam"},
         "body": body(
             {"reason": text(schemas.MAX_REASON), "authority": text(schemas.MAX_REASON)},
             required=("reason", "authority"),
@@ -252,6 +273,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "summary": "Release one hold: only the state that set it, and a judge's hold only a "
         "judge of that state (403 hold_other_state / hold_set_by_judge); appends "
         "exhibit.hold_released",
+        "example": {"reason": "appeal decided", "hold": 12},
         "body": body(
             {"reason": text(schemas.MAX_REASON), "hold": SAFE_INT}, required=("reason", "hold")
         ),
@@ -261,6 +283,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("post", "/api/cases/{case_id}/notes"): {
         "summary": "Add a note; appends note.added with a salted commitment to the text "
         "(SHA-256(salt || text)); the answer gives the salt",
+        "example": {"exhibit": None, "text": "The phone was found switched off."},
         "body": body(
             {"exhibit": nullable(UUID), "text": text(schemas.MAX_NOTE)}, required=("text",)
         ),
@@ -317,6 +340,7 @@ _OPERATIONS.update(
     {
         ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/shares"): {
             "summary": "Share an exhibit with a party state (owner); appends exhibit.shared",
+            "example": {"jurisdiction": "DE", "conditions": "for analysis only"},
             "body": body(
                 {"jurisdiction": CODE, "conditions": text(MAX_CONDITIONS, empty=True)},
                 required=("jurisdiction",),
@@ -341,6 +365,12 @@ _OPERATIONS.update(
         ("post", "/api/cases/{case_id}/access"): {
             "summary": "Court or defence access for the caller's own state's judge or defence "
             "lawyer (as POST /grants); appends case.access_granted with `exhibits`",
+            "example": {
+                "jurisdiction": "NL",
+                "sub": "lawyer-nl",
+                "role": "defence",
+                "exhibits": None,
+            },
             "body": GRANT,
             "status": "201",
             "response": RECORDED,
@@ -353,6 +383,7 @@ _OPERATIONS.update(
         },
         ("put", "/api/cases/{case_id}/policy"): {
             "summary": "Set the witness quorum: k of n, or all (prosecutor)",
+            "example": {"quorum": "all"},
             "body": body(
                 {"quorum": {"oneOf": [{"type": "integer"}, {"const": "all"}]}},
                 required=("quorum",),
@@ -367,6 +398,12 @@ _OPERATIONS.update(
                 "'Prefer: respond-async': 202 at once, the export pending until it is ready "
                 "or refused (GET …/exports)"
             ),
+            "example": {
+                "recipient": "District Court of Rotterdam",
+                "exhibits": None,
+                "disclosure": "full",
+                "content": False,
+            },
             "body": body(
                 {
                     "exhibits": nullable(
@@ -482,16 +519,20 @@ def _operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
     if "{" in path:
         responses["404"] = _error("not found", tus)
     if "body" in spec or "raw_body" in spec:
+        responses["408"] = _error(
+            "no byte of the body came for JITC_BODY_IDLE_TIMEOUT seconds",
+            {**tus, "Connection": header(STR, "close: the rest of the body is not read")},
+        )
         responses["413"] = _error("the body is larger than the limit", tus)
-    if "body" in spec or "patch" in path or (spec.get("tus") and "raw_body" in spec):
+    if "body" in spec or (spec.get("tus") and "raw_body" in spec):
         responses["415"] = _error("the body's media type is not the one described", tus)
     if spec.get("tus"):
         responses["412"] = {
             "description": "Tus-Resumable is not 1.0.0",
             "headers": {"Tus-Resumable": TUS_RESUMABLE, "Tus-Version": header(STR, "1.0.0")},
         }
-    for code, description in spec.get("errors", ()):
-        responses[code] = _error(description, tus)
+    for code, description, *headers in spec.get("errors", ()):
+        responses[code] = _error(description, {**tus, **(headers[0] if headers else {})})
     if spec.get("auth", True):
         responses["503"] = _error(
             "busy, or the database or evidence store is unavailable (Retry-After when busy)",
@@ -505,10 +546,10 @@ def _operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("auth", True):
         operation["security"] = [{"bearer": []}]
     if "body" in spec:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": spec["body"]}},
-        }
+        described: dict[str, Any] = {"schema": spec["body"]}
+        if "example" in spec:
+            described["example"] = spec["example"]
+        operation["requestBody"] = {"required": True, "content": {"application/json": described}}
     elif "raw_body" in spec:
         operation["requestBody"] = {
             "required": True,

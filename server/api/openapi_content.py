@@ -68,13 +68,9 @@ CONTENT_OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "query": [
             query(
                 "purpose",
-                f"why it is read (1 to {MAX_PURPOSE_CHARS} printable characters)",
-                {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_PURPOSE_CHARS,
-                    "pattern": "^[ -~]*[!-~][ -~]*$",
-                },
+                f"why it is read: up to {MAX_PURPOSE_CHARS} printable characters (400 for "
+                "others); absent or empty: JITC-Purpose, else 'inspection'",
+                {"type": "string", "maxLength": MAX_PURPOSE_CHARS},
             )
         ],
         "media": "*/*",
@@ -90,7 +86,11 @@ CONTENT_OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         ],
         "errors": [
             ("409", "the exhibit has no content, or it was disposed of"),
-            ("416", "the range is outside the content (Content-Range: bytes */size)"),
+            (
+                "416",
+                "the range is outside the content",
+                {"Content-Range": header(STR, "bytes */size")},
+            ),
         ],
     },
     ("post", _EX + "/verify"): {
@@ -103,6 +103,7 @@ CONTENT_OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
             "Dispose of the content (owner's prosecutor, no legal hold); removes it or "
             "records that retention keeps it; appends exhibit.disposed"
         ),
+        "example": {"reason": "retention ended", "authority": "order of the public prosecutor"},
         "body": body(
             {"reason": text(4000), "authority": text(4000)}, required=("reason", "authority")
         ),
