@@ -1,6 +1,7 @@
 """Every operation of /openapi.json, driven by schemathesis with all of its checks.
 
-The app runs in process over a real SQLite database and a file evidence store, with a
+The app runs in process over a real database (SQLite, then PostgreSQL) and a file
+evidence store, with a
 seeded case (NL and DE), an exhibit with content and an open tus upload. Generated ids in
 UUID form are replaced by the seeded ones, so that requests reach the services instead of
 stopping at 404; the callers are real ES256 tokens of the role each operation needs. Any
@@ -14,7 +15,6 @@ time) to keep it in the suite.
 from __future__ import annotations
 
 import re
-import shutil
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,13 +31,12 @@ from schemathesis.python import asgi
 from starlette.applications import Starlette
 
 from server.app import create_app
-from server.config import Settings
 from server.services.workspace import Workspace
 from tests.evidence.support import Harness
 from tests.server.helpers import World, create_case, error_code, register_exhibit
 from tests.server.testclient import TestClient
 
-LOG_NAME = "jitc.test"
+LOG_NAME = "jitc.test"  # as tests/server/conftest.py names the log
 MAX_EXAMPLES = 12
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Who calls what: the owner state's investigator stores content and registers exhibits;
@@ -62,19 +61,10 @@ class Seeded:
 
 
 @pytest.fixture
-def api(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Starlette, Seeded]]:
-    database = tmp_path / "jitc.sqlite3"
-    shutil.copyfile(sqlite_template, database)
-    ws = Workspace.open(
-        Settings(
-            data_dir=tmp_path / "data",
-            database_url=f"sqlite:///{database}",
-            embedded=False,
-            log_name=LOG_NAME,
-            log_key=None,
-            revocation_refresh=0.0,
-        )
-    )
+def api(workspace: Workspace, tmp_path: Path) -> Iterator[tuple[Starlette, Seeded]]:
+    """The app over the workspace (SQLite, then PostgreSQL: PostgreSQL text holds no NUL,
+    for one) and a file store, with the seeded case."""
+    ws = workspace
     ws.use_store(Harness("fs", root=tmp_path / "evidence").store)
     world = World.create(ws.engine, audience=LOG_NAME, codes=("NL", "DE", "FR"))
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="schemathesis-bg") as pool:
@@ -109,7 +99,6 @@ def api(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[Starlette, Seed
             yield app, Seeded(world, ids)
         finally:
             asgi.shutdown_lifespans()  # the runtime schemathesis started stops here
-            ws.close()
 
 
 # Every check is on; two of them are told what this API answers by design:
