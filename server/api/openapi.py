@@ -299,8 +299,8 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("get", "/api/cases/{case_id}/log"): {
         "summary": "Custody entries from..to-1 as JSON Lines of canonical entries",
         "query": [
-            query("from", "first seq (default 0)", SAFE_INT),
-            query("to", "end seq, exclusive", SAFE_INT),
+            query("from", "first seq (default 0)", SAFE_INT, example=0),
+            query("to", "end seq, exclusive", SAFE_INT, example=2),
         ],
         "media": "application/jsonl",
         "response": STR,
@@ -318,16 +318,16 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("get", "/api/cases/{case_id}/proof/inclusion"): {
         "summary": "RFC 9162 inclusion proof of entry seq in the tree of size",
         "query": [
-            query("seq", "entry", SAFE_INT, required=True),
-            query("size", "tree size", SAFE_INT),
+            query("seq", "entry", SAFE_INT, required=True, example=0),
+            query("size", "tree size", SAFE_INT, example=2),
         ],
         "response": INCLUSION,
     },
     ("get", "/api/cases/{case_id}/proof/consistency"): {
         "summary": "RFC 9162 consistency proof between tree sizes from and to",
         "query": [
-            query("from", "old size (default 0)", SAFE_INT),
-            query("to", "new size", SAFE_INT),
+            query("from", "old size (default 0)", SAFE_INT, example=1),
+            query("to", "new size", SAFE_INT, example=2),
         ],
         "response": CONSISTENCY,
     },
@@ -495,6 +495,7 @@ def _operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
     by_name = {p["name"] for p in spec.get("query", []) if p["in"] == "path"}
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": schema}
+        | ({"example": "DE"} if name == "code" else {})
         for name, schema in _PATH_PARAMETERS.items()
         if "{" + name + "}" in path and name not in by_name
     ] + list(spec.get("query", []))

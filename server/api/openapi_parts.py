@@ -73,14 +73,24 @@ def header(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "schema": schema, "required": True}
 
 
-def query(name: str, description: str, schema: dict[str, Any], *, required: bool = False) -> Any:
-    return {
+def query(
+    name: str,
+    description: str,
+    schema: dict[str, Any],
+    *,
+    required: bool = False,
+    example: object = None,
+) -> dict[str, Any]:
+    parameter = {
         "name": name,
         "in": "query",
         "required": required,
         "description": description,
         "schema": schema,
     }
+    if example is not None:
+        parameter["example"] = example
+    return parameter
 
 
 def header_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
