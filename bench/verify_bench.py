@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from custody.assemble import write_bundle  # noqa: E402
 from custody.checkpoint import Checkpoint  # noqa: E402
 from custody.cosignature import CosignatureSigner  # noqa: E402
-from custody.entry import ZERO_HASH, Actor, Entry, make_entry  # noqa: E402
+from custody.entry import SYSTEM_ACTOR, ZERO_HASH, Actor, Entry, make_entry  # noqa: E402
 from custody.merkle import MemoryTree, verify_inclusion  # noqa: E402
 from custody.note import NoteSigner, sign_note  # noqa: E402
 from custody.policy import build_policy  # noqa: E402
@@ -81,8 +81,11 @@ def generate(n: int, path: Path) -> None:
         None,
         {"title": "bench", "parties": ["NL", "BE"], "agreement": ""},
     )
+    # spec 5: policy.txt is the newest case.policy_set, logged at case creation.
+    policy = build_policy(log_key.vkey(), [("NL-1", witness.vkey())], quorum="all").to_text()
+    add(1, SYSTEM_ACTOR, "case.policy_set", None, {"policy": policy})
     started = time.perf_counter()
-    for i in range(1, n):
+    for i in range(2, n):
         roll = rng.random()
         if not exhibits or roll < 0.001:
             exhibit = f"{len(exhibits):08x}-0000-4000-8000-000000000000"
@@ -108,7 +111,7 @@ def generate(n: int, path: Path) -> None:
                 {"jurisdiction": "BE", "conditions": ""},
             )
         elif roll < 0.05:
-            add(i, ACTORS[0], "note.added", rng.choice(exhibits), {"sha256": "ab" * 32})
+            add(i, ACTORS[0], "note.added", rng.choice(exhibits), {"commitment": "ab" * 32})
         else:
             add(
                 i,
@@ -120,7 +123,6 @@ def generate(n: int, path: Path) -> None:
     checkpoint = Checkpoint(ORIGIN, tree.size, tree.root())
     note = sign_note(checkpoint.body(), [log_key])
     note = note.with_signatures([witness.cosign(checkpoint.body(), int(t0.timestamp()))])
-    policy = build_policy(log_key.vkey(), [("NL-1", witness.vkey())], quorum="all").to_text()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_bundle(
         path,
@@ -133,6 +135,7 @@ def generate(n: int, path: Path) -> None:
         exhibits=None,
         contents={},
         get_node=tree.get_node,
+        log_size=tree.size,
     )
     print(f"generated {n} entries in {time.perf_counter() - started:.1f}s -> {path}")
 

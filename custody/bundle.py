@@ -14,6 +14,7 @@ import stat
 import threading
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
@@ -337,7 +338,8 @@ class BundleReader:
                     if seen > cap:
                         raise BundleFormatError(f"member {name!r} is larger than it declares")
                     yield chunk
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, zlib.error) as exc:
+            # zlib.error: a deflate stream that is not one (a bad block, a bad distance).
             raise BundleFormatError(f"member {name!r} is corrupt: {exc}") from None
         except (OSError, EOFError, ValueError, NotImplementedError) as exc:
             raise BundleFormatError(f"member {name!r} cannot be read: {exc}") from None

@@ -164,10 +164,18 @@ class _BundleCheck:
                 else FullWalk(self.manifest, checkpoint, self.rec)
             )
             self.walk = walk
+            mark = self.rec.mark()
             # Closed here, not by the garbage collector, when raising mode stops the walk.
             with closing(self.reader.line_blocks(ENTRIES)) as blocks:
                 read = walk.run(blocks)
-            self.report.entries = walk.count
+            if read:
+                self.report.entries = walk.count
+            else:
+                # A member that proves corrupt (bad CRC, bad deflate, a lying size) part way:
+                # nothing read from it counts, however much was read before it showed.
+                self.rec.rewind(mark)
+                self.rec.fail(CheckId.FORMAT, EntryFormatError, walk.read_error)
+                walk.case = CaseState()
         if not read:
             for check_id in _ENTRY_CHECKS:
                 self.rec.skip(check_id, f"{ENTRIES} is missing or could not be read to its end")

@@ -203,3 +203,33 @@ class Recorder:
 
     def passed(self, check_id: CheckId) -> bool:
         return self._checks[check_id].status == "pass"
+
+    def mark(self) -> _Mark:
+        """The findings so far, to `rewind` to."""
+        return _Mark(
+            {
+                check_id: (c.status, list(c.findings), c.finding_count, c.detail)
+                for check_id, c in self._checks.items()
+            },
+            len(self.warnings),
+        )
+
+    def rewind(self, mark: _Mark) -> None:
+        """Forget every finding and warning recorded since `mark`: what was read of a
+        member that then proves corrupt must not count, or the verdict would depend on how
+        much of it was read before the corruption showed (the read's chunk size)."""
+        for check_id, (status, findings, count, detail) in mark.checks.items():
+            check = self._checks[check_id]
+            check.status, check.findings, check.finding_count, check.detail = (
+                status,
+                findings,
+                count,
+                detail,
+            )
+        del self.warnings[mark.warnings :]
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    checks: dict[str, tuple[Status, list[Finding], int, str]]
+    warnings: int

@@ -42,16 +42,18 @@ class EntryWalk(ABC):
         self.previous_seq = -1
         self.previous_hex: str = ZERO_HEX  # leaf hash of the line before (spec 2 `prev`)
         self.previous_time = ""
+        self.read_error = ""  # why entries.jsonl could not be read to its end
 
     def run(self, blocks: Iterable[list[bytes]]) -> bool:
-        """Walk every line (given in blocks); return whether the member was read to its end."""
+        """Walk every line (given in blocks); return whether the member was read to its end.
+        If not, `read_error` says why (and the caller discards what the walk found)."""
         step = self.step
         try:
             for block in blocks:
                 for line in block:
                     step(line)
         except BundleFormatError as exc:
-            self.rec.fail(CheckId.FORMAT, EntryFormatError, str(exc))
+            self.read_error = str(exc)
             return False
         self.finish()
         return True

@@ -50,20 +50,24 @@ def case_state(
     *,
     exhibits: Sequence[str] | None = None,
     principal: Principal | None = None,
+    case_level: bool = False,
 ) -> CaseState:
     """The case as its tables hold it now: its parties and pending proposals; the
     principal's grant (every grant if no principal is named); and these exhibits (all of
     the case's if None), each with its owner, unrevoked shares, open holds and whether its
-    disposal has begun."""
+    disposal has begun. The parties and proposals are read only for `case_level`
+    questions (grants, parties): reads of exhibits do not depend on them."""
     if principal is None:
         grants = [_grant(g) for g in case_repo.grants(conn, case_id)]
-    else:
+    elif principal.role in GRANTABLE_ROLES:
         key = (principal.jurisdiction, principal.sub, principal.role)
         found = case_repo.get_grant(conn, case_id, key)
-        grants = [] if found is None or principal.role not in GRANTABLE_ROLES else [_grant(found)]
-    owners = exhibit_repo.owners(conn, case_id, exhibits)
+        grants = [] if found is None else [_grant(found)]
+    else:
+        grants = []  # a party's people read through their state, never a grant
+    owners = {} if exhibits == [] else exhibit_repo.owners(conn, case_id, exhibits)
     ids = list(owners)
-    shares = share_repo.active_shares(conn, case_id, ids)
+    shares = share_repo.active_shares(conn, case_id, ids) if ids else {}
     contents = content_repo.of_exhibits(conn, ids)
     holds = exhibit_repo.holds_of(conn, ids)
     states: dict[str, ExhibitState] = {}
@@ -75,6 +79,8 @@ def case_state(
             disposed=content is not None and content.disposal_begun,
             holds={h.seq: Hold(h.seq, h.jurisdiction, h.role) for h in holds.get(exhibit_id, [])},
         )
+    if not case_level:
+        return CaseState.from_tables(grants=grants, exhibits=states)
     proposals = [
         Proposal(
             seq=p.seq,
@@ -95,7 +101,7 @@ def case_state(
 
 def case_level(conn: Connection, case_id: str) -> CaseState:
     """The case's parties, grants and pending proposals, without its exhibits."""
-    return case_state(conn, case_id, exhibits=[])
+    return case_state(conn, case_id, exhibits=[], case_level=True)
 
 
 def read_refusal(

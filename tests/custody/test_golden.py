@@ -75,6 +75,14 @@ def test_raising_mode_raises_on_the_first_failure(name: str) -> None:
         ("fail-7-access-without-share", "ReplayError", "share"),
         ("fail-7-ingest-after-seal", "ReplayError", "ingested"),
         ("fail-7-event-after-disposal", "ReplayError", "disposed"),
+        ("fail-7-self-granted-judge", "ReplayError", "no unrevoked grant"),
+        ("fail-7-grant-for-another-state", "ReplayError", "its own courts"),
+        ("fail-7-defence-outside-disclosure", "ReplayError", "does not disclose"),
+        ("fail-7-hold-released-by-another-state", "ReplayError", "set a hold releases"),
+        ("fail-7-disposal-under-hold", "ReplayError", "are open"),
+        ("fail-7-party-removed-by-another", "ReplayError", "itself withdraws"),
+        ("fail-7-party-added-without-consent", "ReplayError", "without the consent"),
+        ("fail-5-policy-not-logged", "SignatureError", "newest case.policy_set"),
         ("fail-1-noncanonical-entry", "EntryFormatError", "canonical"),
     ],
 )
@@ -132,3 +140,14 @@ def test_a_report_html_checked_with_the_exporters_policy_never_says_from_the_use
     html = render_html(verify_bundle(path, policy_text=policy), policy_text=policy)
     assert "from the user" not in html
     assert "the case policy it put in the bundle" in html
+
+
+def test_a_selective_bundle_says_which_rules_it_checked_only_in_part() -> None:
+    report = verify_bundle(GOLDEN_DIR / "valid-selective.zip", policy_text=TRUSTED)
+    replay = report.check("replay")
+    assert replay.status == "pass"
+    assert replay.detail.startswith("checked in part: ")
+    assert "court and defence grants" in replay.detail
+    assert "party consent" in replay.detail
+    full = verify_bundle(GOLDEN_DIR / "valid-full.zip", policy_text=TRUSTED)
+    assert full.check("replay").detail == ""

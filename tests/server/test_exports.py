@@ -98,7 +98,9 @@ def test_full_bundle_with_content_verifies_under_the_case_policy(case: Case) -> 
     assert manifest["disclosure"] == "full"
     assert {x["label"] for x in manifest["exhibits"]} == {"Laptop", "Phone"}
     assert all(x["content"] in names for x in manifest["exhibits"])
-    assert "VERIFIED" in report_html
+    # spec 6: the exporter's own account at export, never the recipient's verification.
+    assert "At export, every check the exporter ran passed" in report_html
+    assert "Policy taken from the user" not in report_html
     assert "Laptop" in report_html
     # The download logged its exhibit.accessed entries after it (test_exports_revocation).
     [last] = [e for e in case.log() if e["type"] == "export.created"]

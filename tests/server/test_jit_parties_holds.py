@@ -63,14 +63,16 @@ def test_a_party_joins_once_every_party_consents(client: TestClient, world: Worl
     gone = client.post(approve, headers=world.headers("FR", "prosecutor"))
     assert gone.status_code == 404
     entries = fetch_and_verify(client, be, case)
-    tail = [(e.seq, e.type, dict(e.data)) for e in entries[1:]]
+    # (case.policy_set entries, if the new party's witness changes the policy, aside)
+    tail = [(e.seq, e.type, dict(e.data)) for e in entries[1:] if e.type.startswith("case.party")]
     assert tail == [
         (seq, "case.party_proposed", {"jurisdiction": "BE"}),
         (seq + 1, "case.party_approved", {"proposal": seq}),
         (seq + 2, "case.party_approved", {"proposal": seq}),
         (added["added"], "case.party_added", {"jurisdiction": "BE", "proposal": seq}),
     ]
-    assert added["added"] == seq + 3  # in the transaction of the last consent
+    # In the transaction of the last consent: right after it.
+    assert added["added"] == seq + 3
     assert replay(entries).violations == ()
 
 
@@ -136,6 +138,25 @@ def test_proposals_refuse_what_makes_no_sense(client: TestClient, world: World) 
     assert twice.status_code == 409
     assert error_code(twice) == "already_proposed"
     assert client.post(f"{base}/proposals/0/approve", headers=nl).status_code == 404
+
+
+def test_a_state_that_joined_after_a_proposal_is_not_asked(
+    client: TestClient, world: World
+) -> None:
+    world.add_state("BE")
+    case = create_case(client, world, parties=("NL", "DE"))
+    base = f"/api/cases/{case}/parties"
+    nl, de = world.headers("NL", "prosecutor"), world.headers("DE", "prosecutor")
+    for_fr = client.post(base, json={"jurisdiction": "FR"}, headers=nl).json()["proposal"]
+    for_be = client.post(base, json={"jurisdiction": "BE"}, headers=nl).json()["proposal"]
+    assert client.post(f"{base}/proposals/{for_be}/approve", headers=de).status_code == 201
+    late = client.post(
+        f"{base}/proposals/{for_fr}/approve", headers=world.headers("BE", "prosecutor")
+    )
+    assert late.status_code == 403
+    assert error_code(late) == "consent_not_needed"
+    # DE's consent completes it: BE's was never required.
+    assert client.post(f"{base}/proposals/{for_fr}/approve", headers=de).status_code == 201
 
 
 # --- holds -------------------------------------------------------------------------------
