@@ -199,10 +199,25 @@ def safe_content_name(exhibit_id: str, filename: str) -> str:
             cleaned.append("_")
         else:
             cleaned.append(char)
-    name = "".join(cleaned).strip(" .")[:120] or "content"
-    if name in (".", ".."):
-        name = "content"
+    # Trailing dots and spaces are stripped after the cut too: Windows drops them, so
+    # "a." and "a" would be one file there.
+    name = "".join(cleaned).strip(" .")[:120].rstrip(" .") or "content"
+    if _is_windows_device(name):
+        name = "_" + name  # CON, NUL.txt, com1.log... open a device on Windows
     return f"{CONTENT_DIR}{_safe_id(exhibit_id)}/{name}"
+
+
+# Win32 file names that name a device whatever their extension or case ("Naming Files,
+# Paths, and Namespaces", Microsoft Learn), including the superscript-digit ports.
+_WINDOWS_DEVICES: Final = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{port}{n}" for port in ("COM", "LPT") for n in "0123456789\u00b9\u00b2\u00b3"}
+)
+
+
+def _is_windows_device(segment: str) -> bool:
+    # The part before the first dot, trailing spaces dropped, decides: "con .txt" too.
+    return segment.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES
 
 
 def _safe_id(exhibit_id: str) -> str:
@@ -220,6 +235,12 @@ def check_member_name(name: str) -> None:
     for segment in name.split("/"):
         if segment in ("", ".", ".."):
             raise BundleFormatError(f"member name {name!r} has an empty, '.' or '..' segment")
+        # Windows drops a trailing dot or space (two names, one file) and opens a device
+        # for a reserved name: either would extract somewhere other than it says.
+        if segment.endswith((".", " ")):
+            raise BundleFormatError(f"member name {name!r} has a segment ending in '.' or ' '")
+        if _is_windows_device(segment):
+            raise BundleFormatError(f"member name {name!r} names a Windows device")
     for char in name:
         if unicodedata.category(char).startswith("C"):
             raise BundleFormatError(f"member name {name!r} contains control characters")

@@ -1,4 +1,5 @@
-"""The witness's HTTP face: `POST /add-checkpoint` (c2sp.org/tlog-witness) and `GET /`.
+"""The witness's HTTP face (c2sp.org/tlog-witness): `POST /add-checkpoint`, the monitoring
+endpoint `GET /<hex sha256(origin)>/checkpoint` (one prefix for both), and `GET /`.
 
 Routes only read the body and call the service; `_error_response` is the one place
 where witness errors become HTTP statuses.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -47,17 +49,25 @@ __all__ = ["create_witness_app"]
 
 logger = logging.getLogger(__name__)
 
-# tlog-witness statuses (413 is ours: a body over the size limit).
+# The statuses of c2sp.org/tlog-witness as of its newest text (C2SP/C2SP tlog-witness.md,
+# commit 95978ca, 2026-07-06); 413 is ours (a body over the size limit). Most specific
+# first: SplitViewError is a BadProofError.
 _STATUS: tuple[tuple[type[WitnessError], int], ...] = (
     (RequestTooLargeError, 413),
     (MalformedRequestError, 400),
     (UnknownOriginError, 404),
     (UntrustedCheckpointError, 403),
     (SizeConflictError, 409),
-    (SplitViewError, 409),
+    # tlog-witness: "If the old size matches the checkpoint size, the witness MUST check
+    # that the root hashes are also identical. If they don't match, the witness MUST
+    # respond with a "422 Unprocessable Entity" HTTP status code." (Before 2026 the text
+    # said 409 here; a peer implementation in Go follows the new text.)
+    (SplitViewError, 422),
     (BadProofError, 422),
     (StateError, 500),
 )
+_ORIGIN_HASH = re.compile(r"[0-9a-f]{64}")
+CHECKPOINT_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 
 def _error_response(exc: WitnessError) -> Response:
@@ -126,6 +136,26 @@ def create_witness_app(
         body = "".join(sig.line() for sig in lines)
         return Response(body.encode("utf-8"), media_type=COSIGNATURE_CONTENT_TYPE)
 
+    async def checkpoint(request: Request) -> Response:
+        """tlog-witness "Monitor Retrieval Mechanism": `GET <monitoring prefix>/<origin
+        hash>/checkpoint`, the origin hash "the SHA-256 hash of the log's origin, hex
+        encoded, in lowercase". The body is the latest cosigned checkpoint with the log
+        signature(s) the witness verified and its own cosignature; "If the witness has never
+        cosigned a checkpoint for that log, it MUST respond with a 404 Not Found"."""
+        origin_hash = request.path_params["origin_hash"]
+        if _ORIGIN_HASH.fullmatch(origin_hash) is None:
+            return PlainTextResponse("not an origin hash (lowercase hex SHA-256)\n", 404)
+        try:
+            record = await anyio.to_thread.run_sync(witness.state.load_hashed, origin_hash)
+        except WitnessError as exc:
+            return _error_response(exc)
+        if record is None:
+            return PlainTextResponse("no checkpoint cosigned for this origin\n", 404)
+        return Response(
+            record.note.to_bytes(),
+            headers={"content-type": CHECKPOINT_CONTENT_TYPE, "cache-control": "no-cache"},
+        )
+
     async def info(request: Request) -> Response:
         return JSONResponse(
             {
@@ -133,6 +163,7 @@ def create_witness_app(
                 "vkey": signer.vkey(),
                 "protocol": "https://c2sp.org/tlog-witness",
                 "add_checkpoint": ADD_CHECKPOINT_PATH,
+                "checkpoint": "/<hex sha256(origin)>/checkpoint",
                 "logs": [key.vkey() for key in witness.logs.log_keys],
             }
         )
@@ -141,6 +172,7 @@ def create_witness_app(
         routes=[
             Route("/", info, methods=["GET"]),
             Route(ADD_CHECKPOINT_PATH, add_checkpoint, methods=["POST"]),
+            Route("/{origin_hash}/checkpoint", checkpoint, methods=["GET"]),
         ]
     )
     app.state.witness = witness

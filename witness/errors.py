@@ -30,7 +30,7 @@ class UntrustedCheckpointError(WitnessError):
 
 
 class ConflictError(WitnessError):
-    """The checkpoint conflicts with what the witness cosigned before (409)."""
+    """The old size is not the witness's latest cosigned size (409)."""
 
 
 class SizeConflictError(ConflictError):
@@ -42,14 +42,15 @@ class SizeConflictError(ConflictError):
         self.latest_size = latest_size
 
 
-class SplitViewError(ConflictError):
-    """A checkpoint of the size the witness last cosigned, with a different root: the log
-    signed two trees of one size (a fork, custody-log-v1 §4 forbids it)."""
-
-
 class BadProofError(WitnessError):
     """The consistency proof does not link the last cosigned checkpoint to the new one
     (422): a bad proof, or a larger tree that does not extend the cosigned one."""
+
+
+class SplitViewError(BadProofError):
+    """A checkpoint of the size the witness last cosigned, with a different root: the log
+    signed two trees of one size (a fork, custody-log-v1 §4 forbids it). tlog-witness
+    (C2SP, 2026-07-06) answers it 422, as it does any inconsistent checkpoint."""
 
 
 class StateError(WitnessError):

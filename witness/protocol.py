@@ -228,6 +228,8 @@ def cosignature_from_response(
         if media_type == SIZE_CONTENT_TYPE:
             size = parse_size_response(body)
             raise SizeConflictError(f"witness's latest cosigned size is {size}", latest_size=size)
+        # A witness that follows the tlog-witness text from before 2026 answers a split view
+        # 409 (text/plain); the newest text answers it 422, which reads as BadProofError.
         raise SplitViewError(f"witness refused a conflicting checkpoint: {detail}")
     errors: dict[int, type[WitnessError]] = {
         400: MalformedRequestError,

@@ -104,11 +104,13 @@ class Witness:
                 f"latest cosigned size is {latest_size}, not {request.old_size}",
                 latest_size=latest_size,
             )
-        # tlog-witness: "If the old size matches the checkpoint size, the witness MUST check
-        # that the root hashes are also identical. If they don't match ... 409 Conflict".
+        # tlog-witness (newest text, C2SP 95978ca, 2026-07-06): "If the old size matches the
+        # checkpoint size, the witness MUST check that the root hashes are also identical.
+        # If they don't match, the witness MUST respond with a "422 Unprocessable Entity"".
         # Checked before the proof: two signed roots for one size is a fork whatever proof
-        # came with it. (Size 0 has no cosigned root to fork from: a wrong empty-tree root
-        # fails the proof check below instead.)
+        # came with it. (Size 0 has no cosigned root to fork from: "A checkpoint of size
+        # zero MUST have the root hash of the empty tree ... Otherwise ... 422", which the
+        # proof check below gives.)
         if checkpoint.size == latest_size > 0 and checkpoint.root_hash != latest_root:
             self._keep_evidence(request, "split view")
             raise SplitViewError(f"the log signed two roots for size {latest_size} of {origin}")

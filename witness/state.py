@@ -120,6 +120,24 @@ class WitnessState:
             raise StateError(f"witness state {path} holds origin {record.origin!r}")
         return record
 
+    def load_hashed(self, origin_hash: str) -> CosignedCheckpoint | None:
+        """The latest cosigned checkpoint of the origin whose lowercase hex SHA-256 is
+        `origin_hash` (the monitoring endpoint's key), or None."""
+        path = self._checkpoints / origin_hash
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read witness state {path}: {exc}") from exc
+        try:
+            record = CosignedCheckpoint(Note.parse(data))
+        except NoteFormatError as exc:
+            raise StateError(f"witness state {path} is corrupt: {exc}") from exc
+        if origin_file_name(record.origin) != origin_hash:
+            raise StateError(f"witness state {path} holds origin {record.origin!r}")
+        return record
+
     def save(self, record: CosignedCheckpoint) -> None:
         """Durably replace the origin's record. Refuses to go backwards (defence in depth:
         the service already checked), so a bug cannot make the witness forget a size."""

@@ -9,7 +9,8 @@ JITC_BODY_IDLE_TIMEOUT seconds ends with 408, and its thread is free again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio
@@ -18,7 +19,12 @@ from starlette.requests import Request
 
 from server.api import schemas
 from server.auth import Principal
-from server.errors import PayloadTooLargeError, RequestTimeoutError, UnsupportedMediaTypeError
+from server.errors import (
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RequestTimeoutError,
+    UnsupportedMediaTypeError,
+)
 from server.runtime import Runtime
 from server.services.workspace import Workspace
 
@@ -116,7 +122,9 @@ async def call(
     client = remote(request)
 
     def run() -> T:
-        return work(ws, ws.authenticate(token, remote=client))
+        principal = ws.authenticate(token, remote=client)
+        with naming_the_caller(principal):
+            return work(ws, principal)
 
     return await in_thread(request, run, upload=upload)
 
@@ -132,7 +140,24 @@ async def call_with_body(
     client = remote(request)
     principal = await in_thread(request, lambda: ws.authenticate(token, remote=client))
     raw = await read_body(request)
-    return await in_thread(request, lambda: work(ws, principal, schemas.body_object(raw)))
+
+    def run() -> T:
+        with naming_the_caller(principal):
+            return work(ws, principal, schemas.body_object(raw))
+
+    return await in_thread(request, run)
+
+
+@contextmanager
+def naming_the_caller(principal: Principal) -> Iterator[None]:
+    """Every refusal names its caller in the security log (server.api.errors): a 403
+    raised without `who` gets the authenticated caller's."""
+    try:
+        yield
+    except PermissionDeniedError as exc:
+        if exc.who is None:
+            exc.who = (principal.jurisdiction, principal.sub, principal.role, principal.jti)
+        raise
 
 
 def case_id_of(request: Request) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from custody.bundle import BundleReader
+from custody.bundle import BundleReader, check_member_name, safe_content_name
 from custody.errors import (
     BundleFormatError,
 )
@@ -196,6 +196,17 @@ def test_member_nested_inside_another_members_data(tmp_path: Path) -> None:
         pytest.param("checkpoint\x00.txt", "control characters", id="nul-truncation"),
         pytest.param("", "empty", id="empty-name"),
         pytest.param("../", r"'\.\.' segment", id="parent-directory-entry"),
+        # Windows: a trailing dot or space is dropped; a device name opens the device.
+        pytest.param("exhibits/x/report.pdf.", "ending in", id="windows-trailing-dot"),
+        pytest.param("exhibits/x/report.pdf ", "ending in", id="windows-trailing-space"),
+        pytest.param("exhibits/x. /a", "ending in", id="windows-trailing-space-folder"),
+        pytest.param("exhibits/x/CON", "Windows device", id="windows-con"),
+        pytest.param("exhibits/x/nul.txt", "Windows device", id="windows-nul-extension"),
+        pytest.param("exhibits/x/Com1.tar.gz", "Windows device", id="windows-com1"),
+        pytest.param("exhibits/x/lpt9", "Windows device", id="windows-lpt9"),
+        pytest.param("exhibits/x/aux .log", "Windows device", id="windows-aux-space"),
+        pytest.param("prn/a", "Windows device", id="windows-prn-folder"),
+        pytest.param("exhibits/x/COM\u00b9", "Windows device", id="windows-com-superscript"),
     ],
 )
 def test_unsafe_member_name(tmp_path: Path, name: str, message: str) -> None:
@@ -228,3 +239,24 @@ def test_encrypted_member(tmp_path: Path) -> None:
     path = save(tmp_path, patch_member(rezipped(), "report.html", flag_bits=0x1))
     with pytest.raises(BundleFormatError, match=r"'report\.html' is encrypted"):
         verify(path)
+
+
+@pytest.mark.parametrize(
+    ("filename", "member"),
+    [
+        ("CON", "_CON"),
+        ("nul.txt", "_nul.txt"),
+        ("Com1.tar.gz", "_Com1.tar.gz"),
+        ("lpt9", "_lpt9"),
+        ("aux .log", "_aux .log"),
+        ("report.pdf.", "report.pdf"),
+        ("report.pdf . ", "report.pdf"),
+        ("a" * 119 + " b", "a" * 119),
+        ("console.txt", "console.txt"),
+        ("COM10", "COM10"),
+    ],
+)
+def test_content_names_are_safe_on_windows(filename: str, member: str) -> None:
+    name = safe_content_name("3f0c8a52-9d1e-4b7a-8c2f-6e5d4a3b2c1d", filename)
+    assert name == f"exhibits/3f0c8a52-9d1e-4b7a-8c2f-6e5d4a3b2c1d/{member}"
+    check_member_name(name)  # what the writer makes, the reader accepts

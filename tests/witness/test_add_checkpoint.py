@@ -183,15 +183,17 @@ def test_old_size_above_the_checkpoint_size_is_400(wit: Harness, log: CaseLog) -
 # --- split views ---
 
 
-def test_split_view_same_size_different_root_gets_409_and_is_kept(
+def test_split_view_same_size_different_root_gets_422_and_is_kept(
     wit: Harness, log: CaseLog
 ) -> None:
+    # tlog-witness (C2SP, 2026-07-06): same size, different root -> "422 Unprocessable
+    # Entity" (the text said 409 before; a peer implementation in Go answers 422).
     cosign(wit, log, 0)
     before = wit.state_bytes(log.origin)
     fork = CaseLog(branch="fork", fork_at=6).grow_to(10)
     assert fork.tree.root() != log.tree.root()
     status, content_type, body = wit.post(fork.request(10))
-    assert status == 409
+    assert status == 422
     # Not text/x.tlog.size: the old size was right, a client must not simply retry.
     assert content_type is not None
     assert content_type.startswith("text/plain")
@@ -405,3 +407,39 @@ def test_info_names_the_witness(wit: Harness) -> None:
     assert info["name"] == "NL-1"
     assert info["vkey"] == wit.verifier.vkey()
     assert info["logs"] == [log_key().vkey()]
+
+
+# --- the monitoring endpoint: GET <prefix>/<hex sha256(origin)>/checkpoint ---
+
+
+def _origin_hash(origin: str) -> str:
+    return hashlib.sha256(origin.encode("utf-8")).hexdigest()
+
+
+def test_monitoring_endpoint_serves_the_latest_cosigned_checkpoint(
+    wit: Harness, log: CaseLog
+) -> None:
+    path = f"/{_origin_hash(log.origin)}/checkpoint"
+    assert wit.client.get(path).status_code == 404  # never cosigned: 404, as the text says
+    cosign(wit, log, 0)
+    log.grow_to(15)
+    cosign(wit, log, 10)
+    response = wit.client.get(path)
+    assert response.status_code == 200
+    served = Note.parse(response.content)
+    assert served.text == log.body(15)
+    # It carries the log's signature the witness verified and the witness's cosignature.
+    assert [sig for sig in served.signatures if log.signer.verifier().verify(served.text, sig)]
+    cosigned = [sig for sig in served.signatures if wit.verifier.verify(served.text, sig)]
+    assert len(cosigned) == 1
+
+
+@pytest.mark.parametrize(
+    "origin_hash", ["0" * 64, "A" * 64, "../checkpoints", "abc", "0" * 63 + "g"]
+)
+def test_monitoring_endpoint_404s_for_unknown_or_malformed_origin_hashes(
+    wit: Harness, log: CaseLog, origin_hash: str
+) -> None:
+    cosign(wit, log, 0)
+    response = wit.client.get(f"/{origin_hash}/checkpoint")
+    assert response.status_code == 404
