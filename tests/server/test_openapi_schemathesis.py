@@ -211,8 +211,9 @@ def test_every_answer_is_described(api: tuple[Starlette, Seeded]) -> None:
                 continue  # nothing to negate: an operation without parameters or body
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - all, together
                 failures.append(f"{operation.label} [{kind}]: {_describe(exc)}")
+    # Every operation but GET /openapi.json, which schemathesis leaves out (it read it).
     described = sum(len(ops) for ops in schema.raw_schema["paths"].values())
-    assert operations == described > 40
+    assert operations == described - 1 > 40
     assert not failures, "\n\n".join(failures)
     # The seeded ids let the reads through to the services: their answers were checked too.
     reached = {label for label, statuses in seen.items() if statuses & {200, 201, 204}}
