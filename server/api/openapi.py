@@ -69,7 +69,7 @@ _EXHIBIT = obj(
         "acquisition": {"type": "object"},
         "sealed": BOOL,
         "legal_hold": BOOL,
-        "holds": {"type": "array", "items": HOLD},
+        "holds": {"type": "array", "items": obj(HOLD["properties"])},
         "created_at": STR,
     }
 )
@@ -94,8 +94,8 @@ _CASE_DETAIL = obj(
         **CASE["properties"],
         "origin": STR,
         "parties": {"type": "array", "items": CODE},
-        "grants": {"type": "array", "items": GRANT_VIEW},
-        "proposals": {"type": "array", "items": PROPOSAL},
+        "grants": {"type": "array", "items": obj(GRANT_VIEW["properties"])},
+        "proposals": {"type": "array", "items": obj(PROPOSAL["properties"])},
         "log_size": INT,
     }
 )
