@@ -404,6 +404,16 @@ _OPERATIONS.update(
                 "disclosure": "full",
                 "content": False,
             },
+            "query": [
+                {
+                    "name": "Prefer",
+                    "in": "header",
+                    "required": False,
+                    "description": "respond-async (RFC 7240): answer 202 at once",
+                    "schema": STR,
+                    "example": "respond-async",
+                }
+            ],
             "body": body(
                 {
                     "exhibits": nullable(
