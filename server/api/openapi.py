@@ -205,7 +205,6 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "example": {"jurisdiction": "NL", "sub": "judge-nl", "role": "judge"},
         "body": GRANT_REVOKE,
         "response": RECORDED,
-        "errors": [("409", "no such grant")],
     },
     ("post", "/api/cases/{case_id}/exhibits"): {
         "summary": "Register an exhibit owned by the caller's state; appends exhibit.registered",
@@ -278,7 +277,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
             {"reason": text(schemas.MAX_REASON), "hold": SAFE_INT}, required=("reason", "hold")
         ),
         "response": HOLD_ANSWER,
-        "errors": [("409", "no such open hold, or the exhibit was disposed of")],
+        "errors": [("409", "the exhibit was disposed of")],
     },
     ("post", "/api/cases/{case_id}/notes"): {
         "summary": "Add a note; appends note.added with a salted commitment to the text "
@@ -356,7 +355,7 @@ _OPERATIONS.update(
         ("delete", "/api/cases/{case_id}/exhibits/{exhibit_id}/shares/{code}"): {
             "summary": "Revoke a share (owner); appends exhibit.share_revoked",
             "response": RECORDED,
-            "errors": [("409", "not shared with that state")],
+            "errors": [("409", "the exhibit was disposed of")],
         },
         ("get", "/api/cases/{case_id}/shares"): {
             "summary": "Every share of the case's exhibits",
