@@ -106,7 +106,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _exhibit(hold)
     _reason(hold, "why it is held")
     hold.add_argument(
-        "--authority", metavar="ORDER", help="the order or decision the hold rests on"
+        "--authority",
+        required=True,
+        metavar="ORDER",
+        help="the order or decision the hold rests on",
     )
     client_options(hold)
     hold.set_defaults(func=client_command(_hold))
@@ -374,9 +377,7 @@ def _seal(args: argparse.Namespace, server: Session) -> int:
 
 def _hold(args: argparse.Namespace, server: Session) -> int:
     _case_id, exhibit_id, path = _paths(server, args)
-    body = {"reason": args.reason}
-    if args.authority is not None:
-        body["authority"] = args.authority
+    body = {"reason": args.reason, "authority": args.authority}
     answer = server.send("POST", path + "/hold", "setting the hold", body)
     hold = answer.get("hold", answer.get("seq"))
     return _done(args, answer, f"hold {hold} set on {short(exhibit_id)}")

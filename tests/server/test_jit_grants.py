@@ -116,7 +116,7 @@ def test_a_judge_of_the_state_that_grants_all_reads_only_what_that_state_may_rea
     team = _team(client, world)
     granted = team.grant("DE", {"jurisdiction": "DE", "sub": "richter", "role": "judge"})
     assert granted.status_code == 201, granted.text
-    assert json.loads(json.dumps(team.entries()[-1]["data"]))["exhibits"] is None
+    assert team.entries()[-1]["data"]["exhibits"] is None
     judge = world.headers("DE", "judge", sub="richter")
     own = client.get(team.content(team.phone), headers=judge)
     assert own.status_code == 200
