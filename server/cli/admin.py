@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from sqlalchemy import Engine, make_url
 
 from server import migrate
+from server.cli.existing import existing_settings, open_existing_engine
 from server.cli.guard import EXIT_CONFIG, CommandError, guarded
 from server.config import Settings
 from server.db import make_engine
@@ -35,17 +36,10 @@ from server.tokens import (
 )
 
 
-def _open_engine(*, upgrade_embedded: bool = True) -> tuple[Settings, Engine]:
-    settings = Settings.from_env()
-    engine = make_engine(settings)
-    try:
-        if settings.embedded and upgrade_embedded:
-            migrate.upgrade(engine)
-        migrate.check_schema(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return settings, engine
+def _open_engine() -> tuple[Settings, Engine]:
+    """The existing workspace's database: these commands never create one."""
+    settings = existing_settings()
+    return settings, open_existing_engine(settings)
 
 
 def _code(text: str) -> str:
@@ -73,7 +67,13 @@ def _serve(args: argparse.Namespace) -> int:
     from server.services.workspace import Workspace  # noqa: PLC0415 - same
 
     settings = Settings.from_env()
-    Workspace.open(settings).close()  # schema check and log key before listening
+    ws = Workspace.open(settings)  # schema check and log key before listening
+    try:
+        # The evidence store's buckets (Object Lock) or folders, checked before listening:
+        # a bucket without Object Lock stops the server here, in one line.
+        _ = ws.store
+    finally:
+        ws.close()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     print(
@@ -252,7 +252,7 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
 
 def _log_key(_args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = existing_settings(log_key=True)  # never creates a key nobody would use
     print(CheckpointSigner(settings.log_name, load_or_create_seed(settings)).vkey())
     return 0
 

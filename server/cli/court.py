@@ -32,12 +32,11 @@ from server.cli.client import (
     size_text,
     table,
 )
-from server.cli.guard import CommandError
+from server.cli.existing import open_existing_workspace
+from server.cli.guard import CommandError, guarded
 from server.cli.options import client_options
-from server.config import Settings
 from server.errors import ServerError
 from server.services.audit import audit_case
-from server.services.workspace import Workspace
 
 TIMEOUT = httpx.Timeout(30.0, read=3600.0)  # a bundle with GiBs of content takes a while
 
@@ -102,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     audit.add_argument(
         "--no-objects", action="store_true", help="skip re-hashing the stored objects"
     )
-    audit.set_defaults(func=_audit)
+    audit.set_defaults(func=guarded(_audit))  # a store error (no Object Lock...): one line
 
 
 def _fail(message: str) -> int:
@@ -371,7 +370,10 @@ def _status(http: httpx.Client, url: str, export_id: str) -> dict[str, Any] | No
 
 def _audit(args: argparse.Namespace) -> int:
     try:
-        ws = Workspace.open(Settings.from_env())
+        ws = open_existing_workspace()  # never a new database or log key
+    except CommandError as exc:
+        _fail(str(exc))
+        return exc.code
     except ServerError as exc:
         return _fail(exc.message)
     try:

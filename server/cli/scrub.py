@@ -7,10 +7,9 @@ import argparse
 import sys
 from typing import Any
 
+from server.cli.existing import open_existing_workspace
 from server.cli.guard import guarded
-from server.config import Settings
 from server.services import content
-from server.services.workspace import Workspace
 
 
 def register(subparsers: Any) -> None:
@@ -26,7 +25,7 @@ def register(subparsers: Any) -> None:
 
 
 def _scrub(args: argparse.Namespace) -> int:
-    ws = Workspace.open(Settings.from_env())
+    ws = open_existing_workspace()
     try:
         if not args.no_recover:
             recovered = content.sweep(ws)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Table
 
@@ -270,6 +270,11 @@ class CaseLog:
         A deferred row is not visible to queries before the flush; use it only for rows
         nothing else in the same transaction looks up (a new exhibit, a new note)."""
         self._deferred.append(row)
+
+    def unflushed(self) -> list[bytes]:
+        """Canonical bytes of the entries appended in this batch and not yet written (a
+        later unit of a group commit sees them here, not in the table)."""
+        return [cast(bytes, row["canonical"]) for row in self._entries]
 
     def flush(self) -> None:
         """Write the appended entries, nodes, head and a signed checkpoint of the new size."""

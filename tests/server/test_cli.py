@@ -284,12 +284,12 @@ def test_serve_refuses_a_database_behind(
 
 
 def test_log_key_matches_the_api(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = _run(capsys, "log-key")
-    assert status == 0
-    vkey = out.strip()
-    assert vkey.startswith(LOG_NAME + "+")
-    ws = Workspace.open(env)
+    ws = Workspace.open(env)  # the server creates the key; log-key only reads it
     try:
+        status, out, _ = _run(capsys, "log-key")
+        assert status == 0
+        vkey = out.strip()
+        assert vkey.startswith(LOG_NAME + "+")
         with TestClient(create_app(workspace=ws)) as client:
             assert client.get("/api/log-key").json() == {"name": LOG_NAME, "vkey": vkey}
     finally:

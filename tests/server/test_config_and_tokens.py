@@ -38,6 +38,8 @@ def test_production_settings() -> None:
     )
     assert not settings.embedded
     assert settings.log_name == "jit.example.eu"
+    assert settings.body_idle_timeout == 60
+    assert Settings.from_env({"JITC_BODY_IDLE_TIMEOUT": "2.5"}).body_idle_timeout == 2.5
 
 
 @pytest.mark.parametrize(
@@ -49,6 +51,9 @@ def test_production_settings() -> None:
         {"JITC_DB_POOL_SIZE": "0"},
         {"JITC_REVOCATION_REFRESH": "soon"},
         {"JITC_REVOCATION_REFRESH": "3600"},
+        {"JITC_BODY_IDLE_TIMEOUT": "0"},
+        {"JITC_BODY_IDLE_TIMEOUT": "soon"},
+        {"JITC_BODY_IDLE_TIMEOUT": "-5"},
     ],
 )
 def test_bad_settings(env: dict[str, str]) -> None:

@@ -203,7 +203,8 @@ def _received_before(
     """Whether this person's download of this export is in the log already (only entries
     after the export's tree size can be)."""
     first = row.tree_size or 0
-    for raw in log_repo.entries(log.conn, row.case_id, first, log.size):
+    stored = log_repo.entries(log.conn, row.case_id, first, log.size)
+    for raw in [*stored, *log.unflushed()]:
         entry = json.loads(raw)
         actor = entry.get("actor") or {}
         if (
