@@ -146,7 +146,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
                     "maxItems": schemas.MAX_PARTIES,
                     "uniqueItems": True,
                 },
-                "agreement": text(schemas.MAX_TITLE, empty=True),
+                "agreement": nullable(text(schemas.MAX_TITLE, empty=True)),
             },
             required=("title", "parties"),
         ),
@@ -212,7 +212,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "body": body(
             {
                 "label": text(schemas.MAX_LABEL),
-                "description": text(schemas.MAX_DESCRIPTION, empty=True),
+                "description": nullable(text(schemas.MAX_DESCRIPTION, empty=True)),
                 "acquisition": {
                     "type": "object",
                     "required": ["tool", "operator", "time"],
@@ -341,7 +341,7 @@ _OPERATIONS.update(
             "summary": "Share an exhibit with a party state (owner); appends exhibit.shared",
             "example": {"jurisdiction": "DE", "conditions": "for analysis only"},
             "body": body(
-                {"jurisdiction": CODE, "conditions": text(MAX_CONDITIONS, empty=True)},
+                {"jurisdiction": CODE, "conditions": nullable(text(MAX_CONDITIONS, empty=True))},
                 required=("jurisdiction",),
             ),
             "status": "201",

@@ -105,7 +105,7 @@ def api(workspace: Workspace, tmp_path: Path) -> Iterator[tuple[Starlette, Seede
 #   a code that says why (a jurisdiction not registered, a range past the log's end, a
 #   cursor this server never gave out), 413 (a size past the workspace's configured
 #   limit) or 422 (input that cannot form a custody entry);
-# - tus core answers 412 to a request without Tus-Resumable: 1.0.0.
+# - tus core answers 412 to a request without Tus-Resumable: 1.0.0 (two checks).
 # Query parameters the document does not name are ignored, as HTTP servers do; the run
 # does not invent them.
 _CONFIG = schemathesis.Config.from_dict(
@@ -128,6 +128,9 @@ _CONFIG = schemathesis.Config.from_dict(
                     "416",
                     "422",
                 ]
+            },
+            "missing_required_header": {
+                "expected-statuses": ["400", "401", "403", "406", "412", "415", "422"]
             },
         },
         "generation": {"allow-extra-parameters": False},
@@ -157,8 +160,6 @@ def _role(path: str) -> str:
 def _exercise(
     operation: Any, strategy: Any, count: int, seeded: Seeded, seen: dict[str, set[int]]
 ) -> None:
-    token = seeded.tokens[_role(operation.path)]
-
     @given(case=strategy)
     @settings(
         max_examples=count,
@@ -169,14 +170,20 @@ def _exercise(
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
-        ids = seeded.ids_for(operation.path)
-        for name, value in list((case.path_parameters or {}).items()):
-            if name in ids and isinstance(value, str) and _UUID.fullmatch(value):
-                case.path_parameters[name] = ids[name]
-        response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
-        seen.setdefault(operation.label, set()).add(response.status_code)
+        _call(case, seeded, seen)
 
     run()
+
+
+def _call(case: Any, seeded: Seeded, seen: dict[str, set[int]]) -> None:
+    operation = case.operation
+    ids = seeded.ids_for(operation.path)
+    for name, value in list((case.path_parameters or {}).items()):
+        if name in ids and isinstance(value, str) and _UUID.fullmatch(value):
+            case.path_parameters[name] = ids[name]
+    token = seeded.tokens[_role(operation.path)]
+    response = case.call_and_validate(headers={"Authorization": f"Bearer {token}"})
+    seen.setdefault(operation.label, set()).add(response.status_code)
 
 
 def _describe(exc: BaseException) -> str:
@@ -207,6 +214,18 @@ def test_every_answer_is_described(api: tuple[Starlette, Seeded]) -> None:
             (mode.value, operation.as_strategy(generation_mode=mode), MAX_EXAMPLES)
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
         ]
+        # The boundary cases schemathesis' coverage phase makes (each limit, each required
+        # part left out, methods the path does not serve), each sent once.
+        coverage = schema.iter_coverage_cases(
+            operation,
+            generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+            generation_config=schema.config.generation_for(operation=operation),
+        )
+        try:
+            for case in coverage:
+                _call(case, seeded, seen)
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - all, together
+            failures.append(f"{operation.label} [coverage]: {_describe(exc)}")
         for kind, strategy, count in runs:
             try:
                 _exercise(operation, strategy, count, seeded, seen)
