@@ -3,8 +3,8 @@
 Each operation lists its success answers (status, body, headers) and the errors it can
 give; the errors every operation of a kind shares (401/403 with a token, 404 with ids in
 the path, 413/415 with a JSON body, 503 when the database or store is down or busy) are
-added by `_operation`. tests/server/test_api.py checks that every route is described, and
-tests/server/test_openapi_schemathesis.py that every answer fits.
+added by `openapi_parts.operation`. tests/server/test_api.py checks that every route is
+described, and tests/server/test_openapi_schemathesis.py that every answer fits.
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ from server.api.openapi_parts import (
     INT,
     LOCATION,
     RECORDED,
-    RETRY_AFTER,
     SAFE_INT,
     SHARES,
     STR,
-    TUS_RESUMABLE,
     UUID,
     body,
     header,
     nullable,
     obj,
+    operation,
+    optional_header,
     page,
     query,
     text,
@@ -334,6 +334,7 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
 
 
 # Sharing, court and defence access, the witness policy, court bundles.
+_BYTES = {"type": "string", "format": "binary"}
 _EXPORT_ID = {"name": "export_id", "in": "path", "required": True, "schema": UUID}
 _OPERATIONS.update(
     {
@@ -455,11 +456,34 @@ _OPERATIONS.update(
         },
         ("get", "/api/cases/{case_id}/exports/{export_id}"): {
             "summary": "Download a court bundle (ZIP, streamed)",
-            "query": [_EXPORT_ID],
+            "query": [
+                _EXPORT_ID,
+                optional_header("Range", "byte ranges of the bundle (206)"),
+                optional_header("If-None-Match", "the bundle's ETag: 304 if it matches"),
+            ],
             "media": "application/zip",
-            "response": {"type": "string", "format": "binary"},
+            "response": _BYTES,
             "headers": {"JITC-Bundle-SHA256": header(HEX, "SHA-256 of the bundle")},
+            "successes": [
+                ("206", "one range (application/zip) or several (multipart/byteranges)", _BYTES)
+            ],
             "errors": [("409", "the export is not ready, or was refused")],
+            # A Range the file server cannot parse or meet is answered by it, in plain text.
+            "answers": {
+                "304": {"description": "If-None-Match matched: not sent again"},
+                "400": {
+                    "description": "bad input; a malformed Range in plain text",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}},
+                        "text/plain": {"schema": STR},
+                    },
+                },
+                "416": {
+                    "description": "the Range is outside the bundle",
+                    "headers": {"Content-Range": header(STR, "bytes */size")},
+                    "content": {"text/plain": {"schema": STR}},
+                },
+            },
         },
     }
 )
@@ -471,103 +495,6 @@ def documented_operations() -> set[tuple[str, str]]:
     return set(_OPERATIONS)
 
 
-_PATH_PARAMETERS: Final = {
-    "case_id": UUID,
-    "exhibit_id": UUID,
-    "upload_id": UUID,
-    "export_id": UUID,
-    "code": CODE,
-    "seq": SAFE_INT,
-}
-_ERROR_CONTENT: Final = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-
-
-def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {"description": description, "content": _ERROR_CONTENT}
-    if headers:
-        answer["headers"] = headers
-    return answer
-
-
-def _answer(
-    description: str, media: str | None, schema: dict[str, Any], headers: dict[str, Any]
-) -> dict[str, Any]:
-    answer: dict[str, Any] = {"description": description}
-    if media is not None:
-        answer["content"] = {media: {"schema": schema}}
-    if headers:
-        answer["headers"] = headers
-    return answer
-
-
-def _operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
-    by_name = {p["name"] for p in spec.get("query", []) if p["in"] == "path"}
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": schema}
-        | ({"example": "DE"} if name == "code" else {})
-        for name, schema in _PATH_PARAMETERS.items()
-        if "{" + name + "}" in path and name not in by_name
-    ] + list(spec.get("query", []))
-    media = spec.get("media", "application/json")
-    responses: dict[str, Any] = {
-        spec.get("status", "200"): _answer(
-            "success", media, spec.get("response", {"type": "object"}), spec.get("headers", {})
-        )
-    }
-    for success in spec.get("successes", ()):
-        code, description, schema = success[:3]
-        headers = success[3] if len(success) > 3 else {}
-        responses[code] = _answer(description, media, schema, headers)
-    tus = {"Tus-Resumable": TUS_RESUMABLE} if spec.get("tus") else {}
-    responses["400"] = _error("bad input", tus)
-    if spec.get("auth", True):
-        responses["401"] = _error(
-            "no token, or the token is refused",
-            {**tus, "WWW-Authenticate": header(STR, "Bearer error=...")},
-        )
-        responses["403"] = _error("not allowed", tus)
-    if "{" in path:
-        responses["404"] = _error("not found", tus)
-    if "body" in spec or "raw_body" in spec:
-        responses["408"] = _error(
-            "no byte of the body came for JITC_BODY_IDLE_TIMEOUT seconds",
-            {**tus, "Connection": header(STR, "close: the rest of the body is not read")},
-        )
-        responses["413"] = _error("the body is larger than the limit", tus)
-    if "body" in spec or (spec.get("tus") and "raw_body" in spec):
-        responses["415"] = _error("the body's media type is not the one described", tus)
-    if spec.get("tus"):
-        responses["412"] = {
-            "description": "Tus-Resumable is not 1.0.0",
-            "headers": {"Tus-Resumable": TUS_RESUMABLE, "Tus-Version": header(STR, "1.0.0")},
-        }
-    for code, description, *headers in spec.get("errors", ()):
-        responses[code] = _error(description, {**tus, **(headers[0] if headers else {})})
-    if spec.get("auth", True):
-        responses["503"] = _error(
-            "busy, or the database or evidence store is unavailable (Retry-After when busy)",
-            {**tus, "Retry-After": {**RETRY_AFTER, "required": False}},
-        )
-    operation: dict[str, Any] = {
-        "summary": spec["summary"],
-        "parameters": parameters,
-        "responses": responses,
-    }
-    if spec.get("auth", True):
-        operation["security"] = [{"bearer": []}]
-    if "body" in spec:
-        described: dict[str, Any] = {"schema": spec["body"]}
-        if "example" in spec:
-            described["example"] = spec["example"]
-        operation["requestBody"] = {"required": True, "content": {"application/json": described}}
-    elif "raw_body" in spec:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {media: {"schema": schema} for media, schema in spec["raw_body"].items()},
-        }
-    return operation
-
-
 def openapi_document(app_routes: Sequence[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in app_routes:
@@ -576,7 +503,7 @@ def openapi_document(app_routes: Sequence[BaseRoute]) -> dict[str, Any]:
         for method in sorted(route.methods or ()):
             key = (method.lower(), route.path)
             if key in _OPERATIONS:
-                paths.setdefault(route.path, {})[key[0]] = _operation(route.path, _OPERATIONS[key])
+                paths.setdefault(route.path, {})[key[0]] = operation(route.path, _OPERATIONS[key])
     return {
         "openapi": "3.1.0",
         "info": {"title": "JIT Custody workspace", "version": "1"},

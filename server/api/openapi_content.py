@@ -18,6 +18,7 @@ from server.api.openapi_parts import (
     body,
     header,
     header_param,
+    optional_header,
     query,
     text,
 )
@@ -71,7 +72,14 @@ CONTENT_OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
                 f"why it is read: up to {MAX_PURPOSE_CHARS} printable characters (400 for "
                 "others); absent or empty: JITC-Purpose, else 'inspection'",
                 {"type": "string", "maxLength": MAX_PURPOSE_CHARS},
-            )
+            ),
+            optional_header("JITC-Purpose", "why it is read, when ?purpose= is not given"),
+            optional_header(
+                "Range",
+                "one bytes= range (206); any other Range is ignored (200)",
+                example="bytes=0-3",
+            ),
+            optional_header("If-Range", "the ETag the range is valid for"),
         ],
         "media": "*/*",
         "response": _BYTES,

@@ -3,7 +3,8 @@ parses them, and the answers' bodies and headers as the services' `to_json` give
 
 A value the server would refuse must not fit the schema, and one it accepts must fit:
 schemathesis (tests/server/test_openapi_schemathesis.py) sends both kinds and checks the
-answer. Fields that can be null say so.
+answer. Fields that can be null say so. `operation` turns a row of the table in
+`server.api.openapi` into an OpenAPI operation.
 """
 
 from __future__ import annotations
@@ -229,3 +230,118 @@ DIGEST_HEADERS: Final = {
     "JITC-Content-Size": header(STR, "size in bytes"),
     "JITC-Entry-Seq": header(STR, "seq of the exhibit.ingested entry"),
 }
+
+
+def optional_header(name: str, description: str, *, example: str | None = None) -> dict[str, Any]:
+    """A request header the client may send (any string: the server ignores what it
+    cannot use, or answers as described)."""
+    parameter: dict[str, Any] = {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": STR,
+    }
+    if example is not None:
+        parameter["example"] = example
+    return parameter
+
+
+_PATH_PARAMETERS: Final = {
+    "case_id": UUID,
+    "exhibit_id": UUID,
+    "upload_id": UUID,
+    "export_id": UUID,
+    "code": CODE,
+    "seq": SAFE_INT,
+}
+_ERROR_CONTENT: Final = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description, "content": _ERROR_CONTENT}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _answer(
+    description: str, media: str | None, schema: dict[str, Any], headers: dict[str, Any]
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description}
+    if media is not None:
+        answer["content"] = {media: {"schema": schema}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI operation of one row of the table in `server.api.openapi`: its own
+    answers, and those every operation of its kind shares."""
+    by_name = {p["name"] for p in spec.get("query", []) if p["in"] == "path"}
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": schema}
+        | ({"example": "DE"} if name == "code" else {})
+        for name, schema in _PATH_PARAMETERS.items()
+        if "{" + name + "}" in path and name not in by_name
+    ] + list(spec.get("query", []))
+    media = spec.get("media", "application/json")
+    responses: dict[str, Any] = {
+        spec.get("status", "200"): _answer(
+            "success", media, spec.get("response", {"type": "object"}), spec.get("headers", {})
+        )
+    }
+    for success in spec.get("successes", ()):
+        code, description, schema = success[:3]
+        headers = success[3] if len(success) > 3 else {}
+        responses[code] = _answer(description, media, schema, headers)
+    tus = {"Tus-Resumable": TUS_RESUMABLE} if spec.get("tus") else {}
+    responses["400"] = _error("bad input", tus)
+    if spec.get("auth", True):
+        responses["401"] = _error(
+            "no token, or the token is refused",
+            {**tus, "WWW-Authenticate": header(STR, "Bearer error=...")},
+        )
+        responses["403"] = _error("not allowed", tus)
+    if "{" in path:
+        responses["404"] = _error("not found", tus)
+    if "body" in spec or "raw_body" in spec:
+        responses["408"] = _error(
+            "no byte of the body came for JITC_BODY_IDLE_TIMEOUT seconds",
+            {**tus, "Connection": header(STR, "close: the rest of the body is not read")},
+        )
+        responses["413"] = _error("the body is larger than the limit", tus)
+    if "body" in spec or (spec.get("tus") and "raw_body" in spec):
+        responses["415"] = _error("the body's media type is not the one described", tus)
+    if spec.get("tus"):
+        responses["412"] = {
+            "description": "Tus-Resumable is not 1.0.0",
+            "headers": {"Tus-Resumable": TUS_RESUMABLE, "Tus-Version": header(STR, "1.0.0")},
+        }
+    for code, description, *headers in spec.get("errors", ()):
+        responses[code] = _error(description, {**tus, **(headers[0] if headers else {})})
+    if spec.get("auth", True):
+        responses["503"] = _error(
+            "busy, or the database or evidence store is unavailable (Retry-After when busy)",
+            {**tus, "Retry-After": {**RETRY_AFTER, "required": False}},
+        )
+    responses.update(spec.get("answers", {}))
+    operation: dict[str, Any] = {
+        "summary": spec["summary"],
+        "parameters": parameters,
+        "responses": responses,
+    }
+    if spec.get("auth", True):
+        operation["security"] = [{"bearer": []}]
+    if "body" in spec:
+        described: dict[str, Any] = {"schema": spec["body"]}
+        if "example" in spec:
+            described["example"] = spec["example"]
+        operation["requestBody"] = {"required": True, "content": {"application/json": described}}
+    elif "raw_body" in spec:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": schema} for media, schema in spec["raw_body"].items()},
+        }
+    return operation

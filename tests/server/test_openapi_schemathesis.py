@@ -107,7 +107,8 @@ def api(workspace: Workspace, tmp_path: Path) -> Iterator[tuple[Starlette, Seede
 # - a request that fits the schema can still be refused for the case's state, with 400 and
 #   a code that says why (a jurisdiction not registered, a range past the log's end, a
 #   cursor this server never gave out), 413 (a size past the workspace's configured
-#   limit) or 422 (input that cannot form a custody entry);
+#   limit), 416 (a range past the content's end) or 422 (input that cannot form a custody
+#   entry);
 # - tus core answers 412 to a request without Tus-Resumable: 1.0.0 (two checks).
 # Query parameters the document does not name are ignored, as HTTP servers do; the run
 # does not invent them.
@@ -115,7 +116,7 @@ _CONFIG = schemathesis.Config.from_dict(
     {
         "checks": {
             "positive_data_acceptance": {
-                "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "413", "422"]
+                "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "413", "416", "422"]
             },
             "negative_data_rejection": {
                 "expected-statuses": [
