@@ -244,22 +244,15 @@ async def put_content(request: Request) -> Response:
     case_id, exhibit_id = _ids(request)
     length = _content_length(request)
     _refuse_too_large(request, length)
-    filename = request.query_params.get("filename")
-    if filename is None:
-        try:
-            filename = _disposition_filename(request.headers.get("content-disposition"))
-        except UnicodeDecodeError:
-            raise InvalidRequestError("the filename is not UTF-8", code="bad_filename") from None
-    meta = content.ContentMeta(
-        filename=content.parse_filename(filename),
-        media_type=content.parse_media_type(request.headers.get("content-type")),
-        expected_sha256=_repr_digest(request),
-    )
     bridge = _bridge(request)
     try:
+        # The headers are read after the token is checked: no token is a 401, whatever
+        # else is wrong with the request.
         ingested = await call(
             request,
-            lambda ws, p: content.ingest_stream(ws, p, case_id, exhibit_id, meta, bridge.chunks()),
+            lambda ws, p: content.ingest_stream(
+                ws, p, case_id, exhibit_id, _content_meta(request), bridge.chunks()
+            ),
             upload=True,
         )
     except ClientDisconnect:
@@ -267,6 +260,21 @@ async def put_content(request: Request) -> Response:
     finally:
         await bridge.aclose()
     return json_response(ingested.to_json(), status_code=201, headers=_digest_headers(ingested))
+
+
+def _content_meta(request: Request) -> content.ContentMeta:
+    """What a PUT declares beside its bytes: filename, media type, SHA-256."""
+    filename = request.query_params.get("filename")
+    if filename is None:
+        try:
+            filename = _disposition_filename(request.headers.get("content-disposition"))
+        except UnicodeDecodeError:
+            raise InvalidRequestError("the filename is not UTF-8", code="bad_filename") from None
+    return content.ContentMeta(
+        filename=content.parse_filename(filename),
+        media_type=content.parse_media_type(request.headers.get("content-type")),
+        expected_sha256=_repr_digest(request),
+    )
 
 
 def _byte_range(request: Request) -> tuple[int | None, int | None] | None:
@@ -440,15 +448,18 @@ async def tus_create(request: Request) -> Response:
     _refuse_too_large(request, length)
     if (_content_length(request) or 0) > 0:
         raise InvalidRequestError("creation-with-upload is not supported: PATCH the bytes")
-    metadata = parse_upload_metadata(request.headers.get("upload-metadata"))
-    meta = content.ContentMeta(
-        filename=content.parse_filename(metadata.get("filename")),
-        media_type=content.parse_media_type(metadata.get("filetype") or metadata.get("type")),
-        expected_sha256=content.parse_expected_sha256(metadata.get("sha256") or None),
-    )
-    view = await call(
-        request, lambda ws, p: content.create_upload(ws, p, case_id, exhibit_id, meta, length)
-    )
+
+    def create(ws: Workspace, principal: Principal) -> content.UploadView:
+        # Upload-Metadata is read after the token is checked (no token: 401 first).
+        metadata = parse_upload_metadata(request.headers.get("upload-metadata"))
+        meta = content.ContentMeta(
+            filename=content.parse_filename(metadata.get("filename")),
+            media_type=content.parse_media_type(metadata.get("filetype") or metadata.get("type")),
+            expected_sha256=content.parse_expected_sha256(metadata.get("sha256") or None),
+        )
+        return content.create_upload(ws, principal, case_id, exhibit_id, meta, length)
+
+    view = await call(request, create)
     headers = {
         "Location": f"/api/cases/{case_id}/exhibits/{exhibit_id}/uploads/{view.row.id}",
         "Upload-Expires": _expires(view),

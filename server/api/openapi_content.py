@@ -50,6 +50,10 @@ CONTENT_OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         ),
         "query": [
             query("filename", "the file's name", text(MAX_FILENAME_CHARS, empty=True)),
+            optional_header(
+                "Repr-Digest", "sha-256=:<base64>: of the whole content (RFC 9530), checked"
+            ),
+            optional_header("Content-Disposition", "the filename, when ?filename= is absent"),
         ],
         "raw_body": {"*/*": _BYTES},
         "status": "201",
@@ -141,6 +145,9 @@ CONTENT_OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
                 "Upload-Length",
                 "the content's size in bytes",
                 {"type": "string", "pattern": "^[0-9]{1,19}$"},
+            ),
+            optional_header(
+                "Upload-Metadata", "tus: filename, filetype and sha256 (hex), base64 values"
             ),
         ],
         "status": "201",

@@ -273,3 +273,20 @@ def test_a_method_a_path_does_not_serve_is_405_naming_all_it_serves(
             assert set(response.headers["allow"].split(", ")) == served, (method, path)
             refused += 1
     assert refused > 100
+
+
+def test_no_token_is_a_401_before_any_header_is_judged(api: tuple[Starlette, Seeded]) -> None:
+    # Found by the run (ST203): a PUT without a token but with a malformed Repr-Digest
+    # was a 400, telling a stranger how the request would be judged.
+    app, seeded = api
+    client = TestClient(app, raise_server_exceptions=False)
+    ids = seeded.uploading
+    base = f"/api/cases/{ids['case_id']}/exhibits/{ids['exhibit_id']}"
+    put = client.put(f"{base}/content", content=b"x", headers={"Repr-Digest": "sha-256=:no:"})
+    assert put.status_code == 401, put.text
+    created = client.post(
+        f"{base}/uploads",
+        headers={"Tus-Resumable": "1.0.0", "Upload-Length": "1", "Upload-Metadata": "a b c"},
+    )
+    assert created.status_code == 401, created.text
+    assert error_code(put) == error_code(created) == "token_missing"
