@@ -327,21 +327,21 @@ def operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
             {**tus, "Retry-After": {**RETRY_AFTER, "required": False}},
         )
     responses.update(spec.get("answers", {}))
-    operation: dict[str, Any] = {
+    result: dict[str, Any] = {
         "summary": spec["summary"],
         "parameters": parameters,
         "responses": responses,
     }
     if spec.get("auth", True):
-        operation["security"] = [{"bearer": []}]
+        result["security"] = [{"bearer": []}]
     if "body" in spec:
         described: dict[str, Any] = {"schema": spec["body"]}
         if "example" in spec:
             described["example"] = spec["example"]
-        operation["requestBody"] = {"required": True, "content": {"application/json": described}}
+        result["requestBody"] = {"required": True, "content": {"application/json": described}}
     elif "raw_body" in spec:
-        operation["requestBody"] = {
+        result["requestBody"] = {
             "required": True,
             "content": {media: {"schema": schema} for media, schema in spec["raw_body"].items()},
         }
-    return operation
+    return result
