@@ -15,30 +15,25 @@ content's SHA-256 can be declared instead (Upload-Metadata `sha256`), checked at
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
-import queue
 import re
-import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
-import anyio.from_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from evidence.errors import EvidenceError
 from server.api import schemas
+from server.api.body_bridge import BodyBridge
 from server.api.bundles import byte_range
 from server.api.errors import handle_server_error
 from server.api.http import (
-    body_parts,
     call,
     call_with_body,
     case_id_of,
@@ -56,7 +51,6 @@ from server.errors import (
 from server.services import content
 from server.services.workspace import Workspace
 
-BRIDGE_READ_AHEAD: Final = 8 * 1024 * 1024
 TUS_VERSION: Final = "1.0.0"
 TUS_EXTENSIONS: Final = "creation,termination,expiration"
 TUS_HEADERS: Final = {"Tus-Resumable": TUS_VERSION}
@@ -73,103 +67,6 @@ EXHIBIT: Final = CASE + "/exhibits/{exhibit_id}"
 _REPR_DIGEST_SHA256 = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]*):", re.IGNORECASE)
 # At most 19 digits: any byte offset fits, and int() never meets Python's digit limit.
 _TUS_KEY = re.compile(r"[!-~]+")
-
-
-class BodyBridge:
-    """The request body as a sync iterator for a worker thread, read ahead on the loop.
-
-    A task on the event loop (started by the worker's first read, so nothing is read
-    before the service has authenticated and checked the request) keeps receiving the
-    body into a thread-safe queue while the worker thread hashes and stores what came
-    before: receiving and storing overlap. The worker takes parts as they came, with no
-    hop through the event loop per part; the loop hears from the worker only when the
-    read-ahead (`read_ahead` bytes) was full and has drained to half, so memory stays
-    bounded. A client that goes away raises `ClientDisconnect` out of the iterator, which
-    the stores treat as a broken body (a PUT leaves nothing; a tus upload keeps what
-    arrived). A body idle for `idle_timeout` seconds raises RequestTimeoutError the same
-    way, and the store drops it alike; the route answers 408."""
-
-    def __init__(
-        self,
-        request: Request,
-        read_ahead: int = BRIDGE_READ_AHEAD,
-        *,
-        idle_timeout: float | None = None,
-    ) -> None:
-        self._request = request
-        self._read_ahead = read_ahead
-        self._idle_timeout = idle_timeout
-        self._parts: queue.SimpleQueue[bytes | Exception | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()  # guards _buffered and _pump_waits
-        self._buffered = 0
-        self._pump_waits = False
-        self._room = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._end_put = False  # touched on the event loop only
-
-    def _start(self) -> None:
-        """On the event loop: start receiving."""
-        if self._task is None:
-            self._loop = asyncio.get_running_loop()
-            self._task = self._loop.create_task(self._pump())
-            self._task.add_done_callback(self._ended)
-
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        """However the pump ended (also cancelled before its first step, or by a
-        BaseException), a worker still reading gets an end and never waits forever."""
-        if not self._end_put:
-            self._parts.put(ClientDisconnect())
-
-    async def _pump(self) -> None:
-        end: Exception | None = None
-        try:
-            async for part in body_parts(self._request, self._idle_timeout):
-                if not part:
-                    continue
-                with self._lock:
-                    self._buffered += len(part)
-                    full = self._buffered >= self._read_ahead
-                    self._pump_waits = full
-                self._parts.put(part)
-                if full:
-                    # Set again by the worker (through the loop, so after this clear)
-                    # once half the read-ahead is drained.
-                    self._room.clear()
-                    await self._room.wait()
-        except Exception as exc:  # noqa: BLE001 - handed to the reading thread
-            end = exc
-        self._end_put = True
-        self._parts.put(end)
-
-    def _took(self, size: int) -> None:
-        with self._lock:
-            self._buffered -= size
-            wake = self._pump_waits and self._buffered <= self._read_ahead // 2
-            if wake:
-                self._pump_waits = False
-        if wake and self._loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                self._loop.call_soon_threadsafe(self._room.set)
-
-    def chunks(self) -> Iterator[bytes]:
-        if self._task is None:
-            anyio.from_thread.run_sync(self._start)
-        while True:
-            part = self._parts.get()
-            if part is None:
-                return
-            if isinstance(part, Exception):
-                raise part
-            self._took(len(part))
-            yield part
-
-    async def aclose(self) -> None:
-        """Stop reading (the service stopped early: refused, too large, failed)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 def _ids(request: Request) -> tuple[str, str]:
@@ -252,22 +149,15 @@ async def put_content(request: Request) -> Response:
     case_id, exhibit_id = _ids(request)
     length = _content_length(request)
     _refuse_too_large(request, length)
-    filename = request.query_params.get("filename")
-    if filename is None:
-        try:
-            filename = _disposition_filename(request.headers.get("content-disposition"))
-        except UnicodeDecodeError:
-            raise InvalidRequestError("the filename is not UTF-8", code="bad_filename") from None
-    meta = content.ContentMeta(
-        filename=content.parse_filename(filename),
-        media_type=content.parse_media_type(request.headers.get("content-type")),
-        expected_sha256=_repr_digest(request),
-    )
     bridge = _bridge(request)
     try:
+        # The headers are read after the token is checked: no token is a 401, whatever
+        # else is wrong with the request.
         ingested = await call(
             request,
-            lambda ws, p: content.ingest_stream(ws, p, case_id, exhibit_id, meta, bridge.chunks()),
+            lambda ws, p: content.ingest_stream(
+                ws, p, case_id, exhibit_id, _content_meta(request), bridge.chunks()
+            ),
             upload=True,
         )
     except ClientDisconnect:
@@ -275,6 +165,21 @@ async def put_content(request: Request) -> Response:
     finally:
         await bridge.aclose()
     return json_response(ingested.to_json(), status_code=201, headers=_digest_headers(ingested))
+
+
+def _content_meta(request: Request) -> content.ContentMeta:
+    """What a PUT declares beside its bytes: filename, media type, SHA-256."""
+    filename = request.query_params.get("filename")
+    if filename is None:
+        try:
+            filename = _disposition_filename(request.headers.get("content-disposition"))
+        except UnicodeDecodeError:
+            raise InvalidRequestError("the filename is not UTF-8", code="bad_filename") from None
+    return content.ContentMeta(
+        filename=content.parse_filename(filename),
+        media_type=content.parse_media_type(request.headers.get("content-type")),
+        expected_sha256=_repr_digest(request),
+    )
 
 
 async def get_content(request: Request) -> Response:
@@ -445,6 +350,7 @@ def _non_negative_header(request: Request, name: str) -> int:
 def _options(allowed: tuple[str, ...]) -> Callable[[Request], Awaitable[Response]]:
     async def tus_options(request: Request) -> Response:
         """tus OPTIONS: the server's tus configuration, on every tus URL."""
+        _ids(request)  # malformed ids are refused here as on every other route (400)
         limit = workspace(request).settings.max_upload_bytes
         return Response(
             status_code=204,
@@ -467,16 +373,19 @@ async def tus_create(request: Request) -> Response:
     _refuse_too_large(request, length)
     if (_content_length(request) or 0) > 0:
         raise InvalidRequestError("creation-with-upload is not supported: PATCH the bytes")
-    metadata = parse_upload_metadata(request.headers.get("upload-metadata"))
-    meta = content.ContentMeta(
-        filename=content.parse_filename(metadata.get("filename")),
-        media_type=content.parse_media_type(metadata.get("filetype") or metadata.get("type")),
-        expected_sha256=content.parse_expected_sha256(metadata.get("sha256") or None),
-        metadata_header=request.headers.get("upload-metadata") or None,
-    )
-    view = await call(
-        request, lambda ws, p: content.create_upload(ws, p, case_id, exhibit_id, meta, length)
-    )
+
+    def create(ws: Workspace, principal: Principal) -> content.UploadView:
+        # Upload-Metadata is read after the token is checked (no token: 401 first).
+        metadata = parse_upload_metadata(request.headers.get("upload-metadata"))
+        meta = content.ContentMeta(
+            filename=content.parse_filename(metadata.get("filename")),
+            media_type=content.parse_media_type(metadata.get("filetype") or metadata.get("type")),
+            expected_sha256=content.parse_expected_sha256(metadata.get("sha256") or None),
+            metadata_header=request.headers.get("upload-metadata") or None,
+        )
+        return content.create_upload(ws, principal, case_id, exhibit_id, meta, length)
+
+    view = await call(request, create)
     headers = {
         "Location": f"/api/cases/{case_id}/exhibits/{exhibit_id}/uploads/{view.row.id}",
         "Upload-Expires": _expires(view),

@@ -1,4 +1,11 @@
-"""/openapi.json: the OpenAPI 3.1 description of every endpoint (tests check coverage)."""
+"""/openapi.json: the OpenAPI 3.1 description of every endpoint and every answer.
+
+Each operation lists its success answers (status, body, headers) and the errors it can
+give; the errors every operation of a kind shares (401/403 with a token, 404 with ids in
+the path, 413/415 with a JSON body, 503 when the database or store is down or busy) are
+added by `openapi_parts.operation`. tests/server/test_api.py checks that every route is
+described, and tests/server/test_openapi_schemathesis.py that every answer fits.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,36 @@ from typing import Any, Final
 from starlette.routing import BaseRoute, Route
 
 from server.api import schemas
+from server.api.openapi_content import CONTENT_OPERATIONS
+from server.api.openapi_parts import (
+    BOOL,
+    CASE,
+    CODE,
+    CONSISTENCY,
+    CONTENT,
+    ERROR,
+    EXPORT_MADE,
+    EXPORT_VIEW,
+    EXPORTS,
+    HEX,
+    INCLUSION,
+    INT,
+    LOCATION,
+    RECORDED,
+    SAFE_INT,
+    SHARES,
+    STR,
+    UUID,
+    body,
+    header,
+    nullable,
+    obj,
+    operation,
+    optional_header,
+    page,
+    query,
+    text,
+)
 from server.api.openapi_rules import (
     GRANT,
     GRANT_REVOKE,
@@ -19,144 +56,119 @@ from server.api.openapi_rules import (
     PROPOSAL,
 )
 from server.services.pagination import MAX_LIMIT
+from server.services.sharing import MAX_CONDITIONS
 
-_ERROR: Final = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        }
-    },
-}
-
-_STR = {"type": "string"}
-_INT = {"type": "integer", "minimum": 0}
-_HEX = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-_RECORDED = {"type": "object", "properties": {"seq": _INT, "type": _STR}}
-_REASON = {
-    "type": "object",
-    "required": ["reason"],
-    "properties": {"reason": {**_STR, "maxLength": schemas.MAX_REASON}},
-}
-_CASE = {
-    "type": "object",
-    "properties": {
-        "id": _STR,
-        "title": _STR,
-        "agreement": _STR,
-        "created_at": _STR,
-        "created_by": _STR,
-    },
-}
-_EXHIBIT = {
-    "type": "object",
-    "properties": {
-        "id": _STR,
-        "case": _STR,
-        "label": _STR,
-        "description": _STR,
-        "owner": _STR,
+_EXHIBIT = obj(
+    {
+        "content": nullable(CONTENT),
+        "id": UUID,
+        "case": UUID,
+        "label": STR,
+        "description": STR,
+        "owner": STR,
         "acquisition": {"type": "object"},
-        "sealed": {"type": "boolean"},
-        "legal_hold": {"type": "boolean"},
-        "holds": {"type": "array", "items": HOLD},
-        "created_at": _STR,
-    },
-}
-_NOTE = {
-    "type": "object",
-    "properties": {
-        "id": _STR,
-        "exhibit": {"type": ["string", "null"]},
-        "text": _STR,
-        "salt": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
-        "commitment": _HEX,
+        "sealed": BOOL,
+        "legal_hold": BOOL,
+        "holds": {"type": "array", "items": obj(HOLD["properties"])},
+        "created_at": STR,
+    }
+)
+_NOTE = obj(
+    {
+        "id": UUID,
+        "exhibit": nullable(UUID),
+        "text": STR,
+        "salt": nullable(HEX),
+        "commitment": HEX,
         "check": {
             "type": "string",
             "description": "how to check the commitment: SHA-256(salt || UTF-8 text)",
         },
-        "seq": _INT,
-        "created_at": _STR,
+        "seq": INT,
+        "created_at": STR,
+    }
+)
+_NOTE_CREATED = obj({"id": UUID, "commitment": HEX, "salt": HEX, "seq": INT, "check": STR})
+_CASE_DETAIL = obj(
+    {
+        **CASE["properties"],
+        "origin": STR,
+        "parties": {"type": "array", "items": CODE},
+        "grants": {"type": "array", "items": obj(GRANT_VIEW["properties"])},
+        "proposals": {"type": "array", "items": obj(PROPOSAL["properties"])},
+        "log_size": INT,
+    }
+)
+_EXHIBIT_EXAMPLE = {
+    "label": "Laptop",
+    "description": "seized at the address",
+    "acquisition": {
+        "tool": "FTK Imager 4.7",
+        "operator": "J. Jansen",
+        "time": "2026-11-20T09:15:00Z",
+        "hashes": {"sha256": "ab" * 32},
     },
 }
-
-
-def _page(item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": {"items": {"type": "array", "items": item}, "next_cursor": _STR},
-    }
-
-
-def _query(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": required,
-        "description": description,
-        "schema": _STR if name == "cursor" else _INT,
-    }
+_REASON = body({"reason": text(schemas.MAX_REASON)}, required=("reason",))
 
 
 _PAGING = [
-    _query("limit", f"page size, 1 to {MAX_LIMIT}"),
-    _query("cursor", "next_cursor of the previous page"),
+    query(
+        "limit", f"page size, 1 to {MAX_LIMIT}", {**SAFE_INT, "minimum": 1, "maximum": MAX_LIMIT}
+    ),
+    query("cursor", "next_cursor of the previous page", {**STR, "maxLength": 512}),
 ]
+_TEXT_PLAIN = "text/plain; charset=utf-8"
 
-# (method, path) -> summary, request body schema, success status and schema, query params
+# (method, path) -> summary, request body schema, success status, schema and headers,
+# further successes, query and header parameters, the operation's own errors.
 _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     ("get", "/openapi.json"): {"summary": "This document", "auth": False},
     ("get", "/api/log-key"): {
         "summary": "The log's verifier key (vkey) under the log name",
         "auth": False,
-        "response": {"type": "object", "properties": {"name": _STR, "vkey": _STR}},
+        "response": obj({"name": STR, "vkey": STR}),
     },
     ("post", "/api/cases"): {
         "summary": "Create a case (prosecutor); appends case.created",
-        "body": {
-            "type": "object",
-            "required": ["title", "parties"],
-            "properties": {
-                "title": _STR,
-                "parties": {"type": "array", "items": _STR, "minItems": 1},
-                "agreement": _STR,
-            },
+        "example": {
+            "title": "Operation Tulip",
+            "parties": ["NL", "DE"],
+            "agreement": "JIT-2026-001",
         },
+        "body": body(
+            {
+                "title": text(schemas.MAX_TITLE),
+                "parties": {
+                    "type": "array",
+                    "items": CODE,
+                    "minItems": 1,
+                    "maxItems": schemas.MAX_PARTIES,
+                    "uniqueItems": True,
+                },
+                "agreement": nullable(text(schemas.MAX_TITLE, empty=True)),
+            },
+            required=("title", "parties"),
+        ),
         "status": "201",
-        "response": _CASE,
+        "response": CASE,
+        "headers": {"Location": LOCATION},
     },
     ("get", "/api/cases"): {
         "summary": "Cases the caller may see",
         "query": _PAGING,
-        "response": _page(_CASE),
+        "response": page(CASE),
     },
     ("get", "/api/cases/{case_id}"): {
         "summary": "One case, its parties, grants and pending party proposals",
-        "response": {
-            **_CASE,
-            "properties": {
-                **_CASE["properties"],  # type: ignore[dict-item]
-                "origin": _STR,
-                "parties": {"type": "array", "items": _STR},
-                "grants": {"type": "array", "items": GRANT_VIEW},
-                "proposals": {"type": "array", "items": PROPOSAL},
-                "log_size": _INT,
-            },
-        },
+        "response": _CASE_DETAIL,
     },
     ("post", "/api/cases/{case_id}/parties"): {
         "summary": "Propose a party (prosecutor of a party); appends case.party_proposed. "
         "202 while other parties' consent is pending; 201 (and case.party_added) in a case "
         "with one party",
-        "body": {
-            "type": "object",
-            "required": ["jurisdiction"],
-            "additionalProperties": False,
-            "properties": {"jurisdiction": _STR},
-        },
+        "example": {"jurisdiction": "FR"},
+        "body": body({"jurisdiction": CODE}, required=("jurisdiction",)),
         "status": "202",
         "response": PARTY_PENDING,
         "successes": [("201", "the state is a party now", PARTY_ADDED)],
@@ -175,50 +187,64 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "summary": "Withdraw from a case: only the state {code} itself (403 "
         "remove_other_state otherwise); appends case.party_removed, and revokes the shares "
         "held by and the grants given by that state",
-        "response": _RECORDED,
+        "response": RECORDED,
         "errors": [("409", "a case keeps at least one party")],
     },
     ("post", "/api/cases/{case_id}/grants"): {
         "summary": "Grant one of the caller's own state's judges or defence lawyers access "
         "to the listed exhibits (or all); appends case.access_granted",
+        "example": {"jurisdiction": "NL", "sub": "judge-nl", "role": "judge", "exhibits": None},
         "body": GRANT,
         "status": "201",
-        "response": _RECORDED,
+        "response": RECORDED,
         "errors": [("409", "already granted")],
     },
     ("post", "/api/cases/{case_id}/grants/revoke"): {
         "summary": "Revoke a grant the caller's state gave; takes effect at once; appends "
         "case.access_revoked",
+        "example": {"jurisdiction": "NL", "sub": "judge-nl", "role": "judge"},
         "body": GRANT_REVOKE,
-        "response": _RECORDED,
+        "response": RECORDED,
     },
     ("post", "/api/cases/{case_id}/exhibits"): {
         "summary": "Register an exhibit owned by the caller's state; appends exhibit.registered",
-        "body": {
-            "type": "object",
-            "required": ["label", "acquisition"],
-            "properties": {
-                "label": _STR,
-                "description": _STR,
+        "example": _EXHIBIT_EXAMPLE,
+        "body": body(
+            {
+                "label": text(schemas.MAX_LABEL),
+                "description": nullable(text(schemas.MAX_DESCRIPTION, empty=True)),
                 "acquisition": {
                     "type": "object",
                     "required": ["tool", "operator", "time"],
+                    "maxProperties": schemas.MAX_ACQUISITION_FIELDS,
                     "properties": {
-                        "tool": _STR,
-                        "operator": _STR,
-                        "time": {**_STR, "format": "date-time"},
-                        "hashes": {"type": "object", "additionalProperties": _STR},
+                        "tool": text(schemas.MAX_LABEL),
+                        "operator": text(schemas.MAX_LABEL),
+                        "time": {**text(schemas.MAX_LABEL), "format": "date-time"},
+                        "hashes": {
+                            "type": "object",
+                            "maxProperties": schemas.MAX_HASHES,
+                            "propertyNames": {"pattern": "^[a-z0-9][a-z0-9-]{0,31}$"},
+                            "additionalProperties": {
+                                "type": "string",
+                                "pattern": "^([0-9a-f]{2}){16,64}$",
+                            },
+                        },
                     },
+                    "propertyNames": {"pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                    "additionalProperties": text(schemas.MAX_DESCRIPTION, empty=True),
                 },
             },
-        },
+            required=("label", "acquisition"),
+        ),
         "status": "201",
-        "response": {"type": "object", "properties": {"id": _STR, "seq": _INT}},
+        "response": obj({"id": UUID, "seq": INT}),
+        "headers": {"Location": LOCATION},
     },
     ("get", "/api/cases/{case_id}/exhibits"): {
         "summary": "The case's exhibits",
         "query": _PAGING,
-        "response": _page(_EXHIBIT),
+        "response": page(_EXHIBIT),
     },
     ("get", "/api/cases/{case_id}/exhibits/{exhibit_id}"): {
         "summary": "One exhibit",
@@ -226,21 +252,19 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
     },
     ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/seal"): {
         "summary": "Seal an exhibit (its owner state); appends exhibit.sealed",
+        "example": {"reason": "imaging finished"},
         "body": _REASON,
-        "response": _RECORDED,
+        "response": RECORDED,
+        "errors": [("409", "already sealed, or disposed of")],
     },
     ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/hold"): {
         "summary": "Set a hold (several may be open); appends exhibit.hold_set, whose seq "
         "names the hold",
-        "body": {
-            "type": "object",
-            "required": ["reason", "authority"],
-            "additionalProperties": False,
-            "properties": {
-                "reason": {**_STR, "maxLength": schemas.MAX_REASON},
-                "authority": {**_STR, "maxLength": schemas.MAX_REASON},
-            },
-        },
+        "example": {"reason": "appeal pending", "authority": "District Court of Rotterdam"},
+        "body": body(
+            {"reason": text(schemas.MAX_REASON), "authority": text(schemas.MAX_REASON)},
+            required=("reason", "authority"),
+        ),
         "response": HOLD_ANSWER,
         "errors": [("409", "the exhibit was disposed of")],
     },
@@ -248,160 +272,125 @@ _OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
         "summary": "Release one hold: only the state that set it, and a judge's hold only a "
         "judge of that state (403 hold_other_state / hold_set_by_judge); appends "
         "exhibit.hold_released",
-        "body": {
-            "type": "object",
-            "required": ["reason", "hold"],
-            "additionalProperties": False,
-            "properties": {"reason": {**_STR, "maxLength": schemas.MAX_REASON}, "hold": _INT},
-        },
+        "example": {"reason": "appeal decided", "hold": 12},
+        "body": body(
+            {"reason": text(schemas.MAX_REASON), "hold": SAFE_INT}, required=("reason", "hold")
+        ),
         "response": HOLD_ANSWER,
         "errors": [("409", "the exhibit was disposed of")],
     },
     ("post", "/api/cases/{case_id}/notes"): {
         "summary": "Add a note; appends note.added with a salted commitment to the text "
         "(SHA-256(salt || text)); the answer gives the salt",
-        "body": {
-            "type": "object",
-            "required": ["text"],
-            "properties": {"exhibit": {"type": ["string", "null"]}, "text": _STR},
-        },
+        "example": {"exhibit": None, "text": "The phone was found switched off."},
+        "body": body(
+            {"exhibit": nullable(UUID), "text": text(schemas.MAX_NOTE)}, required=("text",)
+        ),
         "status": "201",
-        "response": _NOTE,
+        "response": _NOTE_CREATED,
+        "errors": [("409", "the exhibit was disposed of")],
     },
     ("get", "/api/cases/{case_id}/notes"): {
         "summary": "The case's notes",
         "query": _PAGING,
-        "response": _page(_NOTE),
+        "response": page(_NOTE),
     },
     ("get", "/api/cases/{case_id}/log"): {
         "summary": "Custody entries from..to-1 as JSON Lines of canonical entries",
-        "query": [_query("from", "first seq (default 0)"), _query("to", "end seq, exclusive")],
+        "query": [
+            query("from", "first seq (default 0)", SAFE_INT, example=0),
+            query("to", "end seq, exclusive", SAFE_INT, example=2),
+        ],
         "media": "application/jsonl",
+        "response": STR,
+        "headers": {
+            "JITC-Log-Size": header(STR, "the log's size"),
+            "JITC-Log-End": header(STR, "seq after the last entry sent"),
+        },
     },
     ("get", "/api/cases/{case_id}/checkpoint"): {
         "summary": "The latest signed checkpoint (C2SP signed note), with cosignatures",
-        "media": "text/plain",
+        "media": _TEXT_PLAIN,
+        "response": STR,
+        "headers": {"JITC-Witnessed": header(STR, "whether the cosignatures meet the quorum")},
     },
     ("get", "/api/cases/{case_id}/proof/inclusion"): {
         "summary": "RFC 9162 inclusion proof of entry seq in the tree of size",
-        "query": [_query("seq", "entry", required=True), _query("size", "tree size")],
-        "response": {
-            "type": "object",
-            "properties": {
-                "seq": _INT,
-                "size": _INT,
-                "leaf_hash": _HEX,
-                "root": _HEX,
-                "proof": {"type": "array", "items": _HEX},
-            },
-        },
+        "query": [
+            query("seq", "entry", SAFE_INT, required=True, example=0),
+            query("size", "tree size", SAFE_INT, example=2),
+        ],
+        "response": INCLUSION,
     },
     ("get", "/api/cases/{case_id}/proof/consistency"): {
         "summary": "RFC 9162 consistency proof between tree sizes from and to",
-        "query": [_query("from", "old size", required=True), _query("to", "new size")],
-        "response": {
-            "type": "object",
-            "properties": {
-                "from": _INT,
-                "to": _INT,
-                "from_root": _HEX,
-                "to_root": _HEX,
-                "proof": {"type": "array", "items": _HEX},
-            },
-        },
+        "query": [
+            query("from", "old size (default 0)", SAFE_INT, example=1),
+            query("to", "new size", SAFE_INT, example=2),
+        ],
+        "response": CONSISTENCY,
     },
 }
 
 
 # Sharing, court and defence access, the witness policy, court bundles.
-_SHARE = {
-    "type": "object",
-    "properties": {
-        "exhibit": _STR,
-        "jurisdiction": _STR,
-        "conditions": _STR,
-        "shared_at": _STR,
-        "shared_seq": _INT,
-        "revoked_at": {"type": ["string", "null"]},
-        "revoked_seq": {"type": ["integer", "null"]},
-        "active": {"type": "boolean"},
-    },
-}
-_SHARES = {"type": "object", "properties": {"items": {"type": "array", "items": _SHARE}}}
-_EXPORT_ID = {"name": "export_id", "in": "path", "required": True, "schema": _STR}
-_EXPORT = {
-    "type": "object",
-    "properties": {
-        "id": _STR,
-        "seq": _INT,
-        "tree_size": _INT,
-        "log_size": _INT,  # the log's size when the bundle was made (spec 5)
-        "not_cosigned": {"type": "array", "items": _STR},  # witnesses missing on the newest
-        "witnesses": {"type": "array", "items": _STR},  # of the bundle's policy
-        "bundle_sha256": _HEX,
-        "bundle_size": _INT,
-        "exhibits": {"type": "array", "items": _STR},
-    },
-}
-_EXPORT_VIEW = {
-    "type": "object",
-    "properties": {
-        "id": _STR,
-        "status": {"enum": ["pending", "ready", "refused"]},
-        "error": {"type": ["string", "null"]},
-        "bundle_sha256": {"type": ["string", "null"]},
-        "bundle_size": {"type": ["integer", "null"]},
-        "seq": {"type": ["integer", "null"]},
-        "tree_size": {"type": ["integer", "null"]},
-        "log_size": {"type": ["integer", "null"]},
-        "not_cosigned": {"type": ["array", "null"], "items": _STR},
-        "witnesses": {"type": ["array", "null"], "items": _STR},
-    },
-}
+_BYTES = {"type": "string", "format": "binary"}
+_EXPORT_ID = {"name": "export_id", "in": "path", "required": True, "schema": UUID}
 _OPERATIONS.update(
     {
         ("post", "/api/cases/{case_id}/exhibits/{exhibit_id}/shares"): {
             "summary": "Share an exhibit with a party state (owner); appends exhibit.shared",
-            "body": {
-                "type": "object",
-                "required": ["jurisdiction"],
-                "properties": {"jurisdiction": _STR, "conditions": _STR},
-            },
+            "example": {"jurisdiction": "DE", "conditions": "for analysis only"},
+            "body": body(
+                {"jurisdiction": CODE, "conditions": nullable(text(MAX_CONDITIONS, empty=True))},
+                required=("jurisdiction",),
+            ),
             "status": "201",
-            "response": _RECORDED,
+            "response": RECORDED,
+            "errors": [("409", "already shared, or the exhibit was disposed of")],
         },
         ("get", "/api/cases/{case_id}/exhibits/{exhibit_id}/shares"): {
             "summary": "With whom the exhibit is (or was) shared, on what conditions",
-            "response": _SHARES,
+            "response": SHARES,
         },
         ("delete", "/api/cases/{case_id}/exhibits/{exhibit_id}/shares/{code}"): {
             "summary": "Revoke a share (owner); appends exhibit.share_revoked",
-            "response": _RECORDED,
+            "response": RECORDED,
+            "errors": [("409", "the exhibit was disposed of")],
         },
         ("get", "/api/cases/{case_id}/shares"): {
             "summary": "Every share of the case's exhibits",
-            "response": _SHARES,
+            "response": SHARES,
         },
         ("post", "/api/cases/{case_id}/access"): {
             "summary": "Court or defence access for the caller's own state's judge or defence "
             "lawyer (as POST /grants); appends case.access_granted with `exhibits`",
+            "example": {
+                "jurisdiction": "NL",
+                "sub": "lawyer-nl",
+                "role": "defence",
+                "exhibits": None,
+            },
             "body": GRANT,
             "status": "201",
-            "response": _RECORDED,
+            "response": RECORDED,
             "errors": [("409", "already granted")],
         },
         ("get", "/api/cases/{case_id}/policy"): {
             "summary": "The case's tlog-policy: log key, party witnesses, quorum",
-            "media": "text/plain",
+            "media": _TEXT_PLAIN,
+            "response": STR,
         },
         ("put", "/api/cases/{case_id}/policy"): {
             "summary": "Set the witness quorum: k of n, or all (prosecutor)",
-            "body": {
-                "type": "object",
-                "required": ["quorum"],
-                "properties": {"quorum": {"oneOf": [{"type": "integer"}, {"enum": ["all"]}]}},
-            },
-            "media": "text/plain",
+            "example": {"quorum": "all"},
+            "body": body(
+                {"quorum": {"oneOf": [{"type": "integer"}, {"const": "all"}]}},
+                required=("quorum",),
+            ),
+            "media": _TEXT_PLAIN,
+            "response": STR,
+            "errors": [("409", "the quorum cannot be met by the case's witnesses")],
         },
         ("post", "/api/cases/{case_id}/exports"): {
             "summary": (
@@ -409,163 +398,101 @@ _OPERATIONS.update(
                 "'Prefer: respond-async': 202 at once, the export pending until it is ready "
                 "or refused (GET …/exports)"
             ),
-            "body": {
-                "type": "object",
-                "required": ["recipient"],
-                "properties": {
-                    "exhibits": {"type": ["array", "null"], "items": _STR},
-                    "disclosure": {"enum": ["full", "selective"]},
-                    "content": {"type": "boolean"},
-                    "recipient": _STR,
-                },
+            "example": {
+                "recipient": "District Court of Rotterdam",
+                "exhibits": None,
+                "disclosure": "full",
+                "content": False,
             },
+            "query": [
+                {
+                    "name": "Prefer",
+                    "in": "header",
+                    "required": False,
+                    "description": "respond-async (RFC 7240): answer 202 at once",
+                    "schema": STR,
+                    "example": "respond-async",
+                }
+            ],
+            "body": body(
+                {
+                    "exhibits": nullable(
+                        {"type": "array", "items": UUID, "minItems": 1, "uniqueItems": True}
+                    ),
+                    "disclosure": {"enum": ["full", "selective"]},
+                    "content": BOOL,
+                    "recipient": text(500),
+                },
+                required=("recipient",),
+            ),
             "status": "201",
-            "response": _EXPORT,
+            "response": EXPORT_MADE,
+            "headers": {"Location": LOCATION, "Vary": header(STR, "Prefer")},
+            "successes": [
+                (
+                    "202",
+                    "Prefer: respond-async: the export is pending",
+                    EXPORT_VIEW,
+                    {
+                        "Location": LOCATION,
+                        "Preference-Applied": header(STR, "respond-async"),
+                        "Vary": header(STR, "Prefer"),
+                    },
+                )
+            ],
             "errors": (
                 ("409", "refused (not witnessed, fails verification, access changed)"),
-                ("503", "JITC_MAX_CONCURRENT_EXPORTS exports are being written (Retry-After)"),
                 ("507", "not enough disk for the bundle (export_no_room)"),
             ),
         },
         ("get", "/api/cases/{case_id}/exports"): {
             "summary": "The case's exports the caller may receive",
+            "response": EXPORTS,
         },
         ("get", "/api/cases/{case_id}/exports/{export_id}/status"): {
             "summary": "How one export goes: pending, ready or refused (no bundle, no entry)",
             "query": [_EXPORT_ID],
-            "response": _EXPORT_VIEW,
+            "response": EXPORT_VIEW,
         },
         ("get", "/api/cases/{case_id}/exports/{export_id}"): {
             "summary": "Download a court bundle (ZIP, streamed)",
-            "query": [_EXPORT_ID],
+            "query": [
+                _EXPORT_ID,
+                optional_header("Range", "byte ranges of the bundle (206)"),
+                optional_header("If-None-Match", "the bundle's ETag: 304 if it matches"),
+            ],
             "media": "application/zip",
+            "response": _BYTES,
+            "headers": {"JITC-Bundle-SHA256": header(HEX, "SHA-256 of the bundle")},
+            "successes": [
+                ("206", "one range (application/zip) or several (multipart/byteranges)", _BYTES)
+            ],
+            "errors": [("409", "the export is not ready, or was refused")],
+            # A Range the file server cannot parse or meet is answered by it, in plain text.
+            "answers": {
+                "304": {"description": "If-None-Match matched: not sent again"},
+                "400": {
+                    "description": "bad input; a malformed Range in plain text",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}},
+                        "text/plain": {"schema": STR},
+                    },
+                },
+                "416": {
+                    "description": "the Range is outside the bundle",
+                    "headers": {"Content-Range": header(STR, "bytes */size")},
+                    "content": {"text/plain": {"schema": STR}},
+                },
+            },
         },
     }
 )
 
-# Exhibit content, tus 1.0 uploads, verification, disposal.
-_EX = "/api/cases/{case_id}/exhibits/{exhibit_id}"
-_UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": _STR}
-_CONTENT_RESULT = {
-    "type": "object",
-    "properties": {
-        "seq": _INT,
-        "type": _STR,
-        "size": _INT,
-        "sha256": _HEX,
-        "blake3": _HEX,
-        "filename": _STR,
-        "media_type": _STR,
-    },
-}
-_OPERATIONS.update(
-    {
-        ("put", _EX + "/content"): {
-            "summary": (
-                "Store the exhibit's content, streamed (owner's investigator or technician); "
-                "optional Repr-Digest sha-256 and ?filename=; appends exhibit.ingested, or "
-                "exhibit.ingest_rejected and 422 when the declared SHA-256 differs"
-            ),
-            "query": [{"name": "filename", "in": "query", "required": False, "schema": _STR}],
-            "status": "201",
-            "response": _CONTENT_RESULT,
-        },
-        ("get", _EX + "/content"): {
-            "summary": (
-                "Download the content, whole or one Range (206), ETag = SHA-256; owner state, "
-                "a state it is shared with, or a granted judge or defence; appends "
-                "exhibit.accessed with ?purpose= and the range"
-            ),
-            "query": [{"name": "purpose", "in": "query", "required": False, "schema": _STR}],
-            "media": "application/octet-stream",
-        },
-        ("post", _EX + "/verify"): {
-            "summary": "Re-read the content, recompute both hashes; appends exhibit.verified",
-            "errors": (
-                ("409", "this exhibit is being re-verified (verification_in_progress)"),
-                ("503", "JITC_MAX_CONCURRENT_VERIFIES re-reads are running (Retry-After)"),
-            ),
-        },
-        ("post", _EX + "/dispose"): {
-            "summary": (
-                "Dispose of the content (owner's prosecutor, no legal hold); removes it or "
-                "records that retention keeps it; appends exhibit.disposed"
-            ),
-            "body": {
-                "type": "object",
-                "required": ["reason", "authority"],
-                "properties": {"reason": _STR, "authority": _STR},
-            },
-        },
-        ("options", _EX + "/uploads"): {
-            "summary": "tus 1.0: versions, extensions and the largest upload",
-            "auth": False,
-            "status": "204",
-        },
-        ("post", _EX + "/uploads"): {
-            "summary": (
-                "tus creation: Upload-Length, Upload-Metadata (filename, filetype, sha256 hex); "
-                "Location of the new upload"
-            ),
-            "status": "201",
-        },
-        ("patch", _EX + "/uploads/{upload_id}"): {
-            "summary": (
-                "tus: append application/offset+octet-stream at Upload-Offset (409 if wrong or "
-                "busy); the last bytes ingest the content (headers JITC-Content-SHA256/BLAKE3)"
-            ),
-            "query": [_UPLOAD_ID],
-            "status": "204",
-        },
-        ("delete", _EX + "/uploads/{upload_id}"): {
-            "summary": "tus termination: remove the upload and its bytes",
-            "query": [_UPLOAD_ID],
-            "status": "204",
-        },
-    }
-)
+_OPERATIONS.update(CONTENT_OPERATIONS)
 
 
 def documented_operations() -> set[tuple[str, str]]:
     return set(_OPERATIONS)
-
-
-def _operation(path: str, spec: dict[str, Any]) -> dict[str, Any]:
-    parameters = [
-        {"name": name, "in": "path", "required": True, "schema": _INT if name == "seq" else _STR}
-        for name in ("case_id", "exhibit_id", "code", "seq")
-        if "{" + name + "}" in path
-    ] + list(spec.get("query", []))
-    status = spec.get("status", "200")
-    media = spec.get("media", "application/json")
-    success: dict[str, Any] = {"description": "success"}
-    success["content"] = {media: {"schema": spec.get("response", {"type": "object"})}}
-    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    responses: dict[str, Any] = {status: success}
-    for code, text, schema in spec.get("successes", ()):
-        responses[code] = {"description": text, "content": {media: {"schema": schema}}}
-    for code, text in (
-        ("400", "bad input"),
-        ("401", "token refused"),
-        ("403", "not allowed"),
-        ("404", "not found"),
-    ):
-        responses[code] = {"description": text, **error}
-    for code, text in spec.get("errors", ()):
-        responses[code] = {"description": text, **error}
-    operation: dict[str, Any] = {
-        "summary": spec["summary"],
-        "parameters": parameters,
-        "responses": responses,
-    }
-    if spec.get("auth", True):
-        operation["security"] = [{"bearer": []}]
-    if "body" in spec:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": spec["body"]}},
-        }
-    return operation
 
 
 def openapi_document(app_routes: Sequence[BaseRoute]) -> dict[str, Any]:
@@ -576,13 +503,13 @@ def openapi_document(app_routes: Sequence[BaseRoute]) -> dict[str, Any]:
         for method in sorted(route.methods or ()):
             key = (method.lower(), route.path)
             if key in _OPERATIONS:
-                paths.setdefault(route.path, {})[key[0]] = _operation(route.path, _OPERATIONS[key])
+                paths.setdefault(route.path, {})[key[0]] = operation(route.path, _OPERATIONS[key])
     return {
         "openapi": "3.1.0",
         "info": {"title": "JIT Custody workspace", "version": "1"},
         "paths": paths,
         "components": {
-            "schemas": {"Error": _ERROR},
+            "schemas": {"Error": ERROR},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.api import content, court, schemas, sharing
+from server.api.allow import with_allow
 from server.api.guard import first
 from server.api.http import call, call_with_body, case_id_of, exhibit_id_of, workspace
 from server.api.responses import json_response
@@ -287,4 +288,4 @@ def routes() -> list[BaseRoute]:
         Route(CASE + "/proof/inclusion", inclusion_proof, methods=["GET"]),
         Route(CASE + "/proof/consistency", consistency_proof, methods=["GET"]),
     ]
-    return table + sharing.routes() + court.routes() + content.routes()
+    return with_allow(table + sharing.routes() + court.routes() + content.routes())

@@ -18,7 +18,7 @@ import anyio.to_thread
 import pytest
 from starlette.requests import ClientDisconnect
 
-from server.api.content import BodyBridge
+from server.api.body_bridge import BodyBridge
 
 
 class FakeRequest:
