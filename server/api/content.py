@@ -351,6 +351,8 @@ def _options(allowed: tuple[str, ...]) -> Callable[[Request], Awaitable[Response
     async def tus_options(request: Request) -> Response:
         """tus OPTIONS: the server's tus configuration, on every tus URL."""
         _ids(request)  # malformed ids are refused here as on every other route (400)
+        if "upload_id" in request.path_params:
+            _upload_id(request)
         limit = workspace(request).settings.max_upload_bytes
         return Response(
             status_code=204,

@@ -159,6 +159,19 @@ CONTENT_OPERATIONS: Final[dict[tuple[str, str], dict[str, Any]]] = {
             ("413", "Upload-Length is larger than Tus-Max-Size"),
         ],
     },
+    ("options", _EX + "/uploads/{upload_id}"): {
+        "summary": "tus 1.0 on an upload URL: versions, extensions and the largest upload",
+        "query": [_UPLOAD_ID],
+        "auth": False,
+        "status": "204",
+        "media": None,
+        "headers": {
+            "Tus-Resumable": TUS_RESUMABLE,
+            "Tus-Version": header(STR, "1.0.0"),
+            "Tus-Extension": header(STR, "creation,termination,expiration"),
+            "Tus-Max-Size": header(STR, "the largest upload in bytes"),
+        },
+    },
     ("head", _EX + "/uploads/{upload_id}"): {
         "summary": "tus: how far an upload is (Upload-Offset), its length and expiry",
         "query": [_UPLOAD_ID, _TUS],
