@@ -245,6 +245,7 @@ async def dispose_content(request: Request) -> Response:
     case_id, exhibit_id = _ids(request)
 
     def work(ws: Workspace, p: Principal, body: dict[str, Any]) -> content.Disposed:
+        content.precheck_disposal(ws, p, case_id, exhibit_id)  # 403 before 400
         order = schemas.disposal_order(body)
         return content.dispose(
             ws, p, case_id, exhibit_id, reason=order.reason, authority=order.authority

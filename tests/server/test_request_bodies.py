@@ -255,3 +255,10 @@ def test_dispose_validates_its_body(
     # Without a token the answer is 401, whatever the body holds.
     anonymous = client.post(url(case_id, exhibit_id, "/dispose"), json=order)
     assert anonymous.status_code == 401
+    # Another party's prosecutor may not dispose of NL's exhibit: told so (403) before
+    # anything about the body, and nothing is logged.
+    foreign = client.post(
+        url(case_id, exhibit_id, "/dispose"), json=order, headers=world.headers("DE", "prosecutor")
+    )
+    assert foreign.status_code == 403, foreign.text
+    assert types(client, world, case_id) == before

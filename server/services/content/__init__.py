@@ -16,7 +16,7 @@ from server.services.content.access import (
     download,
     exhibit_content,
 )
-from server.services.content.disposal import Disposed, dispose, is_disposed
+from server.services.content.disposal import Disposed, dispose, is_disposed, precheck_disposal
 from server.services.content.ingest import MAX_WRITES_PER_EXHIBIT, Ingested, ingest_stream
 from server.services.content.integrity import (
     VERIFY_RETRY_AFTER,
@@ -72,6 +72,7 @@ __all__ = [
     "parse_media_type",
     "parse_purpose",
     "patching",
+    "precheck_disposal",
     "scrub",
     "sweep",
     "sync_store_hold",

@@ -42,6 +42,13 @@ class Disposed:
         }
 
 
+def precheck_disposal(ws: Workspace, principal: Principal, case_id: str, exhibit_id: str) -> None:
+    """Whether the caller may dispose of this exhibit at all (owner state's prosecutor),
+    asked before the order in the body is validated: 403 before 400."""
+    with read_transaction(ws.engine) as conn:
+        exhibit_for(conn, principal, case_id, exhibit_id, Action.EXHIBIT_DISPOSE)
+
+
 def dispose(
     ws: Workspace,
     principal: Principal,
