@@ -73,9 +73,12 @@ class UploadStatus:
     metadata_header: str | None
 
 
-# How long a HEAD waits for a PATCH of the same upload still being stored (the client
-# gave it up, the server is still writing what it received): tus's suggested timeout.
-PATCH_SETTLE_WAIT = 30.0
+# How long a HEAD waits for a PATCH of the same upload still being stored. A PATCH whose
+# client gave up ends as soon as the server sees the connection close (it writes and syncs
+# at most its 8 MiB read-ahead): well under this. A PATCH that is merely slow, still sending,
+# must not hold a HEAD (and its worker thread) for long: after this wait the HEAD answers
+# with the bytes stored so far, which is the offset at that moment (tus 1.0 HEAD).
+PATCH_SETTLE_WAIT = 2.0
 
 
 class _PatchesInFlight:
