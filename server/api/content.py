@@ -501,6 +501,6 @@ def routes() -> list[BaseRoute]:
                 "PATCH": _tus(tus_patch),
                 "DELETE": _tus(tus_delete),
             },
-            documented=("HEAD", "PATCH", "DELETE"),
+            documented=("OPTIONS", "HEAD", "PATCH", "DELETE"),
         ),
     ]
