@@ -8,7 +8,7 @@ file to both, in alternating order.
 
 With --rgw (the Ceph RGW of `scripts/s3-rgw`, a user made for the run): per run,
   direct    minio put_object of the file from this process into a plain bucket (minio's
-            defaults: 3 parts in flight), no hashing: the plain put of issue 11
+            defaults: 3 parts in flight), no hashing: what ingest is measured against
   reference the reference app: receive, hash, put_object into a plain bucket
   ingest    PUT …/content through the API into the S3 store (Object Lock bucket)
   tus       POST …/uploads, one PATCH of the whole file, through the API
