@@ -8,7 +8,9 @@ under CI=true (as the PostgreSQL tests do): `scripts/install-browser` installs b
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 CHROMIUM = Path(os.environ.get("JITC_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -124,6 +126,32 @@ def axe_problems(page: Page) -> list[str]:
 
 
 def screenshot(page: Page, name: str) -> None:
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+    """Save the whole page as SCREENSHOTS/name.png, quantised by pngquant when it is
+    installed (a third of the size, for pictures committed to the repository)."""
+    if not SCREENSHOTS:
+        return
+    path = Path(SCREENSHOTS) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    pngquant = shutil.which("pngquant")
+    if pngquant is not None:
+        subprocess.run(
+            [pngquant, "--force", "--skip-if-larger", "--strip", "--output", str(path), str(path)],
+            check=False,
+        )
+
+
+def person(
+    browser: Browser, site: str, token: str, *, locale: str = "en-GB"
+) -> tuple[BrowserContext, Page, list[str]]:
+    """A signed-in person in Amsterdam's time zone, and the CSP refusals their pages report."""
+    context = browser.new_context(
+        locale=locale, accept_downloads=True, timezone_id="Europe/Amsterdam"
+    )
+    page = context.new_page()
+    refused = watch_csp(page)
+    page.goto(f"{site}/sign-in")
+    page.fill("#token", token)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{site}/cases")
+    return context, page, refused

@@ -1,4 +1,5 @@
-"""The workspace in a real browser: upload with resume, sharing, and accessibility.
+"""The workspace in a real browser: upload with resume, and sharing (every page under
+axe-core: tests/web/test_browser_pages.py).
 
 Headless Debian chromium (Playwright) against the app served on a loopback port. Skipped
 locally without chromium or playwright, failed under CI=true (tests/web/browser.py).
@@ -18,14 +19,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.server.helpers import ACQUISITION, World
-from tests.web.browser import (
-    axe_problems,
-    chromium,
-    live_server,
-    need_browser,
-    screenshot,
-    watch_csp,
-)
+from tests.web.browser import chromium, live_server, need_browser, person, screenshot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -101,21 +95,6 @@ class Api:
         return [json.loads(line) for line in answer.content.splitlines()]
 
 
-def _person(
-    browser: Browser, site: str, token: str, *, locale: str = "en-GB"
-) -> tuple[BrowserContext, Page, list[str]]:
-    context = browser.new_context(
-        locale=locale, accept_downloads=True, timezone_id="Europe/Amsterdam"
-    )
-    page = context.new_page()
-    refused = watch_csp(page)
-    page.goto(f"{site}/sign-in")
-    page.fill("#token", token)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(f"{site}/cases")
-    return context, page, refused
-
-
 def _throttle(context: BrowserContext, page: Page, upload: int) -> None:
     session = context.new_cdp_session(page)
     session.send("Network.enable")
@@ -135,7 +114,7 @@ def test_an_nl_technician_uploads_reloads_mid_upload_and_resumes(
     path.write_bytes(payload)
     expected = hashlib.sha256(payload).hexdigest()
 
-    context, page, refused = _person(
+    context, page, refused = person(
         browser, site, world.token("NL", "technician", "tech-anna"), locale="nl-NL"
     )
     assert page.get_attribute("html", "lang") == "nl"
@@ -192,7 +171,7 @@ def test_nl_shares_with_fr_which_downloads_and_be_does_not_see_it(
     exhibit_id = api.exhibit(case_id, "NL-001 handset", content)
     exhibit = f"{site}/cases/{case_id}/exhibits/{exhibit_id}"
 
-    nl, page, refused = _person(browser, site, world.token("NL", "prosecutor", "pros-eva"))
+    nl, page, refused = person(browser, site, world.token("NL", "prosecutor", "pros-eva"))
     page.goto(exhibit)
     page.select_option("#share-state", "FR")
     page.fill("#share-conditions", "JIT use only; no onward transfer")
@@ -202,7 +181,7 @@ def test_nl_shares_with_fr_which_downloads_and_be_does_not_see_it(
     assert not refused, refused
     nl.close()
 
-    fr, page, refused = _person(browser, site, world.token("FR", "investigator", "enq-martin"))
+    fr, page, refused = person(browser, site, world.token("FR", "investigator", "enq-martin"))
     page.goto(f"{site}/cases/{case_id}")
     assert page.is_visible(f"a[href='/cases/{case_id}/exhibits/{exhibit_id}']")
     page.goto(exhibit)
@@ -219,7 +198,7 @@ def test_nl_shares_with_fr_which_downloads_and_be_does_not_see_it(
         ("FR", "analyse FR-7")
     ]
 
-    be, page, refused = _person(browser, site, world.token("BE", "investigator", "onderz-peeters"))
+    be, page, refused = person(browser, site, world.token("BE", "investigator", "onderz-peeters"))
     page.goto(exhibit)
     assert page.locator("#purpose").count() == 0  # no download offered
     shared_with = page.inner_text("section[aria-labelledby='shares-h'] tbody")
@@ -235,88 +214,3 @@ def test_nl_shares_with_fr_which_downloads_and_be_does_not_see_it(
     assert not refused, refused
     be.close()
     assert len([e for e in api.log(case_id) if e["type"] == "exhibit.accessed"]) == 1
-
-
-def test_every_page_passes_axe_core(site: str, browser: Browser, world: World) -> None:
-    api = Api(site, world)
-    case_id = api.case(("NL", "FR"))
-    exhibit_id = api.exhibit(case_id, "NL-001 handset", b"x" * 10_000)
-    bare_id = api.exhibit(case_id, "NL-002 laptop")
-    shared = api.call(
-        "POST",
-        f"/api/cases/{case_id}/exhibits/{exhibit_id}/shares",
-        "NL",
-        "prosecutor",
-        json={"jurisdiction": "FR", "conditions": "JIT use only"},
-    )
-    assert shared.status_code == 201
-    api.call(
-        "POST",
-        f"/api/cases/{case_id}/notes",
-        "NL",
-        "investigator",
-        json={"exhibit": None, "text": "Search warrant executed 27-11."},
-    )
-    made = api.call(
-        "POST",
-        f"/api/cases/{case_id}/exports",
-        "NL",
-        "prosecutor",
-        json={"disclosure": "full", "content": False, "recipient": "Rechtbank Amsterdam"},
-    )
-    assert made.status_code == 201, made.text
-    export_id = made.json()["id"]
-    # The forms the revised rules add: a Release per open hold, an Approve per proposal
-    # awaiting NL's consent, and a note's commitment check.
-    held = api.call(
-        "POST",
-        f"/api/cases/{case_id}/exhibits/{exhibit_id}/hold",
-        "NL",
-        "prosecutor",
-        json={"reason": "seized phone", "authority": "order 12/2026"},
-    )
-    assert held.status_code == 200, held.text
-    world.add_state("BE")
-    proposed = api.call(
-        "POST", f"/api/cases/{case_id}/parties", "FR", "prosecutor", json={"jurisdiction": "BE"}
-    )
-    assert proposed.status_code == 202, proposed.text
-    case = f"/cases/{case_id}"
-    pages = {
-        "prosecutor": [
-            ("/cases", "cases"),
-            ("/cases/new", "case-new"),
-            (case, "case"),
-            (f"{case}/exhibits/{exhibit_id}", "exhibit"),
-            (f"{case}/log", "timeline"),
-            (f"{case}/log/1", "entry-proof"),
-            (f"{case}/notes", "notes"),
-            (f"{case}/exports", "exports"),
-            (f"{case}/exports/{export_id}", "export"),
-            ("/verify-bundle", "verify-bundle"),
-            ("/licenses", "licences"),
-            ("/cases/00000000-0000-4000-8000-000000000000", "not-found"),
-        ],
-        "technician": [
-            (f"{case}/exhibits/new", "exhibit-new"),
-            (f"{case}/exhibits/{bare_id}", "exhibit-upload"),
-        ],
-    }
-    problems: dict[str, list[str]] = {}
-    anonymous = browser.new_context(locale="fr-FR")
-    page = anonymous.new_page()
-    refused = watch_csp(page)
-    page.goto(f"{site}/sign-in")
-    problems["/sign-in"] = axe_problems(page)
-    screenshot(page, "sign-in-fr")
-    anonymous.close()
-    for role, visits in pages.items():
-        context, page, seen = _person(browser, site, world.token("NL", role))
-        refused += seen
-        for path, name in visits:
-            page.goto(site + path)
-            problems[path] = axe_problems(page)
-            screenshot(page, name)
-        context.close()
-    assert {path: found for path, found in problems.items() if found} == {}
-    assert not refused, refused

@@ -11,6 +11,7 @@ and waits for NL's consent.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ from tests.web.conftest import SESSION_KEY
 Request = Callable[..., httpx.Response]
 """(method, path, **httpx options) -> response: a TestClient's or a live server's."""
 
-CONTENT = b"handset image bytes\n" * 2000
+PHONE = hashlib.shake_256(b"NL-001 handset image").digest(2_400_000)
+SIM = hashlib.shake_256(b"NL-003 SIM image").digest(128_000)
 DEFENCE = "adv-bakker"
 JUDGE = "judge-visser"
 WAIT = 60.0
@@ -122,26 +124,30 @@ class _Api:
         assert answer.status_code == expect, (path, answer.text)
         return answer.json() if answer.content else None
 
-    def exhibit(self, case: str, label: str, description: str) -> str:
+    def exhibit(self, case: str, label: str, description: str, content: bytes | None) -> str:
+        """Register an exhibit, with the SHA-256 its forensic tool reported for `content`."""
+        acquisition = dict(ACQUISITION)
+        if content is not None:
+            acquisition["hashes"] = {"sha256": hashlib.sha256(content).hexdigest()}
         made = self(
             "POST",
             f"{case}/exhibits",
             "NL",
             "technician",
             expect=201,
-            json={"label": label, "description": description, "acquisition": dict(ACQUISITION)},
+            json={"label": label, "description": description, "acquisition": acquisition},
         )
         exhibit_id: str = made["id"]
         return exhibit_id
 
-    def store(self, case: str, exhibit_id: str, filename: str) -> None:
+    def store(self, case: str, exhibit_id: str, filename: str, content: bytes) -> None:
         self(
             "PUT",
             f"{case}/exhibits/{exhibit_id}/content?filename={filename}",
             "NL",
             "technician",
             expect=201,
-            content=CONTENT,
+            content=content,
             headers={"Content-Type": "application/octet-stream"},
         )
 
@@ -162,14 +168,14 @@ def build_tour(
         json={"title": "Operation Tulip", "parties": ["NL", "FR"], "agreement": "JIT-2026-17"},
     )
     case = f"/api/cases/{made['id']}"
-    exhibit_id = api.exhibit(case, "NL-001 handset", "Samsung, seized on 27 November")
-    bare_id = api.exhibit(case, "NL-002 laptop", "Lenovo, seized at the address")
-    disposed_id = api.exhibit(case, "NL-003 SIM card", "Prepaid SIM, imaged and returned")
-    api.store(case, exhibit_id, "phone.bin")
+    exhibit_id = api.exhibit(case, "NL-001 handset", "Samsung, seized on 27 November", PHONE)
+    bare_id = api.exhibit(case, "NL-002 laptop", "Lenovo, seized at the address", None)
+    disposed_id = api.exhibit(case, "NL-003 SIM card", "Prepaid SIM, imaged and returned", SIM)
+    api.store(case, exhibit_id, "phone.bin", PHONE)
     store = ws.store
     assert isinstance(store, FilesystemStore)
     store.retention_days = 365  # NL-003's bytes outlive its disposal
-    api.store(case, disposed_id, "sim.bin")
+    api.store(case, disposed_id, "sim.bin", SIM)
     store.retention_days = None
     api(
         "POST",
