@@ -15,9 +15,11 @@ import pytest
 from babel.dates import format_datetime
 from babel.messages.pofile import read_po
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from server.services.workspace import Workspace
 from server.web.i18n import LOCALE_DIR
+from server.web.pages import page_routes
 from tests.server.helpers import World
 from tests.server.witnesses import Witnesses
 from tests.web.conftest import Browser, NewBrowser
@@ -197,6 +199,23 @@ def _walk(tour: Tour, new_browser: NewBrowser, world: World, locale: str) -> dic
             assert answer.status_code == expected, (who, path, answer.text[:300])
             pages[name] = answer.text
     return pages
+
+
+NOT_PAGES = {"/", "/cases/{case_id}/log/{seq}/proof.json"}
+"""GET routes that answer no page: a redirect, and a proof as JSON."""
+
+
+def test_the_tour_visits_every_page_the_workspace_serves() -> None:
+    tour = Tour("c", "x", "b", "d", "e", "s", 1)
+    visited = ["/sign-in"] + [
+        path.split("?")[0] for visits in tour.visits().values() for path, _name in visits
+    ]
+    for route in page_routes():
+        if not isinstance(route, Route) or "GET" not in (route.methods or ()):
+            continue
+        if route.path in NOT_PAGES:
+            continue
+        assert any(route.path_regex.fullmatch(path) for path in visited), route.path
 
 
 @pytest.mark.parametrize("locale", ["fr", "de", "nl"])
