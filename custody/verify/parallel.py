@@ -74,6 +74,7 @@ _UNPROVEN: Final = b"U"
 # Entry.leaf of the entries this process builds: the helper hashes, nothing here reads it.
 _UNHASHED: Final = b""
 _ACTOR_CACHE_LIMIT: Final = 4096
+_MAX_FD: Final = 1 << 20  # os.closerange closes up to here (close_range(2) on Linux: cheap)
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
@@ -196,7 +197,7 @@ def walk(
             os.close(fd)
         return None
     if pid == 0:
-        _helper(data_read, data_write, proof_read, proof_write)
+        _helper(data_read, proof_write)
     os.close(data_read)
     os.close(proof_write)
     try:
@@ -276,7 +277,7 @@ def _receive(fd: int) -> Proof | None:
     return Proof(count, received, root, last_leaf) if kind == _PROVEN else None
 
 
-def _helper(data_read: int, data_write: int, proof_read: int, proof_write: int) -> NoReturn:
+def _helper(data_read: int, proof_write: int) -> NoReturn:
     """The forked helper: prove what comes through the pipe, answer, and exit at once
     (never through the parent's code after the fork: no cleanup, no buffers flushed)."""
     code = 1
@@ -284,8 +285,12 @@ def _helper(data_read: int, data_write: int, proof_read: int, proof_write: int) 
         # Nothing the helper makes lives in a reference cycle, so the collector would only
         # walk (and copy, page by page) the heap it shares with the parent.
         gc.disable()
-        os.close(data_write)
-        os.close(proof_read)
+        # Nothing of the parent's stays open here but the two ends the helper uses (a
+        # socket or file the parent closes must not live on in the helper).
+        low, high = sorted((data_read, proof_write))
+        os.closerange(3, low)
+        os.closerange(low + 1, high)
+        os.closerange(high + 1, _MAX_FD)
         answer = prove(data_read)
         view = memoryview(answer)
         while view:
