@@ -8,6 +8,8 @@ command line)."""
 from __future__ import annotations
 
 import json
+import os
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -352,3 +354,46 @@ def _changed(entries: list[Entry], at: int, field: str, pick: int) -> list[Entry
         kind, exhibit, data = _EVENTS[pick]
         entries[at] = victim._replace(type=kind, exhibit=exhibit, data=data)
     return rechain(entries, at)
+
+
+# --- a helper that fails -------------------------------------------------------------------
+
+
+def _no_child_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_every_helper_is_reaped() -> None:
+    both(GOLDEN_DIR / "valid-full.zip")
+    both(GOLDEN_DIR / "fail-1-noncanonical-entry.zip")
+    assert _no_child_left()
+
+
+def _dies(fd: int) -> bytes:
+    os._exit(3)
+
+
+def _miscounts(fd: int) -> bytes:
+    proof = _real_prove(fd)
+    kind, count, received, root, last = struct.unpack(">cQQ32s32s", proof)
+    return struct.pack(">cQQ32s32s", kind, count, received + 1, root, last)
+
+
+_real_prove = parallel.prove
+
+
+@pytest.mark.parametrize("failure", [_dies, _miscounts])
+def test_a_helper_that_dies_or_answers_wrong_leaves_the_report_unchanged(
+    failure: Callable[[int], bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A failure path, so replaced on purpose: the helper runs the module as it was forked.
+    path = GOLDEN_DIR / "fail-7-access-without-share.zip"
+    expected = verify_bundle(path, policy_text=TRUSTED, parallel=False).to_json()
+    monkeypatch.setattr(parallel, "prove", failure)
+    assert shared_walk(path) is None
+    assert verify_bundle(path, policy_text=TRUSTED, parallel=True).to_json() == expected
+    assert _no_child_left()
