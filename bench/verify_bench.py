@@ -4,10 +4,17 @@ Run by hand (results go to docs/benchmarks.md):
 
     .venv/bin/python bench/verify_bench.py --entries 1000000
 
-The bundle is generated once into bench/out/ (reused when present); verification runs in a
-fresh child process so that its peak RSS (ru_maxrss) is the verifier's alone.
-It also times the whole process as a user runs it: Python started, custody imported, the
-bundle verified and the report printed (`python -c`, custody only), and `jitc verify`.
+The bundle is generated once into bench/out/ (reused when present), with the policy a user
+would trust beside it (`full-N.policy.txt`); verification runs in a fresh child process so
+that its peak RSS is the verifier's alone. It also times the whole process as a user runs
+it: Python started, custody imported, the bundle verified and the report printed (`python
+-c`, custody only), and `jitc verify BUNDLE --policy POLICY`.
+
+Wall-clock time depends on what else the machine runs; CPU time much less. Each run also
+prints the CPU seconds of the verifying process (its main thread alone, and all its
+threads) and of the helper it forks (custody.verify.parallel), and from them the wall time
+an idle two-core machine would take: the larger of the main thread's CPU, the helper's,
+and half of all the CPU used.
 Targets: >= 150,000 entries/s as a whole process (issue 9), peak memory <= 500 MB,
 inclusion proof <= 50 us (issue 2).
 """
@@ -18,9 +25,11 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import time
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -140,10 +149,20 @@ def generate(n: int, path: Path) -> None:
     print(f"generated {n} entries in {time.perf_counter() - started:.1f}s -> {path}")
 
 
-def verify_child(path: Path) -> None:
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def verify_child(path: Path, policy: str) -> None:
+    cpu_self, cpu_helper = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    thread = time.thread_time()
     started = time.perf_counter()
-    report = verify_bundle(path)
+    report = verify_bundle(path, policy_text=policy)
     elapsed = time.perf_counter() - started
+    thread = time.thread_time() - thread
+    cpu_self = _cpu(resource.RUSAGE_SELF) - cpu_self
+    cpu_helper = _cpu(resource.RUSAGE_CHILDREN) - cpu_helper
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent.
     status = Path("/proc/self/status").read_text()
     peak_kib = int(
@@ -156,9 +175,23 @@ def verify_child(path: Path) -> None:
                 "entries": report.entries,
                 "seconds": elapsed,
                 "peak_rss_mib": peak_kib / 1024,
+                "helper_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                / 1024,
+                "cpu_main_thread": thread,
+                "cpu_process": cpu_self,
+                "cpu_helper": cpu_helper,
             }
         )
     )
+
+
+def policy_of(path: Path) -> Path:
+    """The policy a user trusts for the bench bundle: its own policy.txt, kept beside it."""
+    trusted = path.with_suffix(".policy.txt")
+    if not trusted.exists():
+        with zipfile.ZipFile(path) as archive:
+            trusted.write_bytes(archive.read("policy.txt"))
+    return trusted
 
 
 def inclusion_bench(n: int, samples: int) -> float:
@@ -183,16 +216,23 @@ WHOLE_PROCESS = (
     "import sys\n"
     "from custody.report import text_lines\n"
     "from custody.verify import verify_bundle\n"
-    "report = verify_bundle(sys.argv[1])\n"
+    "policy = open(sys.argv[2], encoding='utf-8').read()\n"
+    "report = verify_bundle(sys.argv[1], policy_text=policy)\n"
     "print(*text_lines(report), sep='\\n')\n"
     "sys.exit(0 if report.ok else 1)\n"
 )
 
 
 def whole_process(command: list[str]) -> float:
+    cpu = _cpu(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - started
+    done = subprocess.run(command, check=False, capture_output=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{command[0]} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    # The process and the helper it forked and waited for, together.
+    print(f"  {elapsed:.2f} s wall, {_cpu(resource.RUSAGE_CHILDREN) - cpu:.2f} s CPU")
+    return elapsed
 
 
 def report_runs(label: str, entries: int, seconds: list[float]) -> None:
@@ -211,11 +251,12 @@ def main() -> int:
     parser.add_argument("--verify-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.verify_only:
-        verify_child(args.verify_only)
+        verify_child(args.verify_only, policy_of(args.verify_only).read_text("utf-8"))
         return 0
     path = args.out / f"full-{args.entries}.zip"
     if not path.exists():
         generate(args.entries, path)
+    policy = policy_of(path)
     print(f"bundle: {path} ({path.stat().st_size / 1e6:.1f} MB)")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
@@ -231,19 +272,29 @@ def main() -> int:
         result = json.loads(out)
         in_process.append(result["seconds"])
         rate = result["entries"] / result["seconds"]
+        idle = max(
+            result["cpu_main_thread"],
+            result["cpu_helper"],
+            (result["cpu_process"] + result["cpu_helper"]) / 2,
+        )
         print(
             f"run {run + 1}: ok={result['ok']} {result['entries']} entries in "
             f"{result['seconds']:.2f}s = {rate:,.0f} entries/s, peak RSS "
-            f"{result['peak_rss_mib']:.0f} MiB"
+            f"{result['peak_rss_mib']:.0f} MiB (helper {result['helper_peak_rss_mib']:.0f} MiB); "
+            f"CPU: main thread {result['cpu_main_thread']:.2f} s, process "
+            f"{result['cpu_process']:.2f} s, helper {result['cpu_helper']:.2f} s; "
+            f"idle two cores ~{idle:.2f} s = {result['entries'] / idle:,.0f} entries/s"
         )
     report_runs("in process", args.entries, in_process)
     custody_only = [
-        whole_process([sys.executable, "-c", WHOLE_PROCESS, str(path)]) for _ in range(args.runs)
+        whole_process([sys.executable, "-c", WHOLE_PROCESS, str(path), str(policy)])
+        for _ in range(args.runs)
     ]
     report_runs("whole process, custody only (python -c)", args.entries, custody_only)
     jitc = Path(sys.executable).with_name("jitc")
     if jitc.exists():
-        cli = [whole_process([str(jitc), "verify", str(path)]) for _ in range(args.runs)]
+        command = [str(jitc), "verify", str(path), "--policy", str(policy)]
+        cli = [whole_process(command) for _ in range(args.runs)]
         report_runs("whole process, jitc verify", args.entries, cli)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     micro = inclusion_bench(args.entries, 20_000)

@@ -15,7 +15,7 @@ import threading
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -380,13 +380,22 @@ class BundleReader:
                 yield from block
 
     def line_blocks(
-        self, name: str, *, max_line: int = MAX_ENTRY_LINE_BYTES
+        self,
+        name: str,
+        *,
+        max_line: int = MAX_ENTRY_LINE_BYTES,
+        copy: Callable[[bytes], object] | None = None,
     ) -> Generator[list[bytes]]:
         """`lines`, a chunk's worth at a time: a list per chunk read (the verifier's hot
-        loop walks a list faster than it resumes a generator per line)."""
+        loop walks a list faster than it resumes a generator per line).
+
+        `copy`, if given, is called with each chunk of the member as it is read, in order
+        and before its lines are yielded, on the read-ahead thread (the verifier hands the
+        chunks to a second process this way, custody.verify.parallel)."""
         pending = b""
         number = 0
-        for chunk in read_ahead(self.stream(name)):
+        chunks = self.stream(name)
+        for chunk in read_ahead(chunks if copy is None else _copied(chunks, copy)):
             pending += chunk
             parts = pending.split(b"\n")
             pending = parts.pop()
@@ -421,6 +430,13 @@ class BundleReader:
             if match:
                 found[int(match.group(1))] = name
         return found
+
+
+def _copied(chunks: Generator[bytes], copy: Callable[[bytes], object]) -> Generator[bytes]:
+    with closing(chunks):
+        for chunk in chunks:
+            copy(chunk)
+            yield chunk
 
 
 _END: Final = object()

@@ -41,6 +41,8 @@ __all__ = [
     "Actor",
     "Entry",
     "HexDigest",
+    "canonical_object",
+    "entry_from_object",
     "format_time",
     "make_entry",
     "parse_time",
@@ -143,25 +145,10 @@ class Entry(NamedTuple):
         passes the leaf hash of the line before, as `.hex()` wrote it). A `prev` equal to it
         is then known to be well formed without the format check; any other `prev` gets the
         full check, so the verdict is the same with or without it."""
-        # parse_canonical's fast path, inlined (it runs once per entry a verifier reads):
-        # bytes that orjson re-encodes to themselves, with no byte where orjson's key order
-        # can differ from RFC 8785's, are canonical. Anything else, including bytes that
-        # are not JSON at all, goes through parse_canonical, which gives the verdict and
-        # the reason. Values are type-checked field by field in _from_json.
-        try:
-            obj = _loads(line)
-        except _JSONDecodeError:
-            obj = _NOT_PARSED
-        if (
-            obj is _NOT_PARSED
-            or _dumps(obj, option=_SORT_KEYS) != line
-            or not (line.isascii() or _divergent(line) is None)
-        ):
-            try:
-                obj = parse_canonical(line, check_values=False)
-            except CanonicalFormError as exc:
-                raise EntryFormatError(str(exc)) from None
-        return _from_json(obj, line, expected_prev)
+        # Two halves, which custody.verify.parallel runs on two processes: the bytes are
+        # canonical (canonical_object), and the value they hold is an entry
+        # (entry_from_object). Values are type-checked field by field in the second.
+        return _from_json(canonical_object(line), line, expected_prev)
 
     @classmethod
     def parse_noncanonical(cls, line: bytes) -> Entry:
@@ -175,6 +162,30 @@ class Entry(NamedTuple):
         except CanonicalFormError as exc:
             raise EntryFormatError(str(exc)) from None
         return _from_json(obj, line)
+
+
+def canonical_object(line: bytes) -> Any:
+    """The JSON value of `line`, which must be its RFC 8785 canonical bytes; raise
+    EntryFormatError saying why they are not (Entry.parse's first half)."""
+    # parse_canonical's fast path, inlined (it runs once per entry a verifier reads): bytes
+    # that orjson re-encodes to themselves, with no byte where orjson's key order can differ
+    # from RFC 8785's, are canonical. Anything else, including bytes that are not JSON at
+    # all, goes through parse_canonical, which gives the verdict and the reason; its value
+    # is orjson's too.
+    try:
+        obj = _loads(line)
+    except _JSONDecodeError:
+        obj = _NOT_PARSED
+    if (
+        obj is _NOT_PARSED
+        or _dumps(obj, option=_SORT_KEYS) != line
+        or not (line.isascii() or _divergent(line) is None)
+    ):
+        try:
+            obj = parse_canonical(line, check_values=False)
+        except CanonicalFormError as exc:
+            raise EntryFormatError(str(exc)) from None
+    return obj
 
 
 def _thaw(value: Any) -> Any:
@@ -358,6 +369,12 @@ def _from_json(obj: Any, raw: bytes, expected_prev: str = "") -> Entry:
             ENTRY_VERSION,
         ),
     )
+
+
+# Entry.parse's second half: the entry that the JSON value `obj` of the line `raw` holds
+# (every field checked, the leaf hash of `raw` computed), or EntryFormatError naming the
+# first bad field. Whether `raw` is canonical is canonical_object's question.
+entry_from_object: Final = _from_json
 
 
 def _keys_error(obj: dict[str, Any]) -> EntryFormatError:

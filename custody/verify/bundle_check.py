@@ -13,10 +13,17 @@ from custody.entry import parse_time
 from custody.errors import EntryFormatError, FormatError, RootMismatchError, SignatureError
 from custody.note import Note
 from custody.replay import CaseState
-from custody.verify import selective
+from custody.verify import parallel, selective
 from custody.verify.content import check_content
 from custody.verify.full import FullWalk
-from custody.verify.results import CHECKS, CheckId, Recorder, VerificationReport, new_checks
+from custody.verify.results import (
+    CHECKS,
+    CheckId,
+    Mark,
+    Recorder,
+    VerificationReport,
+    new_checks,
+)
 from custody.verify.selective import SelectiveWalk
 from custody.verify.signatures import (
     check_checkpoint,
@@ -36,16 +43,22 @@ def verify_bundle(
     policy_text: str | None = None,
     now: datetime | None = None,
     raise_on_failure: bool = False,
+    parallel: bool | None = None,
 ) -> VerificationReport:
     """Verify a court bundle (spec 6). Raises BundleFormatError if it cannot be read at all.
 
     `policy_text`: a tlog-policy the user trusts; without it the bundle's own policy.txt is
     used, and the report says so (spec 5: keys inside a bundle only say what the exporter
     claims). `now` only stamps the report; nothing here reads a clock.
+
+    `parallel`: the entries of a full bundle are walked on two processes where that is
+    possible (custody.verify.parallel; the report is the same either way): None when
+    entries.jsonl is large enough to gain from it, True whatever its size, False never.
+    Raising mode always walks in one process.
     """
     with BundleReader(source) as reader:
         manifest, manifest_canonical = reader.manifest()
-        check = _BundleCheck(reader, manifest, raising=raise_on_failure)
+        check = _BundleCheck(reader, manifest, raising=raise_on_failure, parallel=parallel)
         report = check.report
         report.subject = str(source) if isinstance(source, str | Path) else "<stream>"
         report.verified_at = None if now is None else now.astimezone(UTC).isoformat()
@@ -62,8 +75,12 @@ def verify_bundle(
 class _BundleCheck:
     """One verification of one bundle: the report, its recorder and the replayed case."""
 
-    def __init__(self, reader: BundleReader, manifest: Manifest, *, raising: bool) -> None:
+    def __init__(
+        self, reader: BundleReader, manifest: Manifest, *, raising: bool, parallel: bool | None
+    ) -> None:
         self.reader = reader
+        # Raising mode stops at the first failure: the one-process walk finds it first.
+        self.parallel = False if raising else parallel
         self.manifest = manifest
         self.selective = manifest.disclosure == "selective"
         checks = new_checks(CHECKS, selective=self.selective)
@@ -158,16 +175,9 @@ class _BundleCheck:
             self.rec.fail(CheckId.FORMAT, EntryFormatError, f"{ENTRIES} is missing")
             read = False
         else:
-            walk: EntryWalk = (
-                SelectiveWalk(self.manifest, checkpoint, self.rec, self.reader)
-                if self.selective
-                else FullWalk(self.manifest, checkpoint, self.rec)
-            )
-            self.walk = walk
             mark = self.rec.mark()
-            # Closed here, not by the garbage collector, when raising mode stops the walk.
-            with closing(self.reader.line_blocks(ENTRIES)) as blocks:
-                read = walk.run(blocks)
+            walk, read = self._walk(checkpoint, mark)
+            self.walk = walk
             if read:
                 self.report.entries = walk.count
             else:
@@ -180,6 +190,23 @@ class _BundleCheck:
             for check_id in _ENTRY_CHECKS:
                 self.rec.skip(check_id, f"{ENTRIES} is missing or could not be read to its end")
         return read
+
+    def _walk(self, checkpoint: Checkpoint | None, mark: Mark) -> tuple[EntryWalk, bool]:
+        """One pass over entries.jsonl; the walk and whether the member was read to its end."""
+        if not self.selective and parallel.wanted(self.reader, self.parallel):
+            shared = parallel.walk(self.reader, self.manifest, checkpoint, self.rec)
+            if shared is not None:
+                return shared
+            self.rec.rewind(mark)  # the log was not proven: its report is one process's
+        walk: EntryWalk = (
+            SelectiveWalk(self.manifest, checkpoint, self.rec, self.reader)
+            if self.selective
+            else FullWalk(self.manifest, checkpoint, self.rec)
+        )
+        # Closed here, not by the garbage collector, when raising mode stops the walk.
+        with closing(self.reader.line_blocks(ENTRIES)) as blocks:
+            read = walk.run(blocks)
+        return walk, read
 
     def check_content(self, *, entries_read: bool) -> None:
         """spec 6.6, against the exhibit.ingested entries the walk replayed."""

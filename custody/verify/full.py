@@ -48,6 +48,11 @@ class FullWalk(EntryWalk):
     def finish(self) -> None:
         self.tree.extend(self.leaves)
         self.leaves.clear()
+        self.close_log(self.tree.root())
+
+    def close_log(self, root: bytes) -> None:
+        """spec 6.2 once every entry is read: as many entries as tree_size, and `root`, the
+        RFC 9162 root over every line, is the checkpoint's."""
         tree_size = self.manifest.tree_size
         if self.count != tree_size:
             self.rec.fail(
@@ -57,7 +62,7 @@ class FullWalk(EntryWalk):
             )
         if self.checkpoint is None:
             self.rec.fail(LOG, RootMismatchError, "no valid checkpoint to compare the root with")
-        elif self.tree.root() != self.checkpoint.root_hash:
+        elif root != self.checkpoint.root_hash:
             self.rec.fail(
                 LOG,
                 RootMismatchError,

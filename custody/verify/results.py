@@ -204,9 +204,9 @@ class Recorder:
     def passed(self, check_id: CheckId) -> bool:
         return self._checks[check_id].status == "pass"
 
-    def mark(self) -> _Mark:
+    def mark(self) -> Mark:
         """The findings so far, to `rewind` to."""
-        return _Mark(
+        return Mark(
             {
                 check_id: (c.status, list(c.findings), c.finding_count, c.detail)
                 for check_id, c in self._checks.items()
@@ -214,7 +214,7 @@ class Recorder:
             len(self.warnings),
         )
 
-    def rewind(self, mark: _Mark) -> None:
+    def rewind(self, mark: Mark) -> None:
         """Forget every finding and warning recorded since `mark`: what was read of a
         member that then proves corrupt must not count, or the verdict would depend on how
         much of it was read before the corruption showed (the read's chunk size)."""
@@ -230,6 +230,8 @@ class Recorder:
 
 
 @dataclass(frozen=True, slots=True)
-class _Mark:
+class Mark:
+    """The findings at one point of a verification (`Recorder.mark`)."""
+
     checks: dict[str, tuple[Status, list[Finding], int, str]]
     warnings: int

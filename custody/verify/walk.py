@@ -60,11 +60,8 @@ class EntryWalk(ABC):
         return True
 
     def step(self, line: bytes) -> None:
-        """One line through every check, in the order of spec 6.
-
-        This runs once per entry, a million times for a large log, so the per-entry checks
-        are written out here instead of being one method call each; the comments name the
-        part of spec 6 each one is."""
+        """One line through every check, in the order of spec 6: its form (6.1), its place
+        in the log (6.2, `link`), then `check`."""
         entry: Entry | None
         try:
             # previous_hex is always a leaf hash's hex: a `prev` equal to it (every entry of
@@ -81,6 +78,20 @@ class EntryWalk(ABC):
                 return
         leaf_hex = entry.leaf.hex()
         self.link(entry, line, entry.leaf)
+        exhibit = self.check(entry)
+        if exhibit is not None:
+            self.heads[exhibit] = leaf_hex
+        self.previous_seq = entry.seq
+        self.previous_hex = leaf_hex
+        self.count += 1
+
+    def check(self, entry: Entry) -> str | None:
+        """spec 6.1 (`case`), 6.3, 6.4 and 6.7 for the next entry in seq order, against the
+        state of the walk; return the entry's exhibit, whose head (`heads`) the caller then
+        sets to the entry's leaf hash. The comments name the part of spec 6 each check is.
+
+        This runs once per entry, a million times for a large log, so the checks are
+        written out here instead of being one method call each."""
         rec = self.rec
         seq = entry.seq
         # spec 6.1: `case` matches the manifest.
@@ -109,14 +120,12 @@ class EntryWalk(ABC):
         exhibit = entry.exhibit
         if exhibit is not None:
             # spec 6.4: `exhibit_prev` is the leaf hash of the exhibit's entry before.
-            heads = self.heads
-            head = heads.get(exhibit, ZERO_HEX)
+            head = self.heads.get(exhibit, ZERO_HEX)
             if entry.exhibit_prev != head:
                 self.chain_broken(
                     f"exhibit_prev breaks the chain of exhibit {exhibit} (expected {head[:16]}...)",
                     seq,
                 )
-            heads[exhibit] = leaf_hex
         # spec 6.7: the custody rules, by custody.replay; and the altered-storage warning.
         for violation in self.case.apply(entry):
             rec.fail(CheckId.REPLAY, ReplayError, violation.message, violation.seq)
@@ -126,9 +135,7 @@ class EntryWalk(ABC):
                 f"exhibit {exhibit}: re-verification found storage altered at this point",
                 seq,
             )
-        self.previous_seq = seq
-        self.previous_hex = leaf_hex
-        self.count += 1
+        return exhibit
 
     def malformed(self, line: bytes, error: EntryFormatError) -> Entry | None:
         """spec 6.1: the line is not a canonical, well-formed entry. A non-canonical but
