@@ -8,7 +8,7 @@ buffer     the re-chunking buffer that turns a body into parts
 client     every S3 request, the only module that calls minio
 """
 
-from evidence.s3.client import S3RequestError
+from evidence.s3.client import Checksum, S3RequestError
 from evidence.s3.store import MAX_PARTS, MIN_PART_SIZE, S3Store
 from evidence.s3.uploads import MAX_PART_SIZE, PARTS_PER_SIZE_STEP
 
@@ -17,6 +17,7 @@ __all__ = [
     "MAX_PART_SIZE",
     "MIN_PART_SIZE",
     "PARTS_PER_SIZE_STEP",
+    "Checksum",
     "S3RequestError",
     "S3Store",
 ]

@@ -32,7 +32,7 @@ from evidence.keys import BundleKey, ExhibitKey
 from evidence.locking import PROCESS_LEASES, LeaseBook
 from evidence.s3.buffer import PartBuffer, PartSender
 from evidence.s3.bundles import S3Bundles
-from evidence.s3.client import S3Client, S3RequestError, valid_bucket_name
+from evidence.s3.client import Checksum, S3Client, S3RequestError, new_minio, valid_bucket_name
 from evidence.s3.objects import EXHIBITS, EvidenceBucket
 from evidence.s3.staging import UPLOADS, Staging
 from evidence.s3.uploads import MAX_PART_SIZE, Uploads, part_size
@@ -68,6 +68,7 @@ class S3Store:
         retention_days: int | None = None,
         part_size: int = MIN_PART_SIZE,
         parallel_parts: int = 1,
+        checksum: Checksum = Checksum.SHA256,
         leases: LeaseBook = PROCESS_LEASES,
         key_wait: float = 30.0,
         clock: Callable[[], datetime] = utc_now,
@@ -90,11 +91,10 @@ class S3Store:
         self.part_size = part_size
         self.parallel_parts = parallel_parts
         self._clock = clock
+        self.checksum = checksum
         self.client = S3Client(
-            client
-            or Minio(
-                endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region
-            )
+            client or new_minio(endpoint, access_key, secret_key, secure=secure, region=region),
+            checksum,
         )
         self._evidence = EvidenceBucket(
             self.client,
@@ -162,7 +162,7 @@ class S3Store:
 
         def upload(number: int, part: memoryview) -> None:
             assert multipart is not None
-            evidence.upload_part(key, multipart, number, part)
+            evidence.upload_part(key, multipart, number, part, evidence.checksum)
 
         sender = PartSender(upload, self.parallel_parts)
 
