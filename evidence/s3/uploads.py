@@ -300,8 +300,8 @@ class _Append:
     """One append: the tail reloaded, full parts uploaded as more bytes come, a new tail.
 
     Parts are hashed in order as they leave the buffer; they may be sent side by side
-    (`parallel_parts`), and each one's progress is recorded once it and every part
-    before it are on the server."""
+    (`parallel_parts`), and each one's progress is recorded as soon as it and every part
+    before it are on the server, even while the body pauses."""
 
     def __init__(self, uploads: Uploads, upload_id: UUID, lease: Lease) -> None:
         self.u = uploads
@@ -387,7 +387,10 @@ class _Append:
         )
 
     def _recorded(self, number: int) -> None:
-        """Part `number` and all before it are on the server: record the progress."""
+        """Part `number` and all before it are on the server: record the progress.
+
+        Runs on the thread that sent the part, one call at a time (`PartSender`); the
+        request's thread reads `progress` only once every part is sent."""
         staging = self.u._staging
         self.lease.renew()
         self.progress = self.pending.pop(number)

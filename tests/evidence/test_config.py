@@ -47,6 +47,22 @@ def test_s3_url() -> None:
     assert isinstance(store, BlobStore)
 
 
+def test_s3_url_defaults_and_part_size() -> None:
+    store = open_store("s3://minio:9000/evidence?staging_bucket=staging", env=CREDENTIALS)
+    assert isinstance(store, S3Store)
+    assert (store.parallel_parts, store.part_size, store.checksum) == (
+        3,
+        16 * 1024 * 1024,
+        Checksum.SHA256,
+    )
+    store = open_store(
+        "s3://minio:9000/evidence?staging_bucket=staging&part_mib=5&parallel_parts=1",
+        env=CREDENTIALS,
+    )
+    assert isinstance(store, S3Store)
+    assert (store.parallel_parts, store.part_size) == (1, 5 * 1024 * 1024)
+
+
 @pytest.mark.parametrize(
     ("url", "env", "message"),
     [
@@ -62,7 +78,13 @@ def test_s3_url() -> None:
         ("s3://minio:9000/a..b?staging_bucket=staging", CREDENTIALS, "bucket name"),
         ("s3://minio:9000/evidence?staging_bucket=s", CREDENTIALS, "bucket name"),
         ("s3://m:9000/evidence?staging_bucket=staging&parallel_parts=99", CREDENTIALS, "1 and"),
-        ("s3://m:9000/e?staging_bucket=staging&checksum=crc32", CREDENTIALS, "sha256 or md5"),
+        (
+            "s3://m:9000/evidence?staging_bucket=staging&checksum=crc32",
+            CREDENTIALS,
+            "sha256 or md5",
+        ),
+        ("s3://m:9000/evidence?staging_bucket=staging&part_mib=4", CREDENTIALS, "between 5 MiB"),
+        ("s3://m:9000/evidence?staging_bucket=staging&part_mib=8.5", CREDENTIALS, "whole number"),
         ("file://server/share", {}, "local path"),
         ("gopher://x/y", {}, "unknown evidence store scheme"),
     ],
