@@ -13,6 +13,10 @@ With --rgw (the Ceph RGW of `scripts/s3-rgw`, a user made for the run): per run,
   ingest    PUT …/content through the API into the S3 store (Object Lock bucket)
   tus       POST …/uploads, one PATCH of the whole file, through the API
 
+Besides the speeds, the CPU seconds per GiB of the app server (ingest, tus), of the
+reference app and, with --rgw, of the gateway (radosgw) in each case; the last line,
+starting SUMMARY, gives the medians of the ratios and of those CPU figures in one line.
+
     .venv/bin/python bench/reference_bench.py [--size 1] [--runs 3] [--rgw] [--store-query Q]
 """
 
@@ -28,6 +32,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -41,6 +46,7 @@ from bench.ingest_bench import (  # noqa: E402
     file_chunks,
     free_port,
     make_file,
+    process_cpu,
     sha256_of,
     timed_put,
 )
@@ -135,15 +141,55 @@ def tus(server: Server, source: Path, expected: str) -> float:
 
 def report(
     name: str, seconds: list[float], size: int, base: list[float] | None, against: str = ""
-) -> None:
+) -> float | None:
+    """One line of speeds (and ratios to `base`); the median ratio."""
     mbs = [size / s / 1e6 for s in seconds]
     line = f"{name:10} " + " ".join(f"{m:7.1f}" for m in mbs) + " MB/s"
     line += f" | median {statistics.median(mbs):7.1f} MB/s"
+    median = None
     if base is not None:
         ratios = [b / s for b, s in zip(base, seconds, strict=True)]
+        median = statistics.median(ratios)
         line += f" | vs {against} " + " ".join(f"{r:.2f}" for r in ratios)
-        line += f" (median {statistics.median(ratios):.2f})"
+        line += f" (median {median:.2f})"
     print(line, flush=True)
+    return median
+
+
+class Cpu:
+    """CPU seconds (user + kernel) per GiB that processes spent in each measured case."""
+
+    def __init__(self, pids: dict[str, int | None], size: int) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid is not None}
+        self.size = size
+        self.spent: dict[tuple[str, str], list[float]] = {}
+
+    def _now(self) -> dict[str, float]:
+        now = {}
+        for name, pid in self.pids.items():
+            try:
+                now[name] = sum(process_cpu(pid))
+            except OSError:
+                now[name] = float("nan")
+        return now
+
+    def measure(self, case: str, call: Callable[[], float]) -> float:
+        before = self._now()
+        seconds = call()
+        after = self._now()
+        for name in self.pids:
+            per_gib = (after[name] - before[name]) / (self.size / GiB)
+            self.spent.setdefault((case, name), []).append(per_gib)
+        return seconds
+
+    def median(self, case: str, process: str) -> float:
+        return statistics.median(self.spent.get((case, process), [float("nan")]))
+
+    def print(self) -> None:
+        print("CPU s/GiB (median of runs) by case and process:")
+        for (case, name), values in sorted(self.spent.items()):
+            runs = " ".join(f"{v:.2f}" for v in values)
+            print(f"  {case:10} {name:10} {statistics.median(values):6.2f}  ({runs})")
 
 
 def run_fs(work: Path, size: int, runs: int) -> None:
@@ -200,15 +246,26 @@ def run_rgw(work: Path, size: int, runs: int, store_query: str) -> None:
     }
     server = Server(work / "s3-data", env)
     reference = Reference(["--s3", endpoint, "--bucket", f"ref-{suffix}"], keys)
+    cpu = Cpu({"app": server.process.pid, "reference": reference.process.pid, **ceph_pids()}, size)
     times: dict[str, list[float]] = {"direct": [], "reference": [], "ingest": [], "tus": []}
+
+    def direct() -> float:
+        started = time.perf_counter()
+        minio.fput_object(f"direct-{suffix}", uuid.uuid4().hex, str(source))
+        return time.perf_counter() - started
+
+    cases: dict[str, Callable[[], float]] = {
+        "direct": direct,
+        "reference": lambda: reference.put(source, expected),
+        "ingest": lambda: ingest(server, source, expected),
+        "tus": lambda: tus(server, source, expected),
+    }
     try:
-        for _ in range(runs):
-            started = time.perf_counter()
-            minio.fput_object(f"direct-{suffix}", uuid.uuid4().hex, str(source))
-            times["direct"].append(time.perf_counter() - started)
-            times["reference"].append(reference.put(source, expected))
-            times["ingest"].append(ingest(server, source, expected))
-            times["tus"].append(tus(server, source, expected))
+        for n in range(runs):
+            # Alternate the order, so that neither side always runs on a warmer machine.
+            order = list(cases) if n % 2 == 0 else list(reversed(cases))
+            for case in order:
+                times[case].append(cpu.measure(case, cases[case]))
     finally:
         reference.stop()
         server.stop()
@@ -216,9 +273,38 @@ def run_rgw(work: Path, size: int, runs: int, store_query: str) -> None:
     print(f"Ceph RGW ({endpoint}), {size / GiB:g} GiB, {runs} runs, store query {url}:")
     report("direct", times["direct"], size, None)
     report("reference", times["reference"], size, times["direct"], "direct")
-    report("ingest", times["ingest"], size, times["direct"], "direct")
-    report("tus", times["tus"], size, times["direct"], "direct")
-    report("ingest", times["ingest"], size, times["reference"], "reference")
+    vs_direct = report("ingest", times["ingest"], size, times["direct"], "direct")
+    tus_direct = report("tus", times["tus"], size, times["direct"], "direct")
+    vs_reference = report("ingest", times["ingest"], size, times["reference"], "reference")
+    cpu.print()
+    print(
+        f"SUMMARY rgw {size / GiB:g} GiB x{runs} store{store_query or ' defaults'}: "
+        f"ingest/direct {vs_direct:.2f}, ingest/reference {vs_reference:.2f}, "
+        f"tus/direct {tus_direct:.2f}; CPU s/GiB: app ingest {cpu.median('ingest', 'app'):.2f}, "
+        f"app tus {cpu.median('tus', 'app'):.2f}, "
+        f"reference app {cpu.median('reference', 'reference'):.2f}, "
+        f"radosgw+osd ingest {cpu.median('ingest', 'radosgw') + cpu.median('ingest', 'osd'):.2f} "
+        f"direct {cpu.median('direct', 'radosgw') + cpu.median('direct', 'osd'):.2f}; "
+        f"load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
+def ceph_pids() -> dict[str, int | None]:
+    """The gateway's and the OSD's processes, for their CPU time (None: not found)."""
+    settings = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in _rgw("env").splitlines()
+        if "=" in line
+    )
+    pids: dict[str, int | None] = {}
+    for name, daemon in (("radosgw", "client.rgw.a"), ("osd", "osd.0")):
+        try:
+            run = Path(settings["JITC_RGW_DIR"]) / "run"
+            pids[name] = int((run / f"{daemon}.pid").read_text())
+        except (KeyError, OSError, ValueError):
+            pids[name] = None
+    return pids
 
 
 def main() -> None:

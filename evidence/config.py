@@ -3,7 +3,7 @@
     file:///var/lib/jitc/evidence[?retention_days=N]
     /var/lib/jitc/evidence                  (a bare path: the filesystem store)
     s3://HOST[:PORT]/BUCKET?staging_bucket=NAME[&secure=false][&region=R][&retention_days=N]
-                           [&parallel_parts=N]
+                           [&parallel_parts=N][&part_mib=N][&checksum=sha256|md5]
         with JITC_S3_ACCESS_KEY and JITC_S3_SECRET_KEY in the environment
 
 Credentials never go in the URL, so it can be logged and shown in diagnostics.
@@ -19,14 +19,24 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from evidence.errors import StoreConfigError
 from evidence.fs import FilesystemStore
 from evidence.locking import PROCESS_LEASES, LeaseBook
-from evidence.s3 import S3Store
+from evidence.s3 import DEFAULT_PARALLEL_PARTS, DEFAULT_PART_SIZE, Checksum, S3Store
 from evidence.store import BlobStore
 
 ACCESS_KEY_ENV = "JITC_S3_ACCESS_KEY"
 SECRET_KEY_ENV = "JITC_S3_SECRET_KEY"  # noqa: S105 -- the variable's name, not a secret
 
 _FS_OPTIONS = frozenset({"retention_days"})
-_S3_OPTIONS = frozenset({"staging_bucket", "secure", "region", "retention_days", "parallel_parts"})
+_S3_OPTIONS = frozenset(
+    {
+        "staging_bucket",
+        "secure",
+        "region",
+        "retention_days",
+        "parallel_parts",
+        "part_mib",
+        "checksum",
+    }
+)
 
 
 def _options(query: str, allowed: frozenset[str]) -> dict[str, str]:
@@ -50,10 +60,29 @@ def _retention(options: Mapping[str, str]) -> int | None:
 
 
 def _parallel_parts(options: Mapping[str, str]) -> int:
-    value = options.get("parallel_parts", "1")
+    value = options.get("parallel_parts", str(DEFAULT_PARALLEL_PARTS))
     if not value.isdigit() or int(value) < 1:
         raise StoreConfigError("parallel_parts must be a positive integer")
     return int(value)
+
+
+def _part_size(options: Mapping[str, str]) -> int:
+    """Bytes of the first parts (S3Store checks the range); the URL gives whole MiB."""
+    value = options.get("part_mib")
+    if value is None:
+        return DEFAULT_PART_SIZE
+    if not value.isdigit():
+        raise StoreConfigError("part_mib must be a whole number of MiB")
+    return int(value) * 1024 * 1024
+
+
+def _checksum(options: Mapping[str, str]) -> Checksum:
+    value = options.get("checksum", Checksum.SHA256)
+    try:
+        return Checksum(value)
+    except ValueError:
+        choices = " or ".join(c.value for c in Checksum)
+        raise StoreConfigError(f"checksum must be {choices}, not {value!r}") from None
 
 
 def _flag(options: Mapping[str, str], name: str, default: bool) -> bool:
@@ -111,6 +140,8 @@ def open_store(
             region=options.get("region") or None,
             retention_days=_retention(options),
             parallel_parts=_parallel_parts(options),
+            checksum=_checksum(options),
+            part_size=_part_size(options),
             leases=leases,
         )
     raise StoreConfigError(f"unknown evidence store scheme {parts.scheme!r}")

@@ -8,15 +8,24 @@ buffer     the re-chunking buffer that turns a body into parts
 client     every S3 request, the only module that calls minio
 """
 
-from evidence.s3.client import S3RequestError
-from evidence.s3.store import MAX_PARTS, MIN_PART_SIZE, S3Store
+from evidence.s3.client import Checksum, S3RequestError
+from evidence.s3.store import (
+    DEFAULT_PARALLEL_PARTS,
+    DEFAULT_PART_SIZE,
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    S3Store,
+)
 from evidence.s3.uploads import MAX_PART_SIZE, PARTS_PER_SIZE_STEP
 
 __all__ = [
+    "DEFAULT_PARALLEL_PARTS",
+    "DEFAULT_PART_SIZE",
     "MAX_PARTS",
     "MAX_PART_SIZE",
     "MIN_PART_SIZE",
     "PARTS_PER_SIZE_STEP",
+    "Checksum",
     "S3RequestError",
     "S3Store",
 ]

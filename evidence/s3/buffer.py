@@ -10,6 +10,7 @@ left at the end (a full or short last part) is the caller's to write.
 from __future__ import annotations
 
 import collections
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -62,6 +63,11 @@ class PartSender:
     `parallel - 1` parts are sent side by side while one fills; `send(number, part)`
     returns a sent part's buffer for reuse. The first failure is raised by the next
     `send` or by `drain`; `close` waits for what is in flight and drops it.
+
+    `on_sent(number)` is called once part `number` and every part sent before it are on
+    the server, in the parts' order, one call at a time, on the thread that sent the
+    last of them: progress is recorded as soon as it is true, even while the body
+    pauses. Its failure counts as that part's.
     """
 
     def __init__(
@@ -78,17 +84,37 @@ class PartSender:
         self._on_sent = on_sent
         self._pool = ThreadPoolExecutor(parallel, "s3-part") if parallel > 1 else None
         self._flight: collections.deque[tuple[int, Future[None], bytearray]] = collections.deque()
+        self._lock = threading.Lock()  # guards the three below; held while on_sent runs
+        self._order: collections.deque[int] = collections.deque()  # sent, not yet reported
+        self._done: set[int] = set()
+        self._broken = False
 
     def _send(self, number: int, part: bytearray) -> None:
         with memoryview(part) as view:
             self._upload(number, view)
+        self._sent(number)
+
+    def _sent(self, number: int) -> None:
+        """Report every part that is on the server with all parts before it."""
+        with self._lock:
+            self._done.add(number)
+            while self._order and self._order[0] in self._done and not self._broken:
+                first = self._order[0]
+                if self._on_sent is not None:
+                    try:
+                        self._on_sent(first)
+                    except BaseException:
+                        self._broken = True  # nothing after a failed report is reported
+                        raise
+                self._order.popleft()
+                self._done.discard(first)
 
     def send(self, number: int, part: bytearray) -> bytearray | None:
-        """Send part `number`; a buffer to fill next, or None. `on_sent` is called on this
-        thread, in the parts' order, once each part is sent."""
+        """Send part `number` (numbers rise); a buffer to fill next, or None."""
+        with self._lock:
+            self._order.append(number)
         if self._pool is None:
             self._send(number, part)
-            self._sent(number)
             return part
         self._flight.append((number, self._pool.submit(self._send, number, part), part))
         if len(self._flight) < self._parallel:
@@ -96,15 +122,10 @@ class PartSender:
         return self._collect()
 
     def _collect(self) -> bytearray:
-        number, future, done = self._flight[0]
+        _, future, done = self._flight[0]
         future.result()  # a failure stays in flight: close() waits for the others
         self._flight.popleft()
-        self._sent(number)
         return done
-
-    def _sent(self, number: int) -> None:
-        if self._on_sent is not None:
-            self._on_sent(number)
 
     def drain(self) -> None:
         """Wait until every part is sent; the first failure is raised."""

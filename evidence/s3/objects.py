@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from minio.commonconfig import COMPLIANCE
-from minio.datatypes import Part
 
 from evidence.errors import (
     LeaseHeldError,
@@ -37,6 +36,7 @@ from evidence.errors import (
 from evidence.keys import ExhibitKey
 from evidence.locking import LeaseBook
 from evidence.s3.client import (
+    Checksum,
     S3Client,
     S3RequestError,
     retained_until,
@@ -129,11 +129,22 @@ class EvidenceBucket:
                 raise
             log.warning("PutObject of %s answered an error, but the object is there", key)
 
-    def start_multipart(self, key: ExhibitKey) -> str:
-        return self.client.create_multipart_upload(self.name, key.path, self.creation_headers())
+    @property
+    def checksum(self) -> Checksum:
+        """How new uploads tell the server their bodies' digests."""
+        return self.client.checksum
 
-    def upload_part(self, key: ExhibitKey, upload_id: str, number: int, data: memoryview) -> None:
-        self.client.upload_part(self.name, key.path, upload_id, number, data)
+    def start_multipart(self, key: ExhibitKey) -> str:
+        """A multipart upload whose parts carry `self.checksum`."""
+        return self.client.create_multipart_upload(
+            self.name, key.path, self.creation_headers(), self.checksum
+        )
+
+    def upload_part(
+        self, key: ExhibitKey, upload_id: str, number: int, data: memoryview, checksum: Checksum
+    ) -> None:
+        """`checksum`: the one the multipart upload was started with."""
+        self.client.upload_part(self.name, key.path, upload_id, number, data, checksum)
 
     def complete(self, key: ExhibitKey, upload_id: str, parts: int, size: int) -> None:
         """Make the object of parts 1..`parts`, which must hold `size` bytes in all.
@@ -145,17 +156,17 @@ class EvidenceBucket:
             if self._made(key, size):
                 return  # completed by an earlier attempt whose reply was lost
             raise StorageUnavailableError(f"multipart upload of {key} is gone")
-        chosen = [p for p in listed if p.part_number <= parts]
-        if [p.part_number for p in chosen] != list(range(1, parts + 1)):
+        chosen = [p for p in listed if p.number <= parts]
+        if [p.number for p in chosen] != list(range(1, parts + 1)):
             raise StorageUnavailableError(f"parts of {key} missing on the server")
-        if sum(p.size or 0 for p in chosen) != size:
+        if sum(p.size for p in chosen) != size:
             raise StorageUnavailableError(f"parts of {key} do not hold the {size} bytes sent")
         try:
             self.client.complete_multipart_upload(
                 self.name,
                 key.path,
                 upload_id,
-                [Part(p.part_number, p.etag) for p in chosen],
+                chosen,
                 create_only=True,
             )
         except S3RequestError as exc:

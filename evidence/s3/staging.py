@@ -1,8 +1,8 @@
 """What a resumable upload keeps in the staging bucket (no Object Lock), ADR 0025.
 
     uploads/<upload id>/info.json      the upload record (begin_upload)
-    uploads/<upload id>/multipart      the multipart upload in the evidence bucket and
-                                       its part size, written before its first part
+    uploads/<upload id>/multipart      the multipart upload in the evidence bucket, its
+                                       part size and checksum, written before its first part
     uploads/<upload id>/progress       parts uploaded, their bytes, and the SHA-256
                                        state after them: the commit point of a part
     uploads/<upload id>/tail/<start>   bytes after the parts (less than a part), valid
@@ -27,7 +27,7 @@ from uuid import UUID
 from evidence._ingest import UploadInfo
 from evidence.errors import UploadCorruptError, UploadExistsError, UploadNotFoundError
 from evidence.keys import parse_id
-from evidence.s3.client import Listed, S3Client, S3RequestError
+from evidence.s3.client import Checksum, Listed, S3Client, S3RequestError
 
 UPLOADS: Final = "uploads/"
 
@@ -36,6 +36,8 @@ UPLOADS: Final = "uploads/"
 class Multipart:
     upload_id: str
     part_size: int
+    checksum: Checksum
+    """What its parts carry: the one it was started with (AWS refuses another)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +126,18 @@ class Staging:
         if doc is None:
             return None
         try:
-            return Multipart(str(doc["upload_id"]), int(doc["part_size"]))
+            # A record without one was written before checksums: its parts carry MD5.
+            checksum = Checksum(doc.get("checksum", Checksum.MD5))
+            return Multipart(str(doc["upload_id"]), int(doc["part_size"]), checksum)
         except (KeyError, TypeError, ValueError) as exc:
             raise UploadCorruptError(upload_id, f"unreadable multipart record: {exc}") from exc
 
     def write_multipart(self, upload_id: UUID, record: Multipart) -> None:
-        doc = {"upload_id": record.upload_id, "part_size": record.part_size}
+        doc = {
+            "upload_id": record.upload_id,
+            "part_size": record.part_size,
+            "checksum": str(record.checksum),
+        }
         self._write_json(upload_id, "multipart", doc)
 
     def progress(self, upload_id: UUID) -> Progress:

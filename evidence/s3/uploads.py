@@ -214,7 +214,9 @@ class Uploads:
                     if rest:
                         parts += 1
                         with memoryview(rest) as view:
-                            self._bucket.upload_part(key, multipart.upload_id, parts, view)
+                            self._bucket.upload_part(
+                                key, multipart.upload_id, parts, view, multipart.checksum
+                            )
                     self._bucket.complete(key, multipart.upload_id, parts, end)
             self._bucket.seal(key, end)
         del rest  # before a re-read: memory stays at about one part
@@ -298,8 +300,8 @@ class _Append:
     """One append: the tail reloaded, full parts uploaded as more bytes come, a new tail.
 
     Parts are hashed in order as they leave the buffer; they may be sent side by side
-    (`parallel_parts`), and each one's progress is recorded once it and every part
-    before it are on the server."""
+    (`parallel_parts`), and each one's progress is recorded as soon as it and every part
+    before it are on the server, even while the body pauses."""
 
     def __init__(self, uploads: Uploads, upload_id: UUID, lease: Lease) -> None:
         self.u = uploads
@@ -367,7 +369,9 @@ class _Append:
         self.lease.renew()
         self.hasher.update(part)
         if self.multipart is None:
-            self.multipart = Multipart(u._bucket.start_multipart(self.info.key), u._part_size)
+            self.multipart = Multipart(
+                u._bucket.start_multipart(self.info.key), u._part_size, u._bucket.checksum
+            )
             u._staging.write_multipart(self.upload_id, self.multipart)
         number = self.queued.parts + 1
         self.queued = Progress(number, self.queued.size + len(part), self.hasher.sha256.state())
@@ -376,11 +380,17 @@ class _Append:
         return number
 
     def _upload(self, number: int, part: memoryview) -> None:
-        assert self.multipart is not None
-        self.u._bucket.upload_part(self.info.key, self.multipart.upload_id, number, part)
+        multipart = self.multipart
+        assert multipart is not None
+        self.u._bucket.upload_part(
+            self.info.key, multipart.upload_id, number, part, multipart.checksum
+        )
 
     def _recorded(self, number: int) -> None:
-        """Part `number` and all before it are on the server: record the progress."""
+        """Part `number` and all before it are on the server: record the progress.
+
+        Runs on the thread that sent the part, one call at a time (`PartSender`); the
+        request's thread reads `progress` only once every part is sent."""
         staging = self.u._staging
         self.lease.renew()
         self.progress = self.pending.pop(number)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,7 @@ from evidence.fs import FilesystemStore
 from evidence.keys import ExhibitKey
 from evidence.s3 import S3Store
 from evidence.store import BlobStore
-from tests.evidence.support import REGION, MiB, pattern
+from tests.evidence.support import REGION, S3_TEST_OPTIONS, MiB, pattern
 
 WRITTEN = 12 * MiB
 TOTAL = 13 * MiB
@@ -40,13 +40,19 @@ def build(config: dict[str, Any]) -> BlobStore:
         staging_bucket=config["staging_bucket"],
         secure=False,
         region=REGION,
+        **S3_TEST_OPTIONS,
     )
 
 
-def body() -> Iterator[bytes]:
+def body(recorded: Callable[[], bool] = lambda: True) -> Iterator[bytes]:
+    """WRITTEN bytes, then a pause; `ready` once `recorded()` (parts sent side by side
+    are recorded while the body pauses: wait for that, at most a minute)."""
     data = crash_content()[:WRITTEN]
     for start in range(0, WRITTEN, MiB):
         yield data[start : start + MiB]
+    deadline = time.monotonic() + 60
+    while not recorded() and time.monotonic() < deadline:
+        time.sleep(0.05)
     print("ready", flush=True)
     time.sleep(3600)
 
@@ -57,7 +63,8 @@ def main() -> None:
     if mode == "put":
         store.put_stream(ExhibitKey.parse(key), body())
     else:
-        store.append(UUID(upload_id), 0, body())
+        upload = UUID(upload_id)
+        store.append(upload, 0, body(lambda: store.status(upload).offset > 0))
 
 
 if __name__ == "__main__":

@@ -16,13 +16,16 @@ from minio import Minio
 
 from evidence.fs import FilesystemStore
 from evidence.keys import ExhibitKey
-from evidence.s3 import S3Store
+from evidence.s3 import MIN_PART_SIZE, S3Store
 from evidence.store import BlobStore
 
 ACCESS_KEY = "jitc-test"
 SECRET_KEY = "jitc-test-secret"  # moto accepts any credentials
 REGION = "us-east-1"
 MiB = 1024 * 1024
+S3_TEST_OPTIONS: dict[str, Any] = {"part_size": MIN_PART_SIZE}
+"""The S3 tests run at S3's smallest part size, so that bodies of a few MiB make several
+parts; the memory-bound tests build their stores with the store's defaults."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class Harness:
             staging_bucket=self.staging_bucket,
             secure=False,
             region=REGION,
-            **options,
+            **{**S3_TEST_OPTIONS, **options},
         )
 
     def config(self) -> dict[str, Any]:
@@ -185,6 +188,7 @@ def make_store(
         "staging_bucket": staging or f"staging-{suffix}",
         "secure": False,
         "region": REGION,
+        **S3_TEST_OPTIONS,
     }
     return S3Store(
         moto.endpoint,

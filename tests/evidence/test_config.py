@@ -9,7 +9,7 @@ import pytest
 from evidence.config import ACCESS_KEY_ENV, SECRET_KEY_ENV, open_store
 from evidence.errors import StoreConfigError
 from evidence.fs import FilesystemStore
-from evidence.s3 import S3Store
+from evidence.s3 import Checksum, S3Store
 from evidence.store import BlobStore
 
 CREDENTIALS = {ACCESS_KEY_ENV: "key", SECRET_KEY_ENV: "secret"}
@@ -33,17 +33,34 @@ def test_bare_path_is_the_filesystem_store(tmp_path: Path) -> None:
 def test_s3_url() -> None:
     store = open_store(
         "s3://minio.internal:9000/jitc-evidence?staging_bucket=jitc-staging"
-        "&secure=false&region=eu-west-1&retention_days=3650&parallel_parts=3",
+        "&secure=false&region=eu-west-1&retention_days=3650&parallel_parts=3&checksum=md5",
         env=CREDENTIALS,
     )
     assert isinstance(store, S3Store)
     assert store.parallel_parts == 3
+    assert store.checksum is Checksum.MD5
     assert (store.bucket, store.staging_bucket, store.retention_days) == (
         "jitc-evidence",
         "jitc-staging",
         3650,
     )
     assert isinstance(store, BlobStore)
+
+
+def test_s3_url_defaults_and_part_size() -> None:
+    store = open_store("s3://minio:9000/evidence?staging_bucket=staging", env=CREDENTIALS)
+    assert isinstance(store, S3Store)
+    assert (store.parallel_parts, store.part_size, store.checksum) == (
+        3,
+        16 * 1024 * 1024,
+        Checksum.SHA256,
+    )
+    store = open_store(
+        "s3://minio:9000/evidence?staging_bucket=staging&part_mib=5&parallel_parts=1",
+        env=CREDENTIALS,
+    )
+    assert isinstance(store, S3Store)
+    assert (store.parallel_parts, store.part_size) == (1, 5 * 1024 * 1024)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +78,13 @@ def test_s3_url() -> None:
         ("s3://minio:9000/a..b?staging_bucket=staging", CREDENTIALS, "bucket name"),
         ("s3://minio:9000/evidence?staging_bucket=s", CREDENTIALS, "bucket name"),
         ("s3://m:9000/evidence?staging_bucket=staging&parallel_parts=99", CREDENTIALS, "1 and"),
+        (
+            "s3://m:9000/evidence?staging_bucket=staging&checksum=crc32",
+            CREDENTIALS,
+            "sha256 or md5",
+        ),
+        ("s3://m:9000/evidence?staging_bucket=staging&part_mib=4", CREDENTIALS, "between 5 MiB"),
+        ("s3://m:9000/evidence?staging_bucket=staging&part_mib=8.5", CREDENTIALS, "whole number"),
         ("file://server/share", {}, "local path"),
         ("gopher://x/y", {}, "unknown evidence store scheme"),
     ],

@@ -17,7 +17,7 @@ from evidence._ingest import utc_now
 from evidence.errors import StorageUnavailableError, StoreConfigError
 from evidence.keys import ExhibitKey
 from evidence.s3 import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, PARTS_PER_SIZE_STEP, S3Store
-from evidence.s3.client import S3Client
+from evidence.s3.client import Checksum, S3Client
 from evidence.s3.uploads import part_size
 from tests.evidence.support import (
     ACCESS_KEY,
@@ -146,11 +146,17 @@ def test_a_failed_part_among_parallel_ones_leaves_no_trace(
     real = S3Client.upload_part
 
     def fourth_fails(
-        self: S3Client, bucket: str, name: str, upload: str, number: int, data: memoryview
+        self: S3Client,
+        bucket: str,
+        name: str,
+        upload: str,
+        number: int,
+        data: memoryview,
+        checksum: Checksum,
     ) -> object:
         if number == 4:
             raise StorageUnavailableError("connection reset by peer")
-        return real(self, bucket, name, upload, number, data)
+        return real(self, bucket, name, upload, number, data, checksum)
 
     monkeypatch.setattr(S3Client, "upload_part", fourth_fails)
     with pytest.raises(StorageUnavailableError):
@@ -190,11 +196,17 @@ def test_a_part_failing_among_parallel_ones_keeps_what_was_recorded(
     real = S3Client.upload_part
 
     def fifth_fails(
-        self: S3Client, bucket: str, name: str, upload: str, number: int, part: memoryview
+        self: S3Client,
+        bucket: str,
+        name: str,
+        upload: str,
+        number: int,
+        part: memoryview,
+        checksum: Checksum,
     ) -> object:
         if number == 5:
             raise StorageUnavailableError("connection reset by peer")
-        return real(self, bucket, name, upload, number, part)
+        return real(self, bucket, name, upload, number, part, checksum)
 
     monkeypatch.setattr(S3Client, "upload_part", fifth_fails)
     with pytest.raises(StorageUnavailableError):
