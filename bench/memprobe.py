@@ -67,11 +67,11 @@ def _libc() -> ctypes.CDLL | None:
 MiB = 1024 * 1024
 
 ENTRY = (
-    "import os, sys, tracemalloc; from pathlib import Path\n"
-    "frames = int(os.environ.get('LOADPROBE_FRAMES', '0'))\n"
-    "if frames: tracemalloc.start(frames)\n"
+    "import os, sys; from pathlib import Path\n"
     "from bench.memprobe import install\n"
-    "install(Path(os.environ['LOADPROBE_PATH']), float(os.environ['LOADPROBE_EVERY']))\n"
+    "install(Path(os.environ['LOADPROBE_PATH']), float(os.environ['LOADPROBE_EVERY']),\n"
+    "        frames=int(os.environ.get('LOADPROBE_FRAMES', '0')),\n"
+    "        trim=os.environ.get('LOADPROBE_TRIM') == '1')\n"
     "from server.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 """A `jitc` entry point (python -c) that runs the probe inside the server process."""
@@ -135,13 +135,27 @@ def sample(libc: ctypes.CDLL | None) -> dict[str, Any]:
     return record
 
 
-def install(path: Path, every: float, snapshot_every: float = 60.0) -> None:
+TRACE_AFTER = 20.0
+"""Seconds before tracemalloc starts: tracing the imports would slow the server's start
+past the bench's patience, and only growth under load matters."""
+
+
+def install(
+    path: Path, every: float, *, frames: int = 0, trim: bool = False, snapshot_every: float = 60.0
+) -> None:
+    """`trim`: call malloc_trim(0) before each sample, to measure how much of the resident
+    memory is free memory the allocator would give back."""
     libc = _libc()
     started = time.monotonic()
 
     def run() -> None:
-        next_snapshot = 0.0
+        next_snapshot = TRACE_AFTER
         while True:
+            late = time.monotonic() - started >= TRACE_AFTER
+            if frames and late and not tracemalloc.is_tracing():
+                tracemalloc.start(frames)
+            if trim and libc is not None:
+                libc.malloc_trim(0)
             with path.open("a") as out:
                 out.write(json.dumps(sample(libc)) + "\n")
             elapsed = time.monotonic() - started
