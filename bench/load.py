@@ -15,6 +15,12 @@ The servers submit checkpoints to both witnesses as they go (cosigning); the wit
 logs are read for refused submissions. Every `--sample` seconds the resident set (VmRSS)
 of each server and witness process is recorded.
 
+With --probe N, each app server samples its own memory every N s (bench/memprobe.py:
+allocator arenas, threads, and with --tracemalloc F what Python objects hold), written to
+bench/out/load-<name>-server-<n>.probe.jsonl. --server-env [N:]KEY=VALUE sets a variable
+for both app servers (or server N only): e.g. glibc's MALLOC_ARENA_MAX, to compare
+allocator settings side by side in one run.
+
 With --kill, one app server is killed (SIGKILL) half-way and started again 3 s later.
 Requests in flight to it fail: they are counted apart, as errors caused by the kill.
 Afterwards: every response that said an entry was committed (201) must find its entry in
@@ -36,7 +42,6 @@ import math
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -55,6 +60,7 @@ from sqlalchemy import create_engine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.load_report import Probed, refusals, summarise  # noqa: E402
 from bench.load_svg import plot  # noqa: E402
 from bench.store_bench import _rgw, start_rgw_user  # noqa: E402
 from server import migrate  # noqa: E402
@@ -107,7 +113,9 @@ class Committed:
 
 
 class Deployment:
-    def __init__(self, work: Path, store: str, env_extra: dict[str, str]) -> None:
+    def __init__(
+        self, work: Path, store: str, env_extra: dict[str, str], args: argparse.Namespace
+    ) -> None:
         self.work = work
         name = f"jitc_load_{uuid.uuid4().hex[:8]}"
         with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
@@ -131,8 +139,18 @@ class Deployment:
         self.servers: list[Process] = []
         for n in range(2):
             env = {**self.env, "JITC_DATA_DIR": str(work / f"server-{n}")}
+            kind = Probed if args.probe else Process
+            if args.probe:
+                env["LOADPROBE_PATH"] = str(work / f"server-{n}.probe.jsonl")
+                env["LOADPROBE_EVERY"] = str(args.probe)
+                env["LOADPROBE_FRAMES"] = str(args.tracemalloc)
+            for setting in args.server_env:  # KEY=VALUE for both, N:KEY=VALUE for server N
+                key, _, value = setting.partition("=")
+                only, _, key = key.rpartition(":")
+                if only in ("", str(n)):
+                    env[key] = value
             argv = ["serve", "--host", "127.0.0.1", "--port", str(free_port())]
-            self.servers.append(Process(argv, env, work / f"server-{n}.log", int(argv[-1])))
+            self.servers.append(kind(argv, env, work / f"server-{n}.log", int(argv[-1])))
         for server in self.servers:
             server.start()
         for server in self.servers:
@@ -445,27 +463,6 @@ def verify(dep: Deployment, cases: list[str], committed: Committed) -> dict[str,
     }
 
 
-def summarise(stats: Stats) -> dict[str, Any]:
-    by_op: dict[str, list[float]] = defaultdict(list)
-    outcomes: dict[str, Counter[str]] = defaultdict(Counter)
-    for _t, op, seconds, outcome in stats.samples:
-        outcomes[op][outcome] += 1
-        if outcome == "ok":
-            by_op[op].append(seconds)
-    table = {}
-    for op in sorted(outcomes):
-        times = sorted(by_op[op])
-        table[op] = {
-            "ok": len(times),
-            "p50_ms": round(statistics.median(times) * 1000, 1) if times else None,
-            "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))] * 1000, 1)
-            if times
-            else None,
-            "outcomes": dict(outcomes[op]),
-        }
-    return table
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -477,7 +474,11 @@ def main() -> None:
     parser.add_argument("--upload-slots", type=int, default=2)
     parser.add_argument("--sample", type=float, default=2.0, help="seconds between RSS samples")
     parser.add_argument("--fs", action="store_true", help="the filesystem store, not RGW")
+    parser.add_argument("--probe", type=float, default=0, help="bench.memprobe every N s")
+    parser.add_argument("--tracemalloc", type=int, default=0, help="frames (with --probe)")
+    parser.add_argument("--server-env", action="append", default=[], help="[N:]KEY=VALUE")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     work = Path(f"/tmp/jitc-load-{args.name}-{uuid.uuid4().hex[:6]}")
     work.mkdir(parents=True)
     rgw_user = None
@@ -494,7 +495,7 @@ def main() -> None:
             "JITC_S3_ACCESS_KEY": os.environ["BENCH_S3_ACCESS_KEY"],
             "JITC_S3_SECRET_KEY": os.environ["BENCH_S3_SECRET_KEY"],
         }
-    dep = Deployment(work, store, extra)
+    dep = Deployment(work, store, extra, args)
     stats = Stats()
     committed = Committed()
     stop = threading.Event()
@@ -535,6 +536,8 @@ def main() -> None:
         run_seconds = time.monotonic() - stats.started
         time.sleep(5)  # the last checkpoints reach the witnesses
         checked = verify(dep, cases, committed)
+        logs = {code: w.log for code, w in dep.witnesses.items()}
+        checked["refusals"] = refusals(logs, f"host=127.0.0.1 user=postgres dbname={dep.db_name}")
         result = {
             "name": args.name,
             "args": vars(args),
@@ -542,7 +545,7 @@ def main() -> None:
             "seconds": round(run_seconds, 1),
             "killed_at": stats.killed_at,
             "restarted_at": stats.restarted_at,
-            "operations": summarise(stats),
+            "operations": summarise(stats.samples),
             "rss_mib": {
                 name: {
                     "first": points[0][1],
@@ -553,12 +556,17 @@ def main() -> None:
                 for name, points in stats.rss.items()
                 if points
             },
-            "load_average": os.getloadavg(),
+            "load_average": {"before": load_before, "after": os.getloadavg()},
+            "work": str(work),
             **checked,
         }
         out = ROOT / "bench" / "out"
         out.mkdir(exist_ok=True)
         (out / f"load-{args.name}.json").write_text(json.dumps(result, indent=1))
+        for n in range(2):  # --probe: what each server's memory was made of, over time
+            probe = work / f"server-{n}.probe.jsonl"
+            if probe.exists():
+                (out / f"load-{args.name}-server-{n}.probe.jsonl").write_bytes(probe.read_bytes())
         with (out / f"load-{args.name}.samples.json").open("w") as f:
             json.dump({"samples": stats.samples, "rss": stats.rss}, f)
         plot(

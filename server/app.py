@@ -10,6 +10,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from starlette.applications import Starlette
 
+from server.allocator import tune_malloc
 from server.api.errors import EXCEPTION_HANDLERS
 from server.api.routes import routes
 from server.auth import configure_security_log
@@ -43,9 +44,10 @@ def create_app(
     the server before it accepts a connection. Background work (`server.runtime`) runs on
     `executor`; without one the app makes a thread pool and shuts it down when it stops. A
     caller that passes its own executor (a test) owns it, and may wait on it."""
-    if workspace is None:
+    if workspace is None:  # a server process (`jitc serve`, one call per uvicorn worker)
         settings = settings or Settings.from_env()
         configure_security_log(settings)
+        tune_malloc()  # big buffers go back to the system when freed (server.allocator)
     ws = workspace or Workspace.open(settings or Settings.from_env())
     pool = executor or ThreadPoolExecutor(
         max_workers=ROUND_THREADS + ws.settings.max_concurrent_exports,

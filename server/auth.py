@@ -119,16 +119,23 @@ def log_refusal(error: AuthenticationError, *, remote: str | None) -> None:
 class KeyStore:
     """Registered state keys by (iss, kid), as jose keys, cached for a few seconds."""
 
-    def __init__(self, engine: Engine, *, ttl: float = KEY_CACHE_SECONDS) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        ttl: float = KEY_CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._ttl = ttl
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[Key, float]] = {}
 
     def lookup(self, iss: str, kid: str) -> tuple[Key, float]:
         """The key and when it was read from the database (monotonic clock): whatever is
         derived from it may be trusted until that time + KEY_CACHE_SECONDS, no longer."""
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             cached = self._cache.get((iss, kid))
         if cached is not None and now - cached[1] < self._ttl:
@@ -214,15 +221,19 @@ class TokenVerifier:
         keys: KeyStore,
         is_revoked: Callable[[str], bool],
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._audience = audience
         self._keys = keys
         self._is_revoked = is_revoked
         self._clock = clock
+        self._monotonic = monotonic  # the key cache's clock (KeyStore's)
         # Signatures already verified, by exact token string, for KEY_CACHE_SECONDS: a
         # client sends the same token for hours, and ECDSA verification is the costliest
         # step. The claims are still checked on every request (time, audience, revocation).
+        # In the order they were verified (`_remember`); a lock for the writers only.
         self._verified: dict[str, tuple[dict[str, Any], float]] = {}
+        self._remembering = threading.Lock()
 
     def verify(self, token: str | None, *, remote: str | None = None) -> Principal:
         """The token's principal, or AuthenticationError (logged) whose code is the reason."""
@@ -238,15 +249,35 @@ class TokenVerifier:
         if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
             raise _refuse(Refusal.MALFORMED, "the bearer token is not a compact JWS")
         cached = self._verified.get(token)
-        if cached is not None and time.monotonic() - cached[1] < KEY_CACHE_SECONDS:
+        if cached is not None and self._monotonic() - cached[1] < KEY_CACHE_SECONDS:
             return self._check_claims(cached[0])
         claims, key_fetched = self._verify_signature(token)
-        if len(self._verified) >= VERIFIED_CACHE_SIZE:
-            self._verified.clear()
-        # Keyed to when the key was read, not to now: a removed key stops working within
-        # KEY_CACHE_SECONDS of its removal, cached verifications included (ADR 0005).
-        self._verified[token] = (claims, key_fetched)
+        self._remember(token, claims, key_fetched)
         return self._check_claims(claims)
+
+    def _remember(self, token: str, claims: dict[str, Any], key_fetched: float) -> None:
+        """Cache a verification, dropping those no longer usable first. Timed from when
+        the key was read, not from now: a removed key stops working within
+        KEY_CACHE_SECONDS of its removal, cached verifications included (ADR 0005).
+
+        Entries are kept in the order they were verified, and each one's key was read at
+        most KEY_CACHE_SECONDS before (KeyStore's own cache), so dropping from the oldest
+        while they are stale leaves only recent ones: memory follows the distinct tokens
+        of the last few seconds, not of the server's whole life (clients that sign a fresh
+        token per request kept up to VERIFIED_CACHE_SIZE dead entries)."""
+        now = self._monotonic()
+        with self._remembering:
+            verified = self._verified
+            verified.pop(token, None)  # re-verified: to the newest end
+            while verified:
+                oldest = next(iter(verified))
+                if (
+                    len(verified) < VERIFIED_CACHE_SIZE
+                    and now - verified[oldest][1] < KEY_CACHE_SECONDS
+                ):
+                    break
+                del verified[oldest]
+            verified[token] = (claims, key_fetched)
 
     def _verify_signature(self, token: str) -> tuple[dict[str, Any], float]:
         """The token's claims once its ES256 signature verifies with the issuer's key."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -97,6 +98,11 @@ def _serve(
                 on_persisted=on_persisted,
             )
             print(f"witness {signer.vkey()}", file=sys.stderr, flush=True)
+            # The witness's own decisions (a refused submission and why: the old size
+            # sent and the size it holds) are logged with a time, next to uvicorn's lines.
+            logging.basicConfig(
+                level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+            )
             uvicorn.run(app, host=args.host, port=args.port, server_header=False)
     except WitnessError as exc:
         print(f"jitc: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ import anyio
 import anyio.to_thread
 from starlette.requests import Request
 
+from server.allocator import give_back
 from server.api import schemas
 from server.auth import Principal
 from server.errors import (
@@ -107,9 +108,18 @@ async def read_body(request: Request) -> bytes:
 
 async def in_thread(request: Request, work: Callable[[], T], *, upload: bool = False) -> T:
     """Run blocking service code (database, signing) on the worker threads; `upload`: on
-    the uploads' own threads (a request that streams its body while it holds one)."""
-    limiter = request.app.state.upload_limiter if upload else request.app.state.limiter
-    return await anyio.to_thread.run_sync(work, limiter=limiter)
+    the uploads' own threads (a request that streams its body while it holds one), after
+    which the body's freed chunks are given back to the system (server.allocator)."""
+    if not upload:
+        return await anyio.to_thread.run_sync(work, limiter=request.app.state.limiter)
+
+    def then_give_back() -> T:
+        try:
+            return work()
+        finally:
+            give_back()
+
+    return await anyio.to_thread.run_sync(then_give_back, limiter=request.app.state.upload_limiter)
 
 
 async def call(

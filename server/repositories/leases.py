@@ -42,6 +42,11 @@ def take(conn: Connection, name: str, holder: str, ttl: timedelta) -> bool:
     return conn.execute(statement).first() is not None
 
 
+def exists(conn: Connection, name: str) -> bool:
+    """Whether a row names `name`: a holder has it, or had it and never gave it up."""
+    return conn.execute(select(_L.c.name).where(_L.c.name == name)).first() is not None
+
+
 def extend(conn: Connection, name: str, holder: str, ttl: timedelta) -> bool:
     """Push the expiry of `holder`'s lease to now plus `ttl`; False if it is not theirs
     (taken over after it expired, or removed)."""

@@ -18,7 +18,8 @@ A lease is a row (name, holder, expires_at). Taking it is one INSERT … ON CONF
 UPDATE … WHERE expired, so among concurrent takers the database picks one; renewing and
 giving it up name the holder, so a holder that lost its lease can neither extend nor
 remove its successor's. A lease not renewed within its time to live (15 minutes) may be
-taken over: a crashed server's leases end by themselves.
+taken over: a crashed server's leases end by themselves, and the one taking such a lease
+over is told (`took_over`), for work the dead holder may have half done.
 
 Each call is a short transaction of its own on a pooled connection, so callers must not
 be inside a write transaction of their own (on SQLite that would wait for itself), and
@@ -56,11 +57,22 @@ _PROCESS: Final = f"{socket.gethostname()}/{os.getpid()}"
 
 
 class DatabaseLease:
-    """One holder's lease on one name."""
+    """One holder's lease on one name. `took_over`: it was taken from a holder whose lease
+    had expired without being given up (a crashed or stuck process), so whatever that
+    holder was doing may have half happened."""
 
-    def __init__(self, book: DatabaseLeaseBook, name: str, holder: str, written: float) -> None:
+    def __init__(
+        self,
+        book: DatabaseLeaseBook,
+        name: str,
+        holder: str,
+        written: float,
+        *,
+        took_over: bool = False,
+    ) -> None:
         self.name = name
         self.holder = holder
+        self.took_over = took_over
         self._book = book
         self._written = written  # monotonic time at which the last write began
         self._lost = False
@@ -120,12 +132,13 @@ class DatabaseLeaseBook:
         began = self.clock()
         try:
             with write_transaction(self.engine) as conn:
+                left_behind = lease_repo.exists(conn, name)  # expired, if we take it
                 taken = lease_repo.take(conn, name, holder, self.ttl)
         except OperationalError as exc:
             raise StorageUnavailableError(f"the lease {name} cannot be taken") from exc
         if not taken:
             raise LeaseHeldError(name)
-        return DatabaseLease(self, name, holder, began)
+        return DatabaseLease(self, name, holder, began, took_over=left_behind)
 
     def try_acquire(self, name: str) -> DatabaseLease | None:
         """The lease, or None if another holder has it."""

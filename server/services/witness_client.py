@@ -8,13 +8,14 @@ consistency proof from that size.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 
 import httpx
 
 from custody.checkpoint import Checkpoint
 from custody.cosignature import CosignatureVerifier
-from custody.errors import NoteFormatError
+from custody.errors import CustodyError, NoteFormatError
 from custody.note import Note, NoteSignature
 from witness.errors import MalformedRequestError, SizeConflictError, WitnessResponseError
 from witness.protocol import (
@@ -24,7 +25,7 @@ from witness.protocol import (
     cosignature_from_response,
 )
 
-__all__ = ["ProofSource", "request_cosignature"]
+__all__ = ["ProofSource", "latest_cosigned", "request_cosignature"]
 
 ProofSource = Callable[[int, int], Sequence[bytes]]
 """`(old_size, new_size) -> RFC 9162 consistency proof` from the log's own tree."""
@@ -62,6 +63,32 @@ async def request_cosignature(
         if retry_from == old_size or retry_from > checkpoint.size:
             raise  # nothing a proof from our tree can fix
     return await _post(http, url, parsed, checkpoint, witness, retry_from, proof_source)
+
+
+async def latest_cosigned(
+    http: httpx.AsyncClient, prefix: str, *, origin: str, witness: CosignatureVerifier
+) -> tuple[Checkpoint, str, NoteSignature] | None:
+    """The checkpoint the witness last cosigned for `origin` (tlog-witness monitoring:
+    `GET <prefix>/<hex sha256(origin)>/checkpoint`), its body, and the witness's
+    cosignature on it, verified; None if the witness has none, does not serve it under
+    `prefix`, or answers anything else. Best effort, for choosing the old size to prove
+    from: the witness still checks whatever is sent next."""
+    url = f"{prefix.rstrip('/')}/{hashlib.sha256(origin.encode()).hexdigest()}/checkpoint"
+    try:
+        async with http.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
+            if response.status_code != 200:
+                return None
+            answer = await _read_capped(response, url)
+        note = Note.parse(answer)
+        checkpoint = Checkpoint.parse_body(note.text)
+    except (httpx.HTTPError, WitnessResponseError, CustodyError):
+        return None
+    if checkpoint.origin != origin:
+        return None
+    for sig in note.signatures_for(witness.name, witness.key_id):
+        if witness.verify(note.text, sig) is not None:
+            return checkpoint, note.text, sig
+    return None
 
 
 async def _post(

@@ -32,7 +32,6 @@ from custody.entry import SYSTEM_ACTOR
 from custody.errors import CustodyError, FormatError
 from custody.note import Note, NoteSignature
 from custody.policy import Policy, verify_cosigned_checkpoint
-from evidence import Lease
 from server.auth import Principal
 from server.db import read_transaction, write_transaction
 from server.errors import ConfigError, ConflictError, InvalidRequestError
@@ -43,8 +42,8 @@ from server.services import custody_log, log_read
 from server.services.case_policy import append_policy_if_changed, case_policy
 from server.services.cases import authorize_read, locked_standing
 from server.services.custody_log import CaseLog, CheckpointSigner, case_origin, flush_logs
-from server.services.leases import DatabaseLeaseBook, witness_lease
-from server.services.witness_client import request_cosignature
+from server.services.leases import DatabaseLease, DatabaseLeaseBook, witness_lease
+from server.services.witness_client import latest_cosigned, request_cosignature
 from server.services.workspace import Workspace
 from witness.errors import BadProofError, SplitViewError, WitnessError
 
@@ -211,8 +210,9 @@ class _Retry:
 
 
 HttpFactory = Callable[[], httpx.AsyncClient]
-_Job = tuple[str, witness_repo.WitnessRow, int, int, bytes]
-"""(case, witness, size it last cosigned, size to send, the signed checkpoint)"""
+_Job = tuple[str, witness_repo.WitnessRow, int, int, bytes, bool]
+"""(case, witness, size it last cosigned, size to send, the signed checkpoint, whether the
+pair's lease was taken over from a holder that never gave it up)"""
 
 
 def default_http() -> httpx.AsyncClient:
@@ -265,7 +265,7 @@ class WitnessSubmitter:
             return []
         claims = self._claim(due)
         try:
-            jobs = self._jobs(list(claims))
+            jobs = self._jobs(claims)
             if not jobs:
                 return []
             return await self._run(jobs)
@@ -295,12 +295,12 @@ class WitnessSubmitter:
 
     def _claim(
         self, due: list[tuple[str, witness_repo.WitnessRow]]
-    ) -> dict[tuple[str, witness_repo.WitnessRow], Lease]:
+    ) -> dict[tuple[str, witness_repo.WitnessRow], DatabaseLease]:
         """The leases of the pairs no other process is asking now. One asker per (case,
         witness): two servers sending the same witness checkpoints of one case at once
         would each prove from the size the other is moving, and the witness refuses
         one (tlog-witness: 409, old size mismatch)."""
-        claims: dict[tuple[str, witness_repo.WitnessRow], Lease] = {}
+        claims: dict[tuple[str, witness_repo.WitnessRow], DatabaseLease] = {}
         try:
             for case_id, witness in due:
                 got = self._leases.try_acquire(witness_lease(case_id, witness.name))
@@ -312,17 +312,17 @@ class WitnessSubmitter:
             raise
         return claims
 
-    def _jobs(self, claimed: list[tuple[str, witness_repo.WitnessRow]]) -> list[_Job]:
+    def _jobs(self, claims: dict[tuple[str, witness_repo.WitnessRow], DatabaseLease]) -> list[_Job]:
         """What to send, read again under the leases: the previous holder may have stored
         a newer cosignature after this round's first read, and a proof from an older size
         would be refused."""
         jobs: list[_Job] = []
-        cases = sorted({case_id for case_id, _witness in claimed})
+        cases = sorted({case_id for case_id, _witness in claims})
         with read_transaction(self._ws.engine) as conn:
             latest = witness_repo.latest_sizes(conn, cases)
             cosigned = witness_repo.cosigned_sizes(conn, cases)
             notes: dict[str, bytes] = {}
-            for case_id, witness in claimed:
+            for (case_id, witness), lease in claims.items():
                 size = latest.get(case_id, 0)
                 done = cosigned.get((case_id, witness.name), 0)
                 if done >= size:
@@ -333,7 +333,7 @@ class WitnessSubmitter:
                     if row is None:
                         continue
                     notes[case_id] = row.note
-                jobs.append((case_id, witness, done, size, notes[case_id]))
+                jobs.append((case_id, witness, done, size, notes[case_id], lease.took_over))
         return jobs
 
     async def _run(self, jobs: list[_Job]) -> list[Outcome]:
@@ -348,7 +348,7 @@ class WitnessSubmitter:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             outcomes: list[Outcome] = []
-            for task, (case_id, witness, _old, size, _note) in zip(tasks, jobs, strict=True):
+            for task, (case_id, witness, _old, size, *_rest) in zip(tasks, jobs, strict=True):
                 if task in finished and not task.cancelled():
                     outcomes.append(task.result())
                 else:
@@ -364,6 +364,7 @@ class WitnessSubmitter:
         old_size: int,
         size: int,
         note: bytes,
+        took_over: bool,
     ) -> Outcome:
         key = (case_id, witness.name)
         engine = self._ws.engine
@@ -377,6 +378,14 @@ class WitnessSubmitter:
             # A witness answering 200 and then dripping a byte every few seconds passes
             # every per-read timeout: only a total deadline ends the exchange.
             async with asyncio.timeout(self._deadline):
+                if took_over:
+                    # The pair's last asker died or stalled mid-round: the witness may
+                    # have cosigned a checkpoint that was never stored here, and would
+                    # refuse (409) a proof from the size stored here.
+                    old_size = await self._resync(http, case_id, witness, verifier, old_size, size)
+                if old_size == size:  # the cosignature the last asker lost was all we lacked
+                    self._retry.pop(key, None)
+                    return Outcome(case_id, witness.name, size, None)
                 sig: NoteSignature = await request_cosignature(
                     http,
                     witness.url,
@@ -396,6 +405,39 @@ class WitnessSubmitter:
             )
         self._retry.pop(key, None)
         return Outcome(case_id, witness.name, size, None)
+
+    async def _resync(
+        self,
+        http: httpx.AsyncClient,
+        case_id: str,
+        witness: witness_repo.WitnessRow,
+        verifier: CosignatureVerifier,
+        old_size: int,
+        size: int,
+    ) -> int:
+        """The size to prove from: the one the witness says it last cosigned (its
+        monitoring endpoint), if that is a checkpoint of ours between the size stored here
+        and the one being sent and the witness's cosignature verifies against our own
+        checkpoint of that size; that cosignature, which the last asker lost, is stored.
+        Otherwise `old_size`, and a 409 resynchronises as the protocol foresees."""
+        origin = case_origin(self._ws.settings.log_name, case_id)
+        found = await latest_cosigned(http, witness.url, origin=origin, witness=verifier)
+        if found is None or not old_size < found[0].size <= size:
+            return old_size
+        checkpoint, body, sig = found
+        with write_transaction(self._ws.engine) as conn:
+            row = log_repo.checkpoint(conn, case_id, checkpoint.size)
+            if row is None or Note.parse(row.note).text != body:
+                return old_size
+            witness_repo.add_cosignature(
+                conn, case_id, checkpoint.size, witness.name, sig.line(), now=datetime.now(UTC)
+            )
+        log.warning(
+            "witness %s: case %s: stored its cosignature of size %d, which the pair's last "
+            "asker got and never stored (it stopped mid-round); going on from there",
+            witness.name, case_id, checkpoint.size,
+        )  # fmt: skip
+        return checkpoint.size
 
     def _failed(self, case_id: str, name: str, size: int, exc: Exception) -> Outcome:
         """Record a failed submission: back off for this (case, witness) and say why."""

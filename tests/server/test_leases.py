@@ -101,10 +101,12 @@ def test_an_expired_lease_is_taken_over_and_its_old_holder_learns_it_on_renew(
     crashed = DatabaseLeaseBook(workspace.engine, clock=clock)
     successor = DatabaseLeaseBook(workspace.engine)
     old = crashed.acquire("upload:staging:2")
+    assert not old.took_over
     with pytest.raises(LeaseHeldError):
         successor.acquire("upload:staging:2")  # not expired yet
     expire(workspace.engine, "upload:staging:2")
     new = successor.acquire("upload:staging:2")
+    assert new.took_over  # from a holder that never gave it up: it may have half done
     clock.now += TTL.total_seconds()  # the old holder comes back and renews before a part
     with pytest.raises(LeaseLostError, match="upload:staging:2"):
         old.renew()
@@ -116,6 +118,7 @@ def test_an_expired_lease_is_taken_over_and_its_old_holder_learns_it_on_renew(
     new.renew()
     new.release()
     assert held(workspace.engine) == {}
+    assert not successor.acquire("upload:staging:2").took_over  # given up: a clean start
 
 
 def test_an_expired_lease_not_taken_over_is_still_its_holders(workspace: Workspace) -> None:
