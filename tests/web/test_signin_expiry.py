@@ -103,3 +103,41 @@ def test_the_inline_handler_guard_catches_a_handler_after_one_space() -> None:
     handler, one space before it, passes unseen."""
     assert INLINE_HANDLER.search('<button onclick="go()">')
     assert INLINE_HANDLER.search('<a href="/x" onmouseover="go()">')
+
+
+def test_a_form_posted_from_another_site_does_not_sign_the_user_out(
+    app: Starlette, world: World
+) -> None:
+    """The same through a form another site posts to the workspace: refused, and its
+    answer sets no cookie either (it would replace the one the browser withheld)."""
+    with TestClient(app, base_url="http://testserver") as outside:
+        posted = outside.post(
+            "/sign-out",
+            data={"csrf": "x"},
+            headers={"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"},
+            follow_redirects=False,
+        )
+    assert posted.status_code == 403
+    assert posted.headers.get_list("set-cookie") == []
+
+
+def test_a_cross_site_link_is_loaded_again_from_the_workspace_itself(
+    app: Starlette, world: World
+) -> None:
+    """The answer to the cross-site navigation: the same address again, from here."""
+    with TestClient(app, base_url="http://testserver") as outside:
+        followed = outside.get(
+            "/cases/abc?state=stored",
+            headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"},
+            follow_redirects=False,
+        )
+        again = outside.get(
+            "/cases",
+            headers={"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"},
+            follow_redirects=False,
+        )
+    assert followed.status_code == 200
+    assert '<meta http-equiv="refresh" content="0;url=/cases/abc?state=stored">' in followed.text
+    assert "<script" not in followed.text
+    assert again.status_code == 303  # the reload is an ordinary request: not signed in here
+    assert again.headers["location"].startswith("/sign-in")
