@@ -18,6 +18,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from custody.policy import build_policy
+from server.cli import main as cli_main
+from server.services.workspace import Workspace
 from tests.server.helpers import ACQUISITION, World
 from tests.web.browser import chromium, live_server, need_browser, person, screenshot
 
@@ -214,3 +217,55 @@ def test_nl_shares_with_fr_which_downloads_and_be_does_not_see_it(
     assert not refused, refused
     be.close()
     assert len([e for e in api.log(case_id) if e["type"] == "exhibit.accessed"]) == 1
+
+
+def test_nl_grants_a_judge_who_downloads_the_bundle_that_jitc_verify_passes(
+    site: str, browser: Browser, world: World, workspace: Workspace, tmp_path: Path
+) -> None:
+    """The prosecutor grants an NL judge and exports, all through the pages; the judge
+    downloads the bundle in the browser, and `jitc verify` passes it with a policy made
+    from the case's key as the state holds it, not from anything the server hands out."""
+    api = Api(site, world)
+    case_id = api.case(("NL",))
+    content = b"seized handset image " * 2048
+    api.exhibit(case_id, "NL-001 handset", content)
+    case_page = f"{site}/cases/{case_id}"
+
+    nl, page, refused = person(browser, site, world.token("NL", "prosecutor", "pros-eva"))
+    page.goto(case_page)
+    page.fill("#grant-sub", "judge-visser")
+    page.select_option("#grant-role", "judge")
+    page.click(f"form[action='/cases/{case_id}/grants'] button[type=submit]")
+    page.wait_for_selector("section[aria-labelledby='grants-h'] >> text=judge-visser")
+    page.goto(f"{case_page}/exports")
+    page.fill("#recipient", "Rechtbank Amsterdam")
+    page.check("input[name=disclosure][value=full]")
+    page.check("input[name=content][value=yes]")
+    page.click(f"form[action='/cases/{case_id}/exports'] button[type=submit]")
+    page.wait_for_url(re.compile(rf"{re.escape(case_page)}/exports/{UUID}$"))
+    export_page = page.url
+    for _ in range(300):  # the bundle is written in the background; the page follows it
+        if page.locator("form[action$='/bundle'] button").count():
+            break
+        page.wait_for_timeout(100)
+        page.reload()
+    digest = page.inner_text("dt:has-text('SHA-256 of the bundle') + dd code.hash").strip()
+    assert not refused, refused
+    nl.close()
+
+    judge, page, refused = person(browser, site, world.token("NL", "judge", "judge-visser"))
+    page.goto(export_page)
+    with page.expect_download() as waiting:
+        page.click("form[action$='/bundle'] button")
+    bundle = tmp_path / "bundle.zip"
+    waiting.value.save_as(bundle)
+    assert not refused, refused
+    judge.close()
+    assert hashlib.sha256(bundle.read_bytes()).hexdigest() == digest
+
+    log_vkey = workspace.signer.case_signer(case_id).vkey()
+    policy = tmp_path / "policy.txt"
+    policy.write_text(build_policy(log_vkey, [], quorum=None).to_text())
+    assert cli_main(["verify", str(bundle), "--policy", str(policy)]) == 0
+    judged = [e for e in api.log(case_id) if e["type"] == "exhibit.accessed"]
+    assert [(e["actor"]["role"], e["actor"]["sub"]) for e in judged] == [("judge", "judge-visser")]
