@@ -98,6 +98,10 @@ class Api:
         return [json.loads(line) for line in answer.content.splitlines()]
 
 
+def _conditions(*, offline: bool, upload: int = THROTTLED) -> dict[str, Any]:
+    return {"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": upload}
+
+
 def _throttle(context: BrowserContext, page: Page, upload: int) -> None:
     session = context.new_cdp_session(page)
     session.send("Network.enable")
@@ -161,6 +165,48 @@ def test_an_nl_technician_uploads_reloads_mid_upload_and_resumes(
     assert ingested[0]["data"]["sha256"] == expected
     assert ingested[0]["data"]["size"] == UPLOAD_SIZE
     assert ingested[0]["actor"]["sub"] == "tech-anna"
+    context.close()
+
+
+def test_an_upload_waits_out_a_dropped_network_and_goes_on_by_itself(
+    site: str, browser: Browser, world: World, tmp_path: Path
+) -> None:
+    """The network drops mid-upload (a technician's laptop loses its link): the upload
+    keeps its place, offers Resume, and goes on by itself from the server's offset when
+    the browser is online again, without choosing the file or hashing it again."""
+    api = Api(site, world)
+    case_id = api.case(("NL",))
+    exhibit_id = api.exhibit(case_id, "NL-002 laptop")
+    payload = hashlib.shake_256(b"jitc dropped network").digest(UPLOAD_SIZE)
+    path = tmp_path / "laptop-image.bin"
+    path.write_bytes(payload)
+    expected = hashlib.sha256(payload).hexdigest()
+
+    context, page, refused = person(browser, site, world.token("NL", "technician", "tech-anna"))
+    page.goto(f"{site}/cases/{case_id}/exhibits/{exhibit_id}")
+    _throttle(context, page, THROTTLED)
+    page.set_input_files("#upload-file", str(path))
+    page.wait_for_function(  # sending, not hashing: the bar shows both
+        "() => document.getElementById('upload-sent').textContent !== '—'"
+        " && document.getElementById('upload-progress').value >= 20",
+        timeout=120_000,
+    )
+    network = context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send("Network.emulateNetworkConditions", _conditions(offline=True))
+    page.wait_for_selector("#upload-resume", state="visible", timeout=60_000)
+    assert page.is_hidden("#upload-pause")
+    network.send("Network.emulateNetworkConditions", _conditions(offline=False))
+    page.wait_for_selector("#upload[data-resumed-at]", state="attached", timeout=120_000)
+    resumed_at = int(page.get_attribute("#upload", "data-resumed-at") or "0")
+    assert 0 < resumed_at < UPLOAD_SIZE
+    _throttle(context, page, -1)
+    page.wait_for_selector(f"#stored-sha256 code:text-is('{expected}')", timeout=180_000)
+    assert not refused, refused
+    ingested = [e for e in api.log(case_id) if e["type"] == "exhibit.ingested"]
+    assert [(e["data"]["sha256"], e["data"]["declared_sha256"]) for e in ingested] == [
+        (expected, True)
+    ]
     context.close()
 
 
