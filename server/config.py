@@ -6,6 +6,7 @@ a log key created on first start, and the schema upgraded automatically.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -163,3 +164,25 @@ class Settings:
             db_pool_size=int(pool),
             **_evidence_options(env),  # type: ignore[arg-type]
         )
+
+
+def trusted_proxies(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """JITC_WEB_TRUSTED_PROXIES: the addresses whose X-Forwarded-* headers are believed,
+    by the web pages (Secure cookies) and by the HTTP server alike (`jitc serve`)."""
+    env = os.environ if environ is None else environ
+    return _proxies(env.get("JITC_WEB_TRUSTED_PROXIES"))
+
+
+def _proxies(raw: str | None) -> frozenset[str]:
+    found: set[str] = set()
+    for item in (raw or "").split(","):
+        address = item.strip()
+        if not address:
+            continue
+        try:
+            found.add(str(ipaddress.ip_address(address)))
+        except ValueError:
+            raise ConfigError(
+                f"JITC_WEB_TRUSTED_PROXIES: {address!r} is not an IP address"
+            ) from None
+    return frozenset(found)

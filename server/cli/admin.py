@@ -16,7 +16,7 @@ from sqlalchemy import Engine, make_url
 from server import migrate
 from server.cli.existing import existing_settings, open_existing_engine
 from server.cli.guard import EXIT_CONFIG, CommandError, guarded
-from server.config import Settings
+from server.config import Settings, trusted_proxies
 from server.db import make_engine
 from server.errors import InvalidRequestError
 from server.logkey import load_or_create_seed
@@ -83,6 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    proxy_headers, forwarded_allow_ips = proxy_options(trusted_proxies())
     uvicorn.run(
         "server.app:create_app",
         factory=True,
@@ -93,8 +94,21 @@ def _serve(args: argparse.Namespace) -> int:
         log_level="warning",
         server_header=False,
         date_header=False,
+        # One setting says whose X-Forwarded-Proto/-For to believe: uvicorn's own default
+        # trusts any process on 127.0.0.1, which would make cookies Secure and rewrite
+        # client addresses in the security log on a local process's word.
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     return 0
+
+
+def proxy_options(trusted: frozenset[str]) -> tuple[bool, str | None]:
+    """uvicorn's proxy_headers and forwarded_allow_ips from JITC_WEB_TRUSTED_PROXIES
+    (none: off)."""
+    if not trusted:
+        return False, None
+    return True, ",".join(sorted(trusted))
 
 
 # --- db ------------------------------------------------------------------------------

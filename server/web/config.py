@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from server.config import trusted_proxies
 from server.errors import ConfigError
 from server.logkey import load_or_create_seed
 from server.services.workspace import Workspace
@@ -50,19 +50,4 @@ class WebConfig:
             key = HKDF(
                 algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=_SESSION_KEY_INFO
             ).derive(load_or_create_seed(ws.settings))
-        return cls(session_key=key, trusted_proxies=_proxies(env.get("JITC_WEB_TRUSTED_PROXIES")))
-
-
-def _proxies(raw: str | None) -> frozenset[str]:
-    found: set[str] = set()
-    for item in (raw or "").split(","):
-        address = item.strip()
-        if not address:
-            continue
-        try:
-            found.add(str(ipaddress.ip_address(address)))
-        except ValueError:
-            raise ConfigError(
-                f"JITC_WEB_TRUSTED_PROXIES: {address!r} is not an IP address"
-            ) from None
-    return frozenset(found)
+        return cls(session_key=key, trusted_proxies=trusted_proxies(env))

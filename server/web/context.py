@@ -8,13 +8,15 @@ back to the sign-in page, 403 and 404 become error pages in the user's language.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import anyio.to_thread
 from starlette.datastructures import FormData, UploadFile
@@ -43,7 +45,7 @@ from server.web.i18n import (
     translations,
     user_zone,
 )
-from server.web.security import BASE_CSP, is_secure, same_origin
+from server.web.security import BASE_CSP, is_secure, own_origin, same_origin
 from server.web.session import COOKIE, SECURE_COOKIE, Flash, Session, SessionCodec
 from server.web.signin import SignInMethod
 from server.web.templating import render
@@ -54,6 +56,9 @@ CSRF_FIELD: Final = "csrf"
 CSRF_HEADER: Final = "x-csrf-token"
 MAX_FORM_FILE: Final = 64 * 1024  # a token file is a few hundred bytes
 LANG_COOKIE_SECONDS: Final = 365 * 24 * 3600
+SIGN_IN_PATH: Final = "/sign-in"
+# A page behind a form's POST-only address: the case or the exhibit it acts on.
+_ENCLOSING_PAGE: Final = re.compile(r"^/cases/[^/?#]+(?:/exhibits/[^/?#]+)?")
 
 security_log = logging.getLogger("jitc.security")
 
@@ -109,7 +114,12 @@ class Web:
         self.secure = is_secure(request, self.state.config.trusted_proxies)
         opened = self.state.codec.open(request.cookies.get(cookie_name(secure=self.secure)))
         self.session = opened or Session.anonymous()
+        self.had_session = opened is not None
         self._session_changed = opened is None
+        # A request from another site carries no SameSite=Strict cookie, whatever the
+        # browser holds: its answer must never set one, or it would replace the user's
+        # sign-in (any site could sign a user out with a link or a form).
+        self.cross_site = request.headers.get("sec-fetch-site") == "cross-site"
         self.locale, self._remember_locale = chosen_locale(request)
         self.formats = Formats(self.locale, user_zone(request))
         self.principal: Principal | None = None
@@ -163,6 +173,11 @@ class Web:
         """Origin, size and CSRF token of a POST, before any handler reads it."""
         if not same_origin(self.request, secure=self.secure):
             raise FormRefused(403, "csrf_failed")
+        if not self.had_session and self.request.url.path != SIGN_IN_PATH:
+            # The sign-in ended and the browser dropped its cookie (Max-Age = the token's
+            # exp): nothing can change without one, so this is the sign-in page's case,
+            # not a forged form. Only the sign-in form works without a session.
+            raise SignedOut("signed_out")
         declared = self.request.headers.get("content-length")
         if declared is None or not declared.isdigit():
             raise FormRefused(411, "length_required")
@@ -277,12 +292,51 @@ class Web:
     def signed_out(self, reason: str) -> Response:
         self.set_session(Session.anonymous().with_flash(Flash("error", reason)))
         target = self.request.url.path
-        if self.request.method in SAFE_METHODS and self.request.url.query:
+        if self.request.method in SAFE_METHODS:
+            if self.request.url.query:
+                target += "?" + self.request.url.query
+        else:
+            target = self._page_behind_form()
+        return self.redirect(f"{SIGN_IN_PATH}?next={quote(safe_next(target), safe='/')}")
+
+    def _page_behind_form(self) -> str:
+        """Where to go back to after signing in again when a form was refused: its
+        address is POST-only (…/seal, …/policy), so the page it was sent from (a
+        same-origin Referer), else the case or exhibit it acts on."""
+        referer = self.request.headers.get("referer")
+        if referer:
+            parts = urlsplit(referer)
+            origin = f"{parts.scheme}://{parts.netloc}".lower()
+            if origin == own_origin(self.request, secure=self.secure) and parts.path:
+                return parts.path + (f"?{parts.query}" if parts.query else "")
+        enclosing = _ENCLOSING_PAGE.match(self.request.url.path)
+        return enclosing.group(0) if enclosing else "/cases"
+
+    def bounce(self) -> Response:
+        """A page opened by a link on another site arrives without the SameSite=Strict
+        cookie: load it again from here (a same-origin navigation, which carries it). A
+        meta refresh, not script (CSP), with a link for a browser that does not follow it."""
+        target = self.request.url.path
+        if self.request.url.query:
             target += "?" + self.request.url.query
-        return self.redirect(f"/sign-in?next={quote(safe_next(target), safe='/')}")
+        href = html.escape(safe_next(target), quote=True)
+        body = (
+            '<!doctype html><html><head><meta charset="utf-8">'
+            f'<meta http-equiv="refresh" content="0;url={href}">'
+            f'<title>JIT Custody</title></head><body><p><a href="{href}">JIT Custody</a>'
+            "</p></body></html>"
+        )
+        response = HTMLResponse(body)
+        response.headers["Content-Security-Policy"] = self.csp
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     def finish(self, response: Response) -> Response:
         """Write the session (and a chosen language) back; pages are never cached."""
+        if self.cross_site and not self.had_session:
+            # never over the cookie the browser withheld (see __init__)
+            self._session_changed = self._remember_locale = False
         if self._session_changed:
             name = cookie_name(secure=self.secure)
             max_age = None
@@ -331,6 +385,8 @@ Handler = Callable[[Web], Awaitable[Response]]
 def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         web = Web(request)
+        if web.cross_site and not web.had_session and request.method in ("GET", "HEAD"):
+            return web.bounce()
         try:
             if request.method not in SAFE_METHODS:
                 await web.check_unsafe()

@@ -122,3 +122,20 @@ def test_ingested_says_whether_a_digest_was_declared(scene: Scene, declared: boo
     assert patch(client, world, location, 0, data).status_code == 204
     (ingested,) = [e for e in entries(client, world, case_id) if e["type"] == "exhibit.ingested"]
     assert ingested["data"]["declared_sha256"] is declared
+
+
+def test_a_finished_upload_gives_back_its_declared_digest(scene: Scene) -> None:
+    """HEAD of an upload whose content is stored: the metadata as created, the declared
+    SHA-256 included (a client checks it against its file before trusting the upload)."""
+    client, world, _, _ = scene
+    data = b"evidence"
+    digest = hashlib.sha256(data).hexdigest()
+    kind = "application/octet-stream"
+    location = _loc(scene, len(data), filename="phone.bin", filetype=kind, sha256=digest)
+    assert patch(client, world, location, 0, data).status_code == 204
+    answer = head(client, world, location)
+    assert answer.status_code == 200
+    assert answer.headers["upload-offset"] == str(len(data))
+    assert answer.headers["upload-metadata"] == metadata(
+        filename="phone.bin", filetype=kind, sha256=digest
+    )

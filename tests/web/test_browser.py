@@ -18,6 +18,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from custody.policy import build_policy
+from server.cli import main as cli_main
+from server.services.workspace import Workspace
 from tests.server.helpers import ACQUISITION, World
 from tests.web.browser import chromium, live_server, need_browser, person, screenshot
 
@@ -95,6 +98,10 @@ class Api:
         return [json.loads(line) for line in answer.content.splitlines()]
 
 
+def _conditions(*, offline: bool, upload: int = THROTTLED) -> dict[str, Any]:
+    return {"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": upload}
+
+
 def _throttle(context: BrowserContext, page: Page, upload: int) -> None:
     session = context.new_cdp_session(page)
     session.send("Network.enable")
@@ -161,6 +168,48 @@ def test_an_nl_technician_uploads_reloads_mid_upload_and_resumes(
     context.close()
 
 
+def test_an_upload_waits_out_a_dropped_network_and_goes_on_by_itself(
+    site: str, browser: Browser, world: World, tmp_path: Path
+) -> None:
+    """The network drops mid-upload (a technician's laptop loses its link): the upload
+    keeps its place, offers Resume, and goes on by itself from the server's offset when
+    the browser is online again, without choosing the file or hashing it again."""
+    api = Api(site, world)
+    case_id = api.case(("NL",))
+    exhibit_id = api.exhibit(case_id, "NL-002 laptop")
+    payload = hashlib.shake_256(b"jitc dropped network").digest(UPLOAD_SIZE)
+    path = tmp_path / "laptop-image.bin"
+    path.write_bytes(payload)
+    expected = hashlib.sha256(payload).hexdigest()
+
+    context, page, refused = person(browser, site, world.token("NL", "technician", "tech-anna"))
+    page.goto(f"{site}/cases/{case_id}/exhibits/{exhibit_id}")
+    _throttle(context, page, THROTTLED)
+    page.set_input_files("#upload-file", str(path))
+    page.wait_for_function(  # sending, not hashing: the bar shows both
+        "() => document.getElementById('upload-sent').textContent !== '—'"
+        " && document.getElementById('upload-progress').value >= 20",
+        timeout=120_000,
+    )
+    network = context.new_cdp_session(page)
+    network.send("Network.enable")
+    network.send("Network.emulateNetworkConditions", _conditions(offline=True))
+    page.wait_for_selector("#upload-resume", state="visible", timeout=60_000)
+    assert page.is_hidden("#upload-pause")
+    network.send("Network.emulateNetworkConditions", _conditions(offline=False))
+    page.wait_for_selector("#upload[data-resumed-at]", state="attached", timeout=120_000)
+    resumed_at = int(page.get_attribute("#upload", "data-resumed-at") or "0")
+    assert 0 < resumed_at < UPLOAD_SIZE
+    _throttle(context, page, -1)
+    page.wait_for_selector(f"#stored-sha256 code:text-is('{expected}')", timeout=180_000)
+    assert not refused, refused
+    ingested = [e for e in api.log(case_id) if e["type"] == "exhibit.ingested"]
+    assert [(e["data"]["sha256"], e["data"]["declared_sha256"]) for e in ingested] == [
+        (expected, True)
+    ]
+    context.close()
+
+
 def test_nl_shares_with_fr_which_downloads_and_be_does_not_see_it(
     site: str, browser: Browser, world: World, tmp_path: Path
 ) -> None:
@@ -214,3 +263,55 @@ def test_nl_shares_with_fr_which_downloads_and_be_does_not_see_it(
     assert not refused, refused
     be.close()
     assert len([e for e in api.log(case_id) if e["type"] == "exhibit.accessed"]) == 1
+
+
+def test_nl_grants_a_judge_who_downloads_the_bundle_that_jitc_verify_passes(
+    site: str, browser: Browser, world: World, workspace: Workspace, tmp_path: Path
+) -> None:
+    """The prosecutor grants an NL judge and exports, all through the pages; the judge
+    downloads the bundle in the browser, and `jitc verify` passes it with a policy made
+    from the case's key as the state holds it, not from anything the server hands out."""
+    api = Api(site, world)
+    case_id = api.case(("NL",))
+    content = b"seized handset image " * 2048
+    api.exhibit(case_id, "NL-001 handset", content)
+    case_page = f"{site}/cases/{case_id}"
+
+    nl, page, refused = person(browser, site, world.token("NL", "prosecutor", "pros-eva"))
+    page.goto(case_page)
+    page.fill("#grant-sub", "judge-visser")
+    page.select_option("#grant-role", "judge")
+    page.click(f"form[action='/cases/{case_id}/grants'] button[type=submit]")
+    page.wait_for_selector("section[aria-labelledby='grants-h'] >> text=judge-visser")
+    page.goto(f"{case_page}/exports")
+    page.fill("#recipient", "Rechtbank Amsterdam")
+    page.check("input[name=disclosure][value=full]")
+    page.check("input[name=content][value=yes]")
+    page.click(f"form[action='/cases/{case_id}/exports'] button[type=submit]")
+    page.wait_for_url(re.compile(rf"{re.escape(case_page)}/exports/{UUID}$"))
+    export_page = page.url
+    for _ in range(300):  # the bundle is written in the background; the page follows it
+        if page.locator("form[action$='/bundle'] button").count():
+            break
+        page.wait_for_timeout(100)
+        page.reload()
+    digest = page.inner_text("dt:has-text('SHA-256 of the bundle') + dd code.hash").strip()
+    assert not refused, refused
+    nl.close()
+
+    judge, page, refused = person(browser, site, world.token("NL", "judge", "judge-visser"))
+    page.goto(export_page)
+    with page.expect_download() as waiting:
+        page.click("form[action$='/bundle'] button")
+    bundle = tmp_path / "bundle.zip"
+    waiting.value.save_as(bundle)
+    assert not refused, refused
+    judge.close()
+    assert hashlib.sha256(bundle.read_bytes()).hexdigest() == digest
+
+    log_vkey = workspace.signer.case_signer(case_id).vkey()
+    policy = tmp_path / "policy.txt"
+    policy.write_text(build_policy(log_vkey, [], quorum=None).to_text())
+    assert cli_main(["verify", str(bundle), "--policy", str(policy)]) == 0
+    judged = [e for e in api.log(case_id) if e["type"] == "exhibit.accessed"]
+    assert [(e["actor"]["role"], e["actor"]["sub"]) for e in judged] == [("judge", "judge-visser")]

@@ -18,7 +18,7 @@ from tests.web.conftest import NewBrowser, web_app
 
 TEMPLATES = Path(assets.__file__).parent / "templates"
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
-INLINE_HANDLER = re.compile(r"\s on[a-z]+\s*=", re.IGNORECASE)
+INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
 INLINE_STYLE = re.compile(r"<style|\sstyle\s*=", re.IGNORECASE)
 
 
@@ -46,8 +46,11 @@ def test_pages_carry_a_strict_csp_and_the_other_headers(
         assert page.headers["cache-control"] == "no-store"
         assert not INLINE_SCRIPT.search(page.text)
         assert not INLINE_STYLE.search(page.text)
+        assert not INLINE_HANDLER.search(page.text), path
     exhibit = browser.client.get(f"/cases/{case_id}/exhibits/{exhibit_id}")
     assert exhibit.headers["content-security-policy"] == UPLOAD_CSP
+    assert not INLINE_SCRIPT.search(exhibit.text)
+    assert not INLINE_HANDLER.search(exhibit.text)
     assert "'wasm-unsafe-eval'" in UPLOAD_CSP
     assert "'unsafe-eval'" not in UPLOAD_CSP
     api = browser.client.get("/api/cases", headers=world.headers("NL", "technician"))

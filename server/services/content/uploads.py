@@ -243,9 +243,14 @@ def _finished(
         principal.role,
     ):
         return None
+    # The metadata the client created the upload with, as the entry recorded it: its
+    # declared SHA-256 too, which equals the stored one (else the ingest was refused).
+    fields = {"filename": "filename", "filetype": "media_type"}
+    if data.get("declared_sha256"):
+        fields["sha256"] = "sha256"
     metadata = ",".join(
         f"{key} {base64.b64encode(str(data[name]).encode()).decode()}"
-        for key, name in (("filename", "filename"), ("filetype", "media_type"))
+        for key, name in fields.items()
         if data.get(name)
     )
     return UploadStatus(stored.size, stored.size, None, metadata or None)

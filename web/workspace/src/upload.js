@@ -5,8 +5,11 @@
 // 2. It is sent with tus (tus-js-client), declaring that SHA-256 in Upload-Metadata
 //    (`sha256`): the server refuses the content if the bytes it stored have another.
 // 3. tus-js-client keeps the upload's URL in localStorage under a fingerprint of the
-//    file (and of its hash), so after a reload or a dropped network, choosing the same
-//    file again resumes where the server stopped receiving.
+//    file (and of its hash), so after a reload, choosing the same file again resumes
+//    where the server stopped receiving.
+// 4. A dropped network does not end the upload: it waits (Resume stays offered) and goes
+//    on by itself when the browser is online again, from the server's offset, without
+//    hashing the file again.
 // The API is called with the session cookie (HttpOnly: this script never sees the token)
 // and the page's CSRF token in X-CSRF-Token (server.web.apiauth).
 (function () {
@@ -31,6 +34,7 @@
   var resume = document.getElementById('upload-resume');
   var upload = null;
   var samples = [];
+  var waiting = false; // stopped by the network, not by the user or a refusal
 
   function say(key, values) {
     var text = messages[key] || key;
@@ -93,8 +97,17 @@
     }
   }
 
+  function goOn() {
+    waiting = false;
+    resume.hidden = true;
+    pause.hidden = false;
+    samples = [];
+    if (upload) { upload.start(); }
+  }
+
   async function start(file) {
     input.disabled = true;
+    waiting = false;
     var digest = await sha256Of(file);
     shaOut.textContent = digest;
     bar.value = 0;
@@ -102,7 +115,7 @@
     upload = new tus.Upload(file, {
       endpoint: endpoint,
       chunkSize: CHUNK,
-      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000],
       headers: { 'X-CSRF-Token': csrf },
       metadata: { filename: file.name, filetype: file.type || 'application/octet-stream', sha256: digest },
       removeFingerprintOnSuccess: true,
@@ -118,6 +131,8 @@
       },
       onProgress: showProgress,
       onShouldRetry: function (err, attempt, options) {
+        // Offline, retries would be spent for nothing: wait for the 'online' event.
+        if (!navigator.onLine) { return false; }
         var code = err.originalResponse ? err.originalResponse.getStatus() : 0;
         var retry = !code || code === 409 || code === 423 || code >= 500;
         if (retry) { say('retrying'); }
@@ -125,10 +140,19 @@
       },
       onError: function (err) {
         var res = err.originalResponse;
+        var code = res ? res.getStatus() : 0;
         input.disabled = false;
         pause.hidden = true;
         resume.hidden = true;
-        if (res && res.getStatus() >= 400 && res.getStatus() < 500) {
+        if (!navigator.onLine || !code || code === 409 || code === 423 || code >= 500) {
+          // The network or the server is away: keep this upload (its URL, the digest) and
+          // go on from the server's offset when the browser is online, or on Resume.
+          waiting = true;
+          resume.hidden = false;
+          say(navigator.onLine ? 'paused' : 'retrying');
+          return;
+        }
+        if (code >= 400 && code < 500) {
           var body = res.getBody() || '';
           var detail = body;
           try { detail = JSON.parse(body).error.message; } catch (e) { /* plain text */ }
@@ -140,12 +164,15 @@
       onSuccess: function (payload) {
         var stored = payload.lastResponse.getHeader('JITC-Content-SHA256') || '';
         pause.hidden = true;
+        resume.hidden = true;
         bar.value = 100;
         if (stored && stored !== digest) {
           say('mismatch', { sha256: stored });
           return;
         }
-        say('stored', { sha256: stored || digest });
+        // Only what the server said it computed is shown as the server's; without its
+        // answer the reloaded page shows the SHA-256 it recorded.
+        if (stored) { say('stored', { sha256: stored }); }
         panel.setAttribute('data-stored-sha256', stored);
         // The page itself then shows what the server recorded.
         window.location.reload();
@@ -166,15 +193,24 @@
     if (file) { start(file); }
   });
   pause.addEventListener('click', function () {
+    waiting = false;
     if (upload) { upload.abort(); }
     pause.hidden = true;
     resume.hidden = false;
     say('paused');
   });
-  resume.addEventListener('click', function () {
-    resume.hidden = true;
-    pause.hidden = false;
-    samples = [];
-    if (upload) { upload.start(); }
+  resume.addEventListener('click', goOn);
+  window.addEventListener('offline', function () {
+    // A request in flight may hang until TCP gives up: stop it now, keep the place.
+    if (upload && !pause.hidden) {
+      upload.abort();
+      waiting = true;
+      pause.hidden = true;
+      resume.hidden = false;
+      say('retrying');
+    }
+  });
+  window.addEventListener('online', function () {
+    if (waiting) { goOn(); }
   });
 })();
