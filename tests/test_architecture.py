@@ -171,3 +171,24 @@ def test_a_broken_rule_is_reported() -> None:
     only = Rule("witness", "example", only=("witness", "custody"))
     assert only.broken_by("server.errors")
     assert not only.broken_by("custody.note")
+
+
+MAX_LINES = 600
+# A module may be longer only if its docstring says why it must stay one file.
+ONE_FILE_REASON = "must be one file"
+
+
+def test_no_source_module_is_over_600_lines_without_saying_why() -> None:
+    """A module past 600 lines mixes concerns more often than not (docs/architecture.md):
+    cut it at a seam, or say in its first comment why it must be one file."""
+    long = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            lines = text.count("\n")
+            if lines <= MAX_LINES:
+                continue
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if ONE_FILE_REASON not in " ".join(doc.split()):
+                long[str(path.relative_to(ROOT))] = lines
+    assert long == {}

@@ -18,16 +18,11 @@ from custody.report import visible
 from server.cli.client import (
     READ_SIZE,
     RETRIES,
-    MismatchError,
-    Progress,
     Session,
     api_of,
     client_command,
     guarded_client,
-    held_bytes,
-    locked_partial,
     print_json,
-    resumable,
     short,
     size_text,
     table,
@@ -35,6 +30,7 @@ from server.cli.client import (
 from server.cli.existing import open_existing_workspace
 from server.cli.guard import CommandError, guarded
 from server.cli.options import client_options
+from server.cli.transfer import MismatchError, Progress, held_bytes, locked_partial, resumable
 from server.errors import ServerError
 from server.services.audit import audit_case
 

@@ -23,25 +23,27 @@ from evidence.writeback import Writeback
 from server.cli.client import (
     READ_SIZE,
     RETRIES,
-    Hashes,
-    MismatchError,
-    Progress,
     api_of,
-    compare,
-    exhibit_doc,
     guarded_client,
-    hash_prefix,
-    held_bytes,
-    locked_partial,
     print_json,
-    recorded_hashes,
     refused,
     resolve_exhibit_args,
-    resumable,
     size_text,
 )
 from server.cli.guard import CommandError
 from server.cli.options import client_options
+from server.cli.transfer import (
+    Hashes,
+    MismatchError,
+    Progress,
+    compare,
+    exhibit_doc,
+    hash_prefix,
+    held_bytes,
+    locked_partial,
+    recorded_hashes,
+    resumable,
+)
 
 
 def register(subparsers: Any) -> None:

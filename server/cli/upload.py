@@ -26,21 +26,16 @@ from server.cli.client import (
     READ_SIZE,
     RETRIES,
     Api,
-    Hashes,
-    Progress,
     api_of,
-    compare,
-    exhibit_doc,
     guarded_client,
-    hash_prefix,
     print_json,
-    recorded_hashes,
     refused,
     resolve_exhibit_args,
     size_text,
 )
 from server.cli.guard import CommandError
 from server.cli.options import client_options
+from server.cli.transfer import Hashes, Progress, compare, exhibit_doc, hash_prefix, recorded_hashes
 
 TUS: Final = {"Tus-Resumable": "1.0.0"}
 

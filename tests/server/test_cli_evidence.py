@@ -20,8 +20,9 @@ import pytest
 from evidence import exhibit_key
 from server.app import create_app
 from server.cli import download, main, upload
-from server.cli.client import Api, locked_partial
+from server.cli.client import Api
 from server.cli.guard import CommandError
+from server.cli.transfer import locked_partial
 from server.services.workspace import Workspace
 from tests.evidence.support import Harness, MiB, pattern
 from tests.server.conftest import LOG_NAME
@@ -384,7 +385,7 @@ def test_a_part_file_renamed_away_while_locking_is_not_written(
         return fd
 
     monkeypatch.setattr("server.cli.download.os.open", open_then_rename)
-    with locked_partial(partial) as f:  # download's partial file (server/cli/client.py)
+    with locked_partial(partial) as f:  # download's partial file (server/cli/transfer.py)
         f.write(b"run B")
         f.flush()
         assert os.fstat(f.fileno()).st_ino != os.stat(out).st_ino
