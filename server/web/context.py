@@ -289,12 +289,15 @@ class Web:
             "error.html", status=status, code=code, message=self.refusal_text(code, detail)
         )
 
+    def _address(self) -> str:
+        """This request's path and query, to come back to."""
+        query = self.request.url.query
+        return self.request.url.path + (f"?{query}" if query else "")
+
     def signed_out(self, reason: str) -> Response:
         self.set_session(Session.anonymous().with_flash(Flash("error", reason)))
-        target = self.request.url.path
         if self.request.method in SAFE_METHODS:
-            if self.request.url.query:
-                target += "?" + self.request.url.query
+            target = self._address()
         else:
             target = self._page_behind_form()
         return self.redirect(f"{SIGN_IN_PATH}?next={quote(safe_next(target), safe='/')}")
@@ -316,10 +319,7 @@ class Web:
         """A page opened by a link on another site arrives without the SameSite=Strict
         cookie: load it again from here (a same-origin navigation, which carries it). A
         meta refresh, not script (CSP), with a link for a browser that does not follow it."""
-        target = self.request.url.path
-        if self.request.url.query:
-            target += "?" + self.request.url.query
-        href = html.escape(safe_next(target), quote=True)
+        href = html.escape(safe_next(self._address()), quote=True)
         body = (
             '<!doctype html><html><head><meta charset="utf-8">'
             f'<meta http-equiv="refresh" content="0;url={href}">'

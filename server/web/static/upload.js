@@ -36,6 +36,12 @@
   var samples = [];
   var waiting = false; // stopped by the network, not by the user or a refusal
 
+  // Worth trying again: no answer at all, an upload held by another request (409, 423),
+  // or a server error.
+  function transient(code) {
+    return !code || code === 409 || code === 423 || code >= 500;
+  }
+
   function say(key, values) {
     var text = messages[key] || key;
     Object.keys(values || {}).forEach(function (name) {
@@ -133,8 +139,7 @@
       onShouldRetry: function (err, attempt, options) {
         // Offline, retries would be spent for nothing: wait for the 'online' event.
         if (!navigator.onLine) { return false; }
-        var code = err.originalResponse ? err.originalResponse.getStatus() : 0;
-        var retry = !code || code === 409 || code === 423 || code >= 500;
+        var retry = transient(err.originalResponse ? err.originalResponse.getStatus() : 0);
         if (retry) { say('retrying'); }
         return retry;
       },
@@ -144,7 +149,7 @@
         input.disabled = false;
         pause.hidden = true;
         resume.hidden = true;
-        if (!navigator.onLine || !code || code === 409 || code === 423 || code >= 500) {
+        if (!navigator.onLine || transient(code)) {
           // The network or the server is away: keep this upload (its URL, the digest) and
           // go on from the server's offset when the browser is online, or on Resume.
           waiting = true;
